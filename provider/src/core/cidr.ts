@@ -1,0 +1,80 @@
+/**
+ * CIDR and address helpers over ipaddr.js (parsing, canonical form, containment, overlap, order).
+ * Pure; IPv4 and IPv6.
+ */
+import * as ipaddr from "ipaddr.js";
+
+export type Address = ipaddr.IPv4 | ipaddr.IPv6;
+
+/** Parse "a.b.c.d/n" (or an IPv6 CIDR); throws on anything else. Host bits may be set. */
+export function parseCidr(text: string): [Address, number] {
+  if (typeof text !== "string" || !text.includes("/")) throw new Error(`'${text}' is not a CIDR (expected address/prefix)`);
+  try {
+    return ipaddr.parseCIDR(text);
+  } catch {
+    throw new Error(`'${text}' is not a valid CIDR`);
+  }
+}
+
+/** Strict IPv4/IPv6 address parse (no shorthand forms like "10.1"). */
+export function parseAddress(text: string): Address {
+  if (typeof text !== "string") throw new Error(`'${String(text)}' is not an IP address`);
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text);
+  if (text.includes(":") && ipaddr.IPv6.isValid(text)) return ipaddr.IPv6.parse(text);
+  throw new Error(`'${text}' is not a valid IP address`);
+}
+
+/** Canonical text of a CIDR with host bits cleared: "10.1.2.3/16" → "10.1.0.0/16". */
+export function canonicalCidr(text: string): string {
+  const [addr, len] = parseCidr(text);
+  const network = addr.kind() === "ipv4"
+    ? ipaddr.IPv4.networkAddressFromCIDR(`${addr.toString()}/${len}`)
+    : ipaddr.IPv6.networkAddressFromCIDR(`${addr.toString()}/${len}`);
+  return `${network.toString()}/${len}`;
+}
+
+/** True when the CIDR text has no host bits set. */
+export function isNetworkCidr(text: string): boolean {
+  const [addr, len] = parseCidr(text);
+  return canonicalCidr(text) === `${addr.toString()}/${len}`;
+}
+
+function bytesOf(a: Address): number[] {
+  return a.kind() === "ipv4" ? (a as ipaddr.IPv4).toByteArray() : (a as ipaddr.IPv6).toByteArray();
+}
+
+/** Compare two CIDRs: IPv4 before IPv6, then by network address bytes, then by prefix length. */
+export function compareCidrs(x: string, y: string): number {
+  const [ax, lx] = parseCidr(x);
+  const [ay, ly] = parseCidr(y);
+  const bx = bytesOf(ax);
+  const by = bytesOf(ay);
+  if (bx.length !== by.length) return bx.length - by.length;
+  for (let i = 0; i < bx.length; i++) if (bx[i] !== by[i]) return (bx[i] as number) - (by[i] as number);
+  return lx - ly;
+}
+
+/** Canonicalise, de-duplicate and sort CIDRs. */
+export function sortCidrs(cidrs: Iterable<string>): string[] {
+  return [...new Set([...cidrs].map(canonicalCidr))].sort(compareCidrs);
+}
+
+/** Whether CIDR `inner` lies entirely within CIDR `outer`. */
+export function cidrContains(outer: string, inner: string): boolean {
+  const [ao, lo] = parseCidr(outer);
+  const [ai, li] = parseCidr(inner);
+  if (ao.kind() !== ai.kind() || li < lo) return false;
+  return ai.match(ao, lo);
+}
+
+/** Whether two CIDRs share any address. */
+export function cidrsOverlap(a: string, b: string): boolean {
+  return cidrContains(a, b) || cidrContains(b, a);
+}
+
+/** Whether address `ip` lies within CIDR `cidr`. */
+export function cidrHasAddress(cidr: string, ip: string): boolean {
+  const [net, len] = parseCidr(cidr);
+  const a = parseAddress(ip);
+  return a.kind() === net.kind() && a.match(net, len);
+}
