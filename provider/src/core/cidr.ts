@@ -78,3 +78,39 @@ export function cidrHasAddress(cidr: string, ip: string): boolean {
   const a = parseAddress(ip);
   return a.kind() === net.kind() && a.match(net, len);
 }
+
+/** IPv4 dotted quad → unsigned 32-bit integer; throws on anything else. */
+export function ipv4ToInt(text: string): number {
+  if (typeof text !== "string" || !ipaddr.IPv4.isValidFourPartDecimal(text)) throw new Error(`'${String(text)}' is not a valid IPv4 address`);
+  const b = ipaddr.IPv4.parse(text).octets;
+  return (((b[0] as number) << 24) >>> 0) + ((b[1] as number) << 16) + ((b[2] as number) << 8) + (b[3] as number);
+}
+
+/** Unsigned 32-bit integer → IPv4 dotted quad. */
+export function intToIpv4(n: number): string {
+  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/** An IPv4 CIDR as an inclusive integer range: network address, broadcast address, prefix length. */
+export interface Ipv4Range { first: number; last: number; prefix: number }
+
+/** Integer range of an IPv4 CIDR (host bits ignored); throws for non-IPv4 or malformed CIDRs. */
+export function ipv4Range(cidr: string): Ipv4Range {
+  const [addr, prefix] = parseCidr(cidr);
+  if (addr.kind() !== "ipv4") throw new Error(`'${cidr}' is not an IPv4 CIDR`);
+  const size = 2 ** (32 - prefix);
+  const first = Math.floor(ipv4ToInt(addr.toString()) / size) * size;
+  return { first, last: first + size - 1, prefix };
+}
+
+/** Any CIDR (IPv4 or IPv6) as an inclusive bigint range over one address space, plus its family. */
+export function cidrRange(cidr: string): { family: 4 | 6; first: bigint; last: bigint } {
+  const [addr, prefix] = parseCidr(cidr);
+  const bytes = bytesOf(addr);
+  let value = 0n;
+  for (const b of bytes) value = (value << 8n) | BigInt(b);
+  const bits = BigInt(bytes.length * 8);
+  const hostBits = bits - BigInt(prefix);
+  const first = (value >> hostBits) << hostBits;
+  return { family: bytes.length === 4 ? 4 : 6, first, last: first + (1n << hostBits) - 1n };
+}

@@ -1,0 +1,200 @@
+/**
+ * `wgmesh plan <mesh-state.json> [--json] [--password-file F]`: read a Go wgmesh state file (plain or
+ * encrypted), validate it and print each node's WireGuard plan. Offline; prints no secret.
+ */
+import { readFile } from "node:fs/promises";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { compileMesh } from "../core/compile";
+import type { Mesh } from "../core/model";
+import type { MeshPlan } from "../core/policy";
+import { decryptState } from "../core/statecrypt";
+import { parseStateFile, stateToMeshInput, StateFileError } from "../core/statefile";
+import { messages } from "../core/validate";
+import { UsageError, type CliIO, type Command } from "./commands";
+
+/** The `--json` document of a valid plan (the CLI contract of issue 3). */
+export interface PlanJson {
+  interface: string;
+  network: string;
+  nodes: Record<string, {
+    address: string;
+    listenPort: number;
+    peers: Array<{ hostname: string; publicKey: string; endpoint: string | null; allowedIps: string[]; persistentKeepalive: number | null }>;
+    routes: string[];
+  }>;
+  warnings: string[];
+}
+
+/** Build the `--json` document. */
+export function planToJson(plan: MeshPlan, warnings: string[]): PlanJson {
+  const nodes: PlanJson["nodes"] = {};
+  for (const n of plan.nodes) {
+    nodes[n.hostname] = {
+      address: n.interface.address,
+      listenPort: n.interface.listenPort,
+      peers: n.peers.map((p) => ({
+        hostname: p.hostname,
+        publicKey: p.publicKey,
+        endpoint: p.endpoint,
+        allowedIps: [...p.allowedIps],
+        persistentKeepalive: p.persistentKeepalive,
+      })),
+      routes: [...n.routes],
+    };
+  }
+  return { interface: plan.interfaceName, network: plan.network, nodes, warnings };
+}
+
+/** The human listing (in the spirit of the Go tool's `-list`), with each node's planned peers. */
+export function planToText(mesh: Mesh, plan: MeshPlan, warnings: string[]): string {
+  const lines: string[] = [
+    `Mesh Network: ${mesh.network}`,
+    `Interface: ${mesh.interfaceName}`,
+    `Listen Port: ${mesh.listenPort}`,
+    "",
+  ];
+  const acl = mesh.groups.length > 0 || mesh.policies.length > 0;
+  lines.push(`Access Control: ${acl ? "Enabled" : "Disabled (full mesh)"}`, "");
+  const groupsOf = new Map<string, string[]>();
+  if (mesh.groups.length) {
+    lines.push("Groups:");
+    for (const g of mesh.groups) {
+      lines.push(`  ${g.name} (${g.members.length} member${g.members.length === 1 ? "" : "s"}):${g.description ? `  # ${g.description}` : ""}`);
+      for (const m of g.members) {
+        lines.push(`    - ${m}`);
+        groupsOf.set(m, [...(groupsOf.get(m) ?? []), g.name]);
+      }
+    }
+    lines.push("");
+  }
+  if (mesh.policies.length) {
+    lines.push("Policies:");
+    for (const p of mesh.policies) {
+      lines.push(`  ${p.name}:${p.description ? `  # ${p.description}` : ""}`);
+      lines.push(`    From: ${p.fromGroups.join(", ")}`);
+      lines.push(`    To: ${p.toGroups.join(", ")}`);
+      lines.push(`    Mesh IPs: ${p.allowMeshIps ? "Yes" : "No"}`);
+      lines.push(`    Routable Networks: ${p.allowRoutableNetworks ? "Yes" : "No"}`);
+    }
+    lines.push("");
+  }
+  const byName = new Map(mesh.nodes.map((n) => [n.hostname, n]));
+  lines.push("Nodes:");
+  for (const d of plan.nodes) {
+    const n = byName.get(d.hostname);
+    if (!n) continue;
+    lines.push(`  ${d.hostname}${n.behindNat ? " [NAT]" : ""}:`);
+    lines.push(`    Mesh IP: ${n.meshIp}`);
+    if (acl) lines.push(`    Groups: [${(groupsOf.get(d.hostname) ?? []).join(", ")}]`);
+    lines.push(`    SSH: ${n.sshHost.includes(":") ? `[${n.sshHost}]` : n.sshHost}:${n.sshPort}`);
+    lines.push(`    Public Key: ${d.interface.publicKey}`);
+    lines.push(`    Address: ${d.interface.address}  Listen Port: ${d.interface.listenPort}${d.interface.mtu ? `  MTU: ${d.interface.mtu}` : ""}`);
+    if (n.routableNetworks.length) lines.push(`    Routable Networks: ${n.routableNetworks.join(", ")} (forwarding on)`);
+    lines.push(`    Peers (${d.peers.length}):`);
+    for (const p of d.peers) {
+      const extra = [
+        `endpoint ${p.endpoint ?? "(none)"}`,
+        ...(p.persistentKeepalive ? [`keepalive ${p.persistentKeepalive}s`] : []),
+      ];
+      lines.push(`      ${p.hostname}: ${p.allowedIps.join(", ")}  ${extra.join("  ")}`);
+    }
+    lines.push(`    Routes: ${d.routes.length ? d.routes.join(", ") : "(none)"}`);
+    lines.push("");
+  }
+  if (warnings.length) {
+    lines.push("Warnings:");
+    for (const w of warnings) lines.push(`  - ${w}`);
+    lines.push("");
+  }
+  return lines.join("\n");
+}
+
+async function readText(file: string, what: string, cwd: string): Promise<string> {
+  try {
+    return await readFile(path.resolve(cwd, file), "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String((e as Error).message);
+    throw new UsageError(`cannot read ${what} ${JSON.stringify(file)}: ${why}`);
+  }
+}
+
+/** A password file holds the password; one trailing newline (LF or CRLF) is not part of it. */
+export function passwordFromFile(text: string): string {
+  return text.replace(/\r?\n$/, "");
+}
+
+const USAGE = [
+  "Usage: wgmesh plan <mesh-state.json> [--json] [--password-file FILE]",
+  "",
+  "Reads a mesh state file of the Go wgmesh tool, validates it, evaluates groups and access policies,",
+  "and prints what every node's WireGuard interface must carry: address, listen port, peers (public key,",
+  "endpoint, AllowedIPs, keepalive) and routes. Nothing is contacted; no secret is printed.",
+  "",
+  "Options:",
+  "  --json                 Print the plan as JSON: {\"interface\", \"network\", \"nodes\": {...}, \"warnings\"}",
+  "                         (invalid input: {\"errors\": [...], \"warnings\": [...]} and exit status 1)",
+  "  --password-file FILE   The state file is encrypted (wgmesh -encrypt); FILE holds the password",
+  "",
+].join("\n");
+
+export const planCommand: Command = {
+  name: "plan",
+  summary: "Validate a wgmesh state file and print every node's planned WireGuard state",
+  usage: USAGE,
+  async run(args: string[], io: CliIO): Promise<number> {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args,
+        allowPositionals: true,
+        options: { json: { type: "boolean" }, "password-file": { type: "string" } },
+      });
+    } catch (e) {
+      throw new UsageError(String((e as Error).message).replace(/\. To specify.*$/, ""), true);
+    }
+    if (parsed.positionals.length !== 1) throw new UsageError("plan needs exactly one state file", true);
+    const json = parsed.values.json === true;
+    const file = parsed.positionals[0] as string;
+
+    const fail = (errors: string[], warnings: string[]): number => {
+      for (const m of errors) io.stderr.write(`error: ${m}\n`);
+      for (const m of warnings) io.stderr.write(`warning: ${m}\n`);
+      if (json) io.stdout.write(`${JSON.stringify({ errors, warnings }, null, 2)}\n`);
+      return 1;
+    };
+
+    let text = await readText(file, "state file", io.cwd);
+    const passwordFile = parsed.values["password-file"];
+    if (passwordFile !== undefined) {
+      const password = passwordFromFile(await readText(passwordFile, "password file", io.cwd));
+      try {
+        text = decryptState(text, password);
+      } catch (e) {
+        return fail([`${JSON.stringify(file)}: ${(e as Error).message}`], []);
+      }
+    } else if (/^[A-Za-z0-9+/]{40,}={0,2}\s*$/.test(text)) {
+      return fail([`${JSON.stringify(file)} looks encrypted (base64, not JSON); give its password with --password-file FILE`], []);
+    }
+
+    let state;
+    try {
+      state = parseStateFile(text);
+    } catch (e) {
+      if (e instanceof StateFileError) return fail(e.problems.map((p) => `${file}: ${p}`), []);
+      throw e;
+    }
+    const result = compileMesh(stateToMeshInput(state));
+    const warnings = messages(result.warnings);
+    if (!result.ok) return fail(messages(result.errors), warnings);
+
+    if (json) {
+      io.stdout.write(`${JSON.stringify(planToJson(result.plan, warnings), null, 2)}\n`);
+    } else {
+      io.stdout.write(planToText(result.mesh, result.plan, warnings));
+    }
+    for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
+    return 0;
+  },
+};
