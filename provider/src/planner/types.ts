@@ -66,6 +66,11 @@ export interface LivePeer {
   publicKey: string;
   /** Whether a preshared key is set (the dump shows "(none)" otherwise); the key itself is discarded. */
   presharedKey: boolean;
+  /**
+   * (additive) One-way fingerprint of the live preshared key (see planner/live.ts
+   * `presharedKeyFingerprint`), so a PSK change can be detected without keeping the key.
+   */
+  presharedKeyFingerprint?: string;
   endpoint: string | null;
   allowedIps: string[];
   /** Unix seconds, 0 = never. */
@@ -106,11 +111,19 @@ export type Operation =
       persistentKeepalive?: number;
       /** true: set the PSK from Secrets.presharedKey; false: remove it. */
       presharedKey?: boolean;
+      /** (additive) Fingerprint of the PSK being set, when known (lets `applyOperations` model it). */
+      presharedKeyFingerprint?: string;
     }
-  | { kind: "private-key" }
+  /** (additive: publicKey) Set the private key from Secrets.privateKey; publicKey is its (public) result. */
+  | { kind: "private-key"; publicKey?: string }
   | { kind: "listen-port"; port: number }
   | { kind: "address-set"; remove: string[]; add: string }
   | { kind: "mtu"; mtu: number }
   | { kind: "route-del"; cidr: string }
   | { kind: "route-add"; cidr: string }
-  | { kind: "forwarding"; enabled: boolean };
+  | { kind: "forwarding"; enabled: boolean }
+  /**
+   * (additive) The interface does not exist: bring it up from the persistent wg-quick file (which the
+   * engine writes first). Emitted alone (plus forwarding) by `diff` when the live interface is null.
+   */
+  | { kind: "interface-up" };

@@ -1,0 +1,9 @@
+/**
+ * Real outputs captured from a wireguard-go interface brought up with `wg-quick up` in a network namespace
+ * (iproute2 6.1, wireguard-tools 1.0.20210914). Keys are throwaway keys generated for the capture.
+ * Capture: ip netns exec NS wg show wgfx0 dump; ip -j addr show dev wgfx0; ip -j [-6] route show dev wgfx0.
+ */
+export const WG_DUMP = "AL8QWyZTBbleJQgkMXg/eWtsB9Qeku9+WcncT5/gtn4=\tYXzJoSDxIh1zgCPaSL8avF3e3ynpqA9gOPlN6/X+ZBw=\t51820\toff\nGd6BZjR7ARbJXCDfnUmoJnXPEIKnBCtConaQR5CsYlk=\tqrITr3VUW3hG+btct22w+zOfj82Lhs8D1NOy/t3HTYU=\t127.0.0.2:51820\t10.99.0.3/32,192.168.50.0/24\t0\t0\t148\t25\ndhdD5G/nG9XBge5cgDrcbMOPXKPJ8P335ZIUNGlp5Hk=\t(none)\t[::1]:51821\t10.99.0.4/32,fd00:50::/64\t0\t0\t148\toff\nOtuJl5SYxeh00NcMQmqFI/My0wEzi5cVP8BkgfXPqEs=\t(none)\t(none)\t10.99.0.5/32\t0\t0\t0\toff\n";
+export const IP_ADDR_JSON = "[{\"ifindex\":2,\"ifname\":\"wgfx0\",\"flags\":[\"POINTOPOINT\",\"MULTICAST\",\"NOARP\",\"UP\",\"LOWER_UP\"],\"mtu\":1420,\"qdisc\":\"pfifo_fast\",\"operstate\":\"UNKNOWN\",\"group\":\"default\",\"txqlen\":500,\"link_type\":\"none\",\"addr_info\":[{\"family\":\"inet\",\"local\":\"10.99.0.1\",\"prefixlen\":16,\"scope\":\"global\",\"label\":\"wgfx0\",\"valid_life_time\":4294967295,\"preferred_life_time\":4294967295},{\"family\":\"inet6\",\"local\":\"fe80::2177:7f29:c2c2:932e\",\"prefixlen\":64,\"scope\":\"link\",\"stable-privacy\":true,\"valid_life_time\":4294967295,\"preferred_life_time\":4294967295}]}]\n";
+export const IP_ROUTE4_JSON = "[{\"dst\":\"10.99.0.0/16\",\"protocol\":\"kernel\",\"scope\":\"link\",\"prefsrc\":\"10.99.0.1\",\"flags\":[]},{\"dst\":\"192.168.50.0/24\",\"scope\":\"link\",\"flags\":[]}]\n";
+export const IP_ROUTE6_JSON = "[{\"dst\":\"fd00:50::/64\",\"metric\":1024,\"flags\":[],\"pref\":\"medium\"},{\"dst\":\"fe80::/64\",\"protocol\":\"kernel\",\"metric\":256,\"flags\":[],\"pref\":\"medium\"}]\n";
