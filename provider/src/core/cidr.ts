@@ -54,9 +54,55 @@ export function compareCidrs(x: string, y: string): number {
   return lx - ly;
 }
 
-/** Canonicalise, de-duplicate and sort CIDRs. */
-export function sortCidrs(cidrs: Iterable<string>): string[] {
+/** Reference sort (ipaddr.js on every comparison); `sortCidrs` must agree with it. */
+export function sortCidrsReference(cidrs: Iterable<string>): string[] {
   return [...new Set([...cidrs].map(canonicalCidr))].sort(compareCidrs);
+}
+
+const V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+interface Keyed {
+  text: string;
+  /** IPv4: network as uint32 and prefix; IPv6: undefined (compared through core/cidr). */
+  v4?: [number, number];
+}
+
+function keyed(cidr: string): Keyed {
+  const m = V4.exec(cidr);
+  if (m) {
+    const o = [m[1], m[2], m[3], m[4]].map((x) => Number(x));
+    const len = Number(m[5]);
+    const canonicalDigits = [m[1], m[2], m[3], m[4]].every((x) => x === String(Number(x)));
+    if (canonicalDigits && o.every((x) => x <= 255) && len <= 32) {
+      const ip = (((o[0] as number) << 24) | ((o[1] as number) << 16) | ((o[2] as number) << 8) | (o[3] as number)) >>> 0;
+      const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+      const net = (ip & mask) >>> 0;
+      const text = `${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}/${len}`;
+      return { text, v4: [net, len] };
+    }
+  }
+  return { text: canonicalCidr(cidr) };
+}
+
+function compareKeyed(a: Keyed, b: Keyed): number {
+  if (a.v4 && b.v4) return a.v4[0] - b.v4[0] || a.v4[1] - b.v4[1];
+  if (a.v4) return -1;
+  if (b.v4) return 1;
+  return compareCidrs(a.text, b.text);
+}
+
+/**
+ * Canonicalise, de-duplicate and sort CIDRs: IPv4 before IPv6, then network address, then prefix length.
+ * Hot path of the planner (every peer of every node): IPv4 CIDRs are parsed once per element with integer
+ * arithmetic; IPv6 and unusual spellings go through ipaddr.js (`canonicalCidr`/`compareCidrs`).
+ */
+export function sortCidrs(cidrs: Iterable<string>): string[] {
+  const seen = new Map<string, Keyed>();
+  for (const c of cidrs) {
+    const k = keyed(c);
+    if (!seen.has(k.text)) seen.set(k.text, k);
+  }
+  return [...seen.values()].sort(compareKeyed).map((k) => k.text);
 }
 
 /** Whether CIDR `inner` lies entirely within CIDR `outer`. */

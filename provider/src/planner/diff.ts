@@ -26,7 +26,7 @@
  *   (`ip route replace`, idempotent), and `route-del` succeeds when the route is already gone.
  */
 import * as ipaddr from "ipaddr.js";
-import { sortCidrsFast as sortCidrs } from "./cidrs";
+import { sortCidrs } from "../core/cidr";
 import { isLiteralEndpoint, normalizeEndpoint } from "./live";
 import type { LivePeer, LiveState, NodeDesiredState, Operation, PeerConfig } from "./types";
 

@@ -10,7 +10,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import * as ipaddr from "ipaddr.js";
 import { canonicalCidr } from "../core/cidr";
 import { isValidKey } from "../core/keys";
-import { sortCidrsFast as sortCidrs } from "./cidrs";
+import { sortCidrs } from "../core/cidr";
 import type { LivePeer, LiveState } from "./types";
 
 /** The interface line of a dump, without its private key. */

@@ -16,7 +16,7 @@ import { createHash } from "node:crypto";
 import { isValidKey, publicKeyFromPrivate } from "../core/keys";
 import { assertInterfaceName, routeAddCommand } from "./commands";
 import { shellCommand } from "./shell";
-import { sortCidrsFast as sortCidrs } from "./cidrs";
+import { sortCidrs } from "../core/cidr";
 import type { NodeDesiredState, PeerConfig, Secrets } from "./types";
 
 const HEADER = "# Managed by wgmesh; local changes are overwritten.";
