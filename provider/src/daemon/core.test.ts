@@ -1,0 +1,81 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { DaemonCore } from "./core";
+import { deriveParams, meshIPv4 } from "./derive";
+import { generateKeyPair } from "../core/keys";
+import { runPeers } from "./commands";
+import { StoreEvent } from "./store";
+
+const SECRET = "wgmesh-test-vector-secret-0001";
+const params = deriveParams(SECRET);
+
+function capture() {
+  let out = "";
+  let err = "";
+  return {
+    io: { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, readStdin: async () => Buffer.alloc(0), env: {} as NodeJS.ProcessEnv, cwd: "/" },
+    out: () => out,
+    err: () => err,
+  };
+}
+
+test("two cores on loopback: exchange, RPC through `peers`, keepalive, GOODBYE on stop", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wgm-core-"));
+  const ka = generateKeyPair();
+  const kb = generateKeyPair();
+  const events: StoreEvent[] = [];
+  // one host: both exchange sockets on 127.0.0.1, B on a fixed free port that A treats as "gossip_port"
+  const b = new DaemonCore({ secret: SECRET, interfaceName: "wg0", publicKey: kb.publicKey, meshIp: meshIPv4(params, kb.publicKey), hostname: "node-b", wgListenPort: 51820, version: "test", exchangeHost: "127.0.0.1", exchangePort: 0, socketPath: path.join(dir, "b.sock"), sinks: [{ onStoreEvent: (e) => events.push(e) }] });
+  await b.start();
+  const bPort = b.exchange.port as number;
+  const a = new DaemonCore({ secret: SECRET, interfaceName: "wg0", publicKey: ka.publicKey, meshIp: meshIPv4(params, ka.publicKey), hostname: "node-a", wgListenPort: 51999, version: "test", exchangeHost: "127.0.0.1", exchangePort: 0, peerControlPort: bPort, advertiseRoutes: ["192.168.77.0/24"] });
+  await a.start();
+  try {
+    const r = await a.exchange.exchange("127.0.0.1", bPort);
+    assert.ok(r);
+    assert.equal(b.store.get(ka.publicKey)?.endpoint, "127.0.0.1:51999");
+    assert.deepEqual(b.store.get(ka.publicKey)?.routable_networks, ["192.168.77.0/24"]);
+    assert.equal(events[0]?.kind, "new", "sinks see store events");
+    // RPC: the `peers` command against B's socket
+    const c = capture();
+    c.io.env = { WGMESH_SOCKET: path.join(dir, "b.sock") };
+    assert.equal(await runPeers(["count"], c.io), 0);
+    assert.equal(c.out(), "Peer Statistics\n===============\nActive peers: 1\nTotal peers:  1\nDead peers:   0\n");
+    const g = capture();
+    g.io.env = c.io.env;
+    assert.equal(await runPeers(["get", ka.publicKey], g.io), 0);
+    assert.match(g.out(), /Routes:         192\.168\.77\.0\/24\n/);
+    const e = capture();
+    e.io.env = c.io.env;
+    assert.equal(await runPeers(["get", "nope"], e.io), 1);
+    assert.equal(e.err(), "RPC error: RPC error -32602: peer not found: nope\n");
+    // keepalive: A HELLOs every active peer's control endpoint (host of its WG endpoint + gossip port)
+    assert.equal(await a.keepalive(), 1);
+    // stop A: B receives a GOODBYE and forgets A
+    await a.stop();
+    await new Promise((res) => setTimeout(res, 100));
+    assert.equal(b.store.get(ka.publicKey), undefined);
+    assert.ok(events.some((ev) => ev.kind === "removed" && ev.reason === "goodbye"));
+  } finally {
+    await a.stop().catch(() => undefined);
+    await b.stop();
+    assert.ok(!fs.existsSync(path.join(dir, "b.sock")));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("observed public endpoint sets our announced endpoint (own WG port); private ones do not", () => {
+  const k = generateKeyPair();
+  const c = new DaemonCore({ secret: SECRET, interfaceName: "wg0", publicKey: k.publicKey, meshIp: "10.53.1.1", wgListenPort: 51820, version: "t" });
+  assert.equal(c.announcedEndpoint, "0.0.0.0:51820");
+  c.setPublicIp("203.0.113.5");
+  assert.equal(c.announcedEndpoint, "203.0.113.5:51820");
+  c.setPublicIp("2001:db8::5");
+  assert.equal(c.announcedEndpoint, "[2001:db8::5]:51820");
+  c.setPublicIp("203.0.113.6");
+  assert.equal(c.announcedEndpoint, "[2001:db8::5]:51820", "IPv6 is never downgraded");
+  assert.equal(c.rpcHandlers().status(), undefined, "status unavailable before start");
+});

@@ -1,0 +1,193 @@
+/**
+ * DaemonCore: the protocol half of `wgmesh join`, assembled from the small modules — derived parameters,
+ * peer store, exchange socket, RPC server, expiry and keep-alive loops — with every transport injectable.
+ * Discovery layers (DHT, LAN multicast, gossip) and the WireGuard reconciler plug in through the
+ * `DiscoveryLayer` and `PeerSink` interfaces; they are not part of this module.
+ */
+import { DropCounters } from "./counters";
+import { deriveParams, MeshParams } from "./derive";
+import { ExchangeEvent, LocalNode, LogFn, PeerExchange } from "./exchange";
+import { joinHostPort, splitHostPort } from "./messages";
+import { normalizeIp } from "./netaddr";
+import { DaemonStatus, peerInfoFromRecord, RpcHandlers, RpcServer } from "./rpc";
+import { PeerRecord, PeerStore, StoreEvent } from "./store";
+
+export const EXPIRY_INTERVAL_MS = 60_000;
+/** Direct contact with every known peer at least this often keeps Go peers from declaring us dead (§3.4). */
+export const KEEPALIVE_INTERVAL_MS = 45_000;
+
+export interface DiscoveryLayer {
+  readonly name: string;
+  start(core: DaemonCore): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Receives store changes (the WireGuard reconciler, later). */
+export interface PeerSink {
+  onStoreEvent(e: StoreEvent): void;
+}
+
+export interface DaemonCoreOptions {
+  /** Parsed secret text. */
+  secret: string;
+  interfaceName: string;
+  publicKey: string;
+  meshIp: string;
+  meshIpv6?: string;
+  hostname?: string;
+  wgListenPort: number;
+  advertiseRoutes?: string[];
+  gossip?: boolean;
+  introducer?: boolean;
+  version: string;
+  /** Exchange bind address (default: all, dual stack) and port (default: gossip_port). */
+  exchangeHost?: string;
+  exchangePort?: number;
+  /** Port used to reach peers' exchange sockets (default: gossip_port; tests on one host override it). */
+  peerControlPort?: number;
+  /** RPC socket; none when undefined. */
+  socketPath?: string;
+  layers?: DiscoveryLayer[];
+  sinks?: PeerSink[];
+  nowMs?: () => number;
+  log?: LogFn;
+  onExchangeEvent?: (e: ExchangeEvent) => void;
+  expiryIntervalMs?: number;
+  keepaliveIntervalMs?: number;
+}
+
+export class DaemonCore {
+  readonly params: MeshParams;
+  readonly store: PeerStore;
+  readonly exchange: PeerExchange;
+  readonly counters = new DropCounters();
+  private rpc: RpcServer | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private wgEndpoint: string;
+  private startedAtMs = 0;
+  private running = false;
+  private readonly nowMs: () => number;
+  private readonly log: LogFn;
+
+  constructor(private readonly opts: DaemonCoreOptions) {
+    this.params = deriveParams(opts.secret);
+    this.nowMs = opts.nowMs ?? Date.now;
+    this.log = opts.log ?? (() => undefined);
+    this.store = new PeerStore(this.nowMs);
+    this.wgEndpoint = joinHostPort("0.0.0.0", opts.wgListenPort);
+    for (const s of opts.sinks ?? []) this.store.onEvent((e) => s.onStoreEvent(e));
+    this.exchange = new PeerExchange({
+      gossipKey: this.params.gossipKey,
+      local: () => this.localNode(),
+      store: this.store,
+      gossip: opts.gossip ?? false,
+      nowMs: this.nowMs,
+      counters: this.counters,
+      log: this.log,
+      onObservedEndpoint: (ip) => this.setPublicIp(ip),
+      ...(opts.onExchangeEvent ? { onEvent: opts.onExchangeEvent } : {}),
+    });
+  }
+
+  localNode(): LocalNode {
+    const o = this.opts;
+    const n: LocalNode = { pubkey: o.publicKey, meshIp: o.meshIp, wgEndpoint: this.wgEndpoint };
+    if (o.meshIpv6) n.meshIpv6 = o.meshIpv6;
+    if (o.hostname) n.hostname = o.hostname;
+    if (o.introducer) n.introducer = true;
+    if (o.advertiseRoutes?.length) n.routableNetworks = [...o.advertiseRoutes];
+    return n;
+  }
+
+  /** Reflection/STUN result: our public IP plus our own WG port (a public IPv6 is never downgraded). */
+  setPublicIp(ip: string): void {
+    const cur = splitHostPort(this.wgEndpoint);
+    if (cur && cur.host.includes(":") && cur.host !== "::" && !ip.includes(":")) return;
+    this.wgEndpoint = joinHostPort(ip, this.opts.wgListenPort);
+  }
+
+  get announcedEndpoint(): string {
+    return this.wgEndpoint;
+  }
+
+  /** A peer's exchange endpoint: the host of its WG endpoint + gossip_port (Go's convention). */
+  controlEndpoint(p: PeerRecord): { ip: string; port: number } | undefined {
+    const hp = splitHostPort(p.endpoint);
+    const ip = hp ? normalizeIp(hp.host) : undefined;
+    if (!ip) return undefined;
+    return { ip, port: this.opts.peerControlPort ?? this.params.gossipPort };
+  }
+
+  rpcHandlers(): RpcHandlers {
+    return {
+      listPeers: () => this.store.active().filter((p) => p.wg_pubkey !== this.opts.publicKey).map(peerInfoFromRecord),
+      getPeer: (k) => {
+        const p = this.store.get(k);
+        return p ? peerInfoFromRecord(p) : undefined;
+      },
+      counts: () => this.store.counts(),
+      drops: () => this.counters.snapshot() as Record<string, number>,
+      status: (): DaemonStatus | undefined =>
+        this.running
+          ? { mesh_ip: this.opts.meshIp, pubkey: this.opts.publicKey, uptime_ns: (this.nowMs() - this.startedAtMs) * 1e6, interface: this.opts.interfaceName }
+          : undefined,
+    };
+  }
+
+  async start(): Promise<void> {
+    this.startedAtMs = this.nowMs();
+    await this.exchange.start(this.opts.exchangePort ?? this.params.gossipPort, this.opts.exchangeHost);
+    try {
+      for (const l of this.opts.layers ?? []) await l.start(this);
+      if (this.opts.socketPath) {
+        this.rpc = new RpcServer(this.opts.socketPath, this.rpcHandlers(), this.opts.version);
+        await this.rpc.start();
+      }
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+    this.running = true;
+    const every = (ms: number, f: () => void): void => {
+      const t = setInterval(() => {
+        try {
+          f();
+        } catch (err) {
+          this.log("warn", `loop error: ${(err as Error).message}`);
+        }
+      }, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.opts.expiryIntervalMs ?? EXPIRY_INTERVAL_MS, () => this.store.expire());
+    every(this.opts.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS, () => void this.keepalive());
+  }
+
+  /** HELLO every active peer's control endpoint once. */
+  async keepalive(): Promise<number> {
+    const targets = this.store.active().map((p) => this.controlEndpoint(p)).filter((t): t is { ip: string; port: number } => t !== undefined);
+    const results = await Promise.all(targets.map((t) => this.exchange.exchange(t.ip, t.port)));
+    return results.filter((r) => r !== undefined).length;
+  }
+
+  /** Clean shutdown: RPC socket removed, GOODBYE to every peer's control endpoint, layers stopped. */
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    if (this.rpc) await this.rpc.stop();
+    this.rpc = undefined;
+    for (const p of this.store.all()) {
+      const c = this.controlEndpoint(p);
+      if (c) this.exchange.sendGoodbye(c.ip, c.port);
+    }
+    for (const l of [...(this.opts.layers ?? [])].reverse()) {
+      try {
+        await l.stop();
+      } catch (e) {
+        this.log("warn", `stopping ${l.name}: ${(e as Error).message}`);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20)); // let the GOODBYE datagrams leave before closing
+    await this.exchange.stop();
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * AES-256-GCM JSON envelopes (protocol §2.2–2.4): {"type","nonce","ciphertext"} with padded standard
+ * base64, 12-byte random nonce, no AAD, tag appended. `openEnvelope` runs the acceptance checks of §2.3
+ * in Go's order and reports a drop reason instead of throwing.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import type { DropReason } from "./counters";
+import { goObject, goString } from "./gojson";
+
+export const PROTOCOL_VERSION = "wgmesh-v1";
+export const NONCE_SIZE = 12;
+export const TAG_SIZE = 16;
+export const MAX_MESSAGE_AGE_S = 600;
+/** Go's receive buffer: anything larger cannot have come from a Go node. */
+export const MAX_DATAGRAM_BYTES = 65536;
+
+export const MESSAGE_TYPES = ["HELLO", "REPLY", "ANNOUNCE", "GOODBYE", "RENDEZVOUS_OFFER", "RENDEZVOUS_START"] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+export function isMessageType(t: string): t is MessageType {
+  return (MESSAGE_TYPES as readonly string[]).includes(t);
+}
+
+const STD_B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Strict padded standard base64 (what Go writes); returns undefined for anything else. */
+export function decodeStdBase64(s: string): Buffer | undefined {
+  if (!STD_B64.test(s)) return undefined;
+  const b = Buffer.from(s, "base64");
+  return b.toString("base64") === s ? b : undefined;
+}
+
+/** Seal a payload (already Go-ordered JSON text) into an envelope datagram. */
+export function sealEnvelope(type: string, plaintext: string | Buffer, key: Buffer, nonce: Buffer = randomBytes(NONCE_SIZE)): Buffer {
+  if (key.length !== 32) throw new RangeError("gossip key must be 32 bytes");
+  if (nonce.length !== NONCE_SIZE) throw new RangeError("nonce must be 12 bytes");
+  const cipher = createCipheriv("aes-256-gcm", key, nonce);
+  const body = Buffer.concat([cipher.update(typeof plaintext === "string" ? Buffer.from(plaintext, "utf8") : plaintext), cipher.final(), cipher.getAuthTag()]);
+  return Buffer.from(goObject([
+    ["type", goString(type)],
+    ["nonce", goString(nonce.toString("base64"))],
+    ["ciphertext", goString(body.toString("base64"))],
+  ]), "utf8");
+}
+
+export interface Opened {
+  ok: true;
+  type: string;
+  /** The nonce as sent (base64), the replay-cache key. */
+  nonce: string;
+  payload: Record<string, unknown>;
+  timestamp: number;
+  plaintext: Buffer;
+}
+
+export interface Rejected {
+  ok: false;
+  reason: DropReason;
+  detail: string;
+}
+
+export type OpenResult = Opened | Rejected;
+
+function reject(reason: DropReason, detail: string): Rejected {
+  return { ok: false, reason, detail };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export interface OpenOptions {
+  maxBytes?: number;
+  windowS?: number;
+}
+
+/**
+ * Open and check a datagram (§2.3): JSON → nonce → GCM → protocol → timestamp window (inclusive).
+ * `nowS` is integer Unix seconds. Never throws.
+ */
+export function openEnvelope(data: Buffer, key: Buffer, nowS: number, opts: OpenOptions = {}): OpenResult {
+  const maxBytes = opts.maxBytes ?? MAX_DATAGRAM_BYTES;
+  const windowS = opts.windowS ?? MAX_MESSAGE_AGE_S;
+  if (data.length > maxBytes) return reject("oversize", `${data.length} bytes > ${maxBytes}`);
+  let env: unknown;
+  try {
+    env = JSON.parse(data.toString("utf8"));
+  } catch {
+    return reject("malformed-json", "envelope is not JSON");
+  }
+  if (!isPlainObject(env)) return reject("malformed-json", "envelope is not a JSON object");
+  const { type, nonce, ciphertext } = env;
+  if (type !== undefined && type !== null && typeof type !== "string") return reject("malformed-json", "type is not a string");
+  if (typeof nonce !== "string") return reject("bad-nonce", "nonce missing");
+  const nonceBytes = decodeStdBase64(nonce);
+  if (!nonceBytes || nonceBytes.length !== NONCE_SIZE) return reject("bad-nonce", "nonce is not 12 bytes of padded base64");
+  if (typeof ciphertext !== "string") return reject("auth-failed", "ciphertext missing");
+  const ct = decodeStdBase64(ciphertext);
+  if (!ct || ct.length < TAG_SIZE) return reject("auth-failed", "ciphertext is not padded base64 with a tag");
+  let plaintext: Buffer;
+  try {
+    const d = createDecipheriv("aes-256-gcm", key, nonceBytes);
+    d.setAuthTag(ct.subarray(ct.length - TAG_SIZE));
+    plaintext = Buffer.concat([d.update(ct.subarray(0, ct.length - TAG_SIZE)), d.final()]);
+  } catch {
+    return reject("auth-failed", "decryption failed (wrong key?)");
+  }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(plaintext.toString("utf8"));
+  } catch {
+    return reject("malformed-payload", "payload is not JSON");
+  }
+  if (!isPlainObject(payload)) return reject("malformed-payload", "payload is not a JSON object");
+  if (payload["protocol"] !== PROTOCOL_VERSION) return reject("wrong-protocol", "unsupported protocol version");
+  const ts = payload["timestamp"] ?? 0;
+  if (typeof ts !== "number" || !Number.isSafeInteger(ts)) return reject("malformed-payload", "timestamp is not an integer");
+  if (nowS - ts > windowS) return reject("too-old", `message too old: ${nowS - ts}s`);
+  if (ts - nowS > windowS) return reject("in-future", "message timestamp in future");
+  return { ok: true, type: typeof type === "string" ? type : "", nonce, payload, timestamp: ts, plaintext };
+}

@@ -1,0 +1,408 @@
+/**
+ * The UDP exchange socket on gossip_port (§2.1, §2.6, §2.7): answers HELLO with REPLY from the same
+ * socket, handles REPLY, GOODBYE (±60 s) and ANNOUNCE (gossip only), initiates HELLO exchanges
+ * (same datagram every 100 ms for up to 4 s until a REPLY from exactly that ip:port).
+ *
+ * Safe where Go is weak: a per-source token bucket runs before decryption; every payload is validated;
+ * a replay cache drops re-sent nonces (a duplicate HELLO from the same source is answered again — Go
+ * initiators resend the same datagram — but not processed twice); GOODBYEs carrying announcement
+ * members are refused as re-labelled; a GOODBYE for a known peer must come from one of its addresses
+ * (endpoint host, mesh IPs); reflected addresses are taken only from REPLYs to our own HELLOs.
+ * Nothing thrown escapes `handleDatagram`; every drop is counted.
+ *
+ * An authenticated HELLO whose fields fail validation (e.g. Go's `test-peer`, which sends the pubkey
+ * "test-pubkey") is NOT stored, but is still answered: the sender holds the secret, so the REPLY tells it
+ * nothing a valid HELLO would not, and Go's `test-peer` diagnostic keeps working against our nodes.
+ */
+import * as dgram from "node:dgram";
+import { AddressInfo } from "node:net";
+import { DropCounters, DropReason } from "./counters";
+import { openEnvelope, sealEnvelope, PROTOCOL_VERSION } from "./envelope";
+import {
+  decodeAnnouncement, decodeGoodbye, decodeRendezvousOffer, decodeRendezvousStart, encodeAnnouncement, encodeGoodbye,
+  fitKnownPeers, joinHostPort, KnownPeer, PeerAnnouncement, RendezvousOffer, RendezvousStart, splitHostPort,
+} from "./messages";
+import { isPublicIp, normalizeIp } from "./netaddr";
+import { SourceRateLimiter } from "./ratelimit";
+import { ReplayCache } from "./replay";
+import { knownPeerEndpoint, PeerRecord, PeerStore, resolvePeerEndpoint } from "./store";
+
+export const HELLO_INTERVAL_MS = 100;
+export const HELLO_TIMEOUT_MS = 4000;
+export const GOODBYE_WINDOW_S = 60;
+
+export interface LocalNode {
+  pubkey: string;
+  meshIp: string;
+  meshIpv6?: string;
+  hostname?: string;
+  /** Announced WireGuard endpoint; "0.0.0.0:<port>" until a public address is known. */
+  wgEndpoint: string;
+  introducer?: boolean;
+  routableNetworks?: string[];
+  natType?: string;
+}
+
+export type LogFn = (level: "debug" | "info" | "warn", msg: string) => void;
+
+export type ExchangeEvent =
+  | { kind: "hello"; from: string; pubkey: string; stored: boolean; replied: boolean }
+  | { kind: "reply"; from: string; pubkey: string; solicited: boolean }
+  | { kind: "announce"; from: string; pubkey: string }
+  | { kind: "goodbye"; from: string; pubkey: string; removed: boolean }
+  | { kind: "rendezvous-offer"; from: string; offer: RendezvousOffer }
+  | { kind: "rendezvous-start"; from: string; start: RendezvousStart }
+  | { kind: "drop"; from: string; reason: DropReason; detail: string };
+
+export interface ExchangeOptions {
+  gossipKey: Buffer;
+  local: () => LocalNode;
+  store: PeerStore;
+  gossip?: boolean;
+  nowMs?: () => number;
+  counters?: DropCounters;
+  log?: LogFn;
+  onEvent?: (e: ExchangeEvent) => void;
+  /** A REPLY reflected a public IP for us (§2.6). */
+  onObservedEndpoint?: (ip: string) => void;
+  limiter?: SourceRateLimiter;
+  replay?: ReplayCache;
+}
+
+export interface ExchangeResult {
+  from: string;
+  announcement: PeerAnnouncement;
+}
+
+/** Addresses a GOODBYE for this peer may come from: its endpoint host, mesh IPv4 and mesh IPv6. */
+function peerAddresses(p: PeerRecord): Set<string> {
+  const out = new Set<string>();
+  const hp = splitHostPort(p.endpoint);
+  const epIp = hp ? normalizeIp(hp.host) : undefined;
+  if (epIp) out.add(epIp);
+  for (const a of [p.mesh_ip, p.mesh_ipv6]) {
+    const n = a ? normalizeIp(a) : undefined;
+    if (n) out.add(n);
+  }
+  return out;
+}
+
+export class PeerExchange {
+  readonly counters: DropCounters;
+  readonly stats = { received: 0, accepted: 0, repliesSent: 0, duplicateHellos: 0, hellosSent: 0 };
+  private socket: dgram.Socket | undefined;
+  private v6 = false;
+  private readonly pending = new Map<string, Set<(r: ExchangeResult) => void>>();
+  private readonly nowMs: () => number;
+  private readonly limiter: SourceRateLimiter;
+  private readonly replay: ReplayCache;
+  private readonly log: LogFn;
+
+  constructor(private readonly opts: ExchangeOptions) {
+    this.nowMs = opts.nowMs ?? Date.now;
+    this.counters = opts.counters ?? new DropCounters();
+    this.limiter = opts.limiter ?? new SourceRateLimiter(10, 20, 4096, this.nowMs);
+    this.replay = opts.replay ?? new ReplayCache();
+    this.log = opts.log ?? (() => undefined);
+  }
+
+  /**
+   * Bind the socket. Default: all addresses, dual stack ("::" with IPv4 mapped), falling back to
+   * IPv4 only if the host has no IPv6. `host` binds one address (tests use 127.0.0.1).
+   */
+  async start(port: number, host?: string): Promise<number> {
+    const attempt = (type: "udp4" | "udp6", addr: string): Promise<dgram.Socket> =>
+      new Promise((resolve, reject) => {
+        const s = dgram.createSocket(type === "udp6" ? { type, ipv6Only: false } : { type });
+        const onErr = (e: Error): void => {
+          s.close();
+          reject(e);
+        };
+        s.once("error", onErr);
+        s.bind(port, addr, () => {
+          s.off("error", onErr);
+          resolve(s);
+        });
+      });
+    let s: dgram.Socket;
+    if (host !== undefined) {
+      this.v6 = host.includes(":");
+      s = await attempt(this.v6 ? "udp6" : "udp4", host);
+    } else {
+      try {
+        s = await attempt("udp6", "::");
+        this.v6 = true;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== "EAFNOSUPPORT" && code !== "EADDRNOTAVAIL") throw e;
+        s = await attempt("udp4", "0.0.0.0");
+        this.v6 = false;
+      }
+    }
+    s.on("message", (msg, rinfo) => this.handleDatagram(msg, rinfo.address, rinfo.port));
+    s.on("error", (e) => this.log("warn", `[Exchange] socket error: ${e.message}`));
+    this.socket = s;
+    return (s.address() as AddressInfo).port;
+  }
+
+  get port(): number | undefined {
+    return this.socket ? (this.socket.address() as AddressInfo).port : undefined;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.socket;
+    this.socket = undefined;
+    for (const set of this.pending.values()) set.clear();
+    this.pending.clear();
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  private nowS(): number {
+    return Math.floor(this.nowMs() / 1000);
+  }
+
+  private drop(from: string, reason: DropReason, detail: string): void {
+    this.counters.inc(reason);
+    this.log("debug", `[Exchange] dropped packet from ${from}: ${reason} (${detail})`);
+    this.emit({ kind: "drop", from, reason, detail });
+  }
+
+  private emit(e: ExchangeEvent): void {
+    if (!this.opts.onEvent) return;
+    try {
+      this.opts.onEvent(e);
+    } catch {
+      // listener bugs stay out of the receive path
+    }
+  }
+
+  /** Build our announcement (with known_peers, cut to fit one datagram). */
+  buildAnnouncement(extra: { observed_endpoint?: string } = {}): PeerAnnouncement {
+    const l = this.opts.local();
+    const known: KnownPeer[] = this.opts.store.active().filter((p) => p.wg_pubkey !== l.pubkey).map((p) => {
+      const k: KnownPeer = { wg_pubkey: p.wg_pubkey, mesh_ip: p.mesh_ip, wg_endpoint: p.endpoint };
+      if (p.hostname) k.hostname = p.hostname;
+      if (p.mesh_ipv6) k.mesh_ipv6 = p.mesh_ipv6;
+      if (p.introducer) k.introducer = true;
+      if (p.nat_type) k.nat_type = p.nat_type;
+      return k;
+    });
+    const a: PeerAnnouncement = {
+      protocol: PROTOCOL_VERSION,
+      wg_pubkey: l.pubkey,
+      mesh_ip: l.meshIp,
+      wg_endpoint: l.wgEndpoint,
+      timestamp: this.nowS(),
+    };
+    if (l.hostname) a.hostname = l.hostname;
+    if (l.meshIpv6) a.mesh_ipv6 = l.meshIpv6;
+    if (l.introducer) a.introducer = true;
+    if (l.routableNetworks && l.routableNetworks.length) a.routable_networks = [...l.routableNetworks];
+    if (known.length) a.known_peers = known;
+    if (extra.observed_endpoint) a.observed_endpoint = extra.observed_endpoint;
+    if (l.natType) a.nat_type = l.natType;
+    return fitKnownPeers(a);
+  }
+
+  private send(data: Buffer, ip: string, port: number): void {
+    const s = this.socket;
+    if (!s) return;
+    const target = this.v6 && !ip.includes(":") ? `::ffff:${ip}` : ip;
+    s.send(data, port, target, (err) => {
+      if (err) this.log("warn", `[Exchange] send to ${joinHostPort(ip, port)} failed: ${err.message}`);
+    });
+  }
+
+  private sendReply(ip: string, port: number): void {
+    const reply = this.buildAnnouncement({ observed_endpoint: joinHostPort(ip, port) });
+    this.send(sealEnvelope("REPLY", encodeAnnouncement(reply), this.opts.gossipKey), ip, port);
+    this.stats.repliesSent++;
+  }
+
+  /** Process one datagram. Public so tests and fuzzers can drive it without a socket. Never throws. */
+  handleDatagram(msg: Buffer, address: string, port: number): void {
+    const ip = normalizeIp(address) ?? address;
+    const from = joinHostPort(ip, port);
+    try {
+      this.stats.received++;
+      if (!this.limiter.allow(ip)) return this.drop(from, "rate-limited", "token bucket empty");
+      const nowS = this.nowS();
+      const opened = openEnvelope(msg, this.opts.gossipKey, nowS);
+      if (!opened.ok) return this.drop(from, opened.reason, opened.detail);
+      const verdict = this.replay.check(opened.nonce, opened.type, from, opened.timestamp, nowS);
+      if (verdict === "replay") return this.drop(from, "replay", "nonce seen before");
+      if (verdict === "duplicate") {
+        if (opened.type === "HELLO" && this.socket) {
+          this.stats.duplicateHellos++;
+          const own = opened.payload["wg_pubkey"] === this.opts.local().pubkey;
+          if (!own) this.sendReply(ip, port);
+          return;
+        }
+        return this.drop(from, "replay", "duplicate nonce");
+      }
+      this.stats.accepted++;
+      this.dispatch(opened.type, opened.payload, ip, port, from, nowS);
+    } catch (e) {
+      this.drop(from, "internal-error", e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  private countDiscarded(list: string[], from: string): void {
+    for (const why of list) this.drop(from, "invalid-entry", why);
+  }
+
+  private upsertKnown(list: KnownPeer[] | undefined, method: string, ownKey: string, from: string): void {
+    for (const k of list ?? []) {
+      if (k.wg_pubkey === ownKey) continue;
+      const u = { wg_pubkey: k.wg_pubkey, mesh_ip: k.mesh_ip, endpoint: knownPeerEndpoint(k.wg_endpoint), introducer: k.introducer ?? false } as const;
+      const r = this.opts.store.upsert({ ...u, ...(k.hostname ? { hostname: k.hostname } : {}), ...(k.mesh_ipv6 ? { mesh_ipv6: k.mesh_ipv6 } : {}), ...(k.nat_type ? { nat_type: k.nat_type } : {}) }, method);
+      if (r === "full") this.drop(from, "store-full", `peer store holds its maximum; ${k.wg_pubkey} not added`);
+    }
+  }
+
+  private upsertSender(a: PeerAnnouncement, ip: string, method: string, from: string): boolean {
+    const r = this.opts.store.upsert({
+      wg_pubkey: a.wg_pubkey,
+      mesh_ip: a.mesh_ip,
+      endpoint: resolvePeerEndpoint(a.wg_endpoint, ip),
+      introducer: a.introducer ?? false,
+      routable_networks: a.routable_networks ?? [],
+      ...(a.hostname ? { hostname: a.hostname } : {}),
+      ...(a.mesh_ipv6 ? { mesh_ipv6: a.mesh_ipv6 } : {}),
+      ...(a.nat_type ? { nat_type: a.nat_type } : {}),
+    }, method);
+    if (r === "full") {
+      this.drop(from, "store-full", `peer store holds its maximum; ${a.wg_pubkey} not added`);
+      return false;
+    }
+    return true;
+  }
+
+  private dispatch(type: string, payload: Record<string, unknown>, ip: string, port: number, from: string, nowS: number): void {
+    const ownKey = this.opts.local().pubkey;
+    switch (type) {
+      case "HELLO": {
+        if (payload["wg_pubkey"] === ownKey) return this.drop(from, "own-message", "HELLO carries our own key");
+        const d = decodeAnnouncement(payload);
+        let stored = false;
+        if (!d.ok) {
+          this.drop(from, "invalid-field", `HELLO ${d.message} (answered, not stored)`);
+        } else {
+          this.countDiscarded(d.discarded, from);
+          stored = this.upsertSender(d.value, ip, "dht", from);
+          this.upsertKnown(d.value.known_peers, "dht-transitive", ownKey, from);
+        }
+        this.sendReply(ip, port);
+        this.emit({ kind: "hello", from, pubkey: typeof payload["wg_pubkey"] === "string" ? payload["wg_pubkey"] : "", stored, replied: true });
+        return;
+      }
+      case "REPLY": {
+        const d = decodeAnnouncement(payload);
+        if (!d.ok) return this.drop(from, "invalid-field", `REPLY ${d.message}`);
+        this.countDiscarded(d.discarded, from);
+        const a = d.value;
+        if (a.wg_pubkey === ownKey) return this.drop(from, "own-message", "REPLY carries our own key");
+        this.upsertSender(a, ip, "dht", from);
+        this.upsertKnown(a.known_peers, "dht-transitive", ownKey, from);
+        const waiters = this.pending.get(from);
+        const solicited = waiters !== undefined && waiters.size > 0;
+        // reflection is trusted only from a REPLY to our own HELLO (Go takes it from any REPLY)
+        if (solicited && a.observed_endpoint && this.opts.onObservedEndpoint) {
+          const obsIp = a.observed_endpoint.startsWith("[") ? a.observed_endpoint.slice(1, a.observed_endpoint.indexOf("]")) : a.observed_endpoint.slice(0, a.observed_endpoint.lastIndexOf(":"));
+          if (isPublicIp(obsIp)) this.opts.onObservedEndpoint(normalizeIp(obsIp) as string);
+        }
+        if (solicited) for (const w of [...waiters]) w({ from, announcement: a });
+        else this.counters.inc("unsolicited-reply");
+        this.emit({ kind: "reply", from, pubkey: a.wg_pubkey, solicited });
+        return;
+      }
+      case "ANNOUNCE": {
+        if (!this.opts.gossip) return this.drop(from, "gossip-disabled", "ANNOUNCE while gossip is off");
+        const d = decodeAnnouncement(payload);
+        if (!d.ok) return this.drop(from, "invalid-field", `ANNOUNCE ${d.message}`);
+        if (d.value.wg_pubkey === ownKey) return this.drop(from, "own-message", "ANNOUNCE carries our own key");
+        this.countDiscarded(d.discarded, from);
+        this.upsertSender(d.value, ip, "gossip", from);
+        this.upsertKnown(d.value.known_peers, "gossip-transitive", ownKey, from);
+        this.emit({ kind: "announce", from, pubkey: d.value.wg_pubkey });
+        return;
+      }
+      case "GOODBYE": {
+        const d = decodeGoodbye(payload);
+        if (!d.ok) return this.drop(from, d.message.endsWith("not part of a GOODBYE") ? "type-mismatch" : "invalid-field", `GOODBYE ${d.message}`);
+        if (Math.abs(nowS - d.value.timestamp) > GOODBYE_WINDOW_S) return this.drop(from, "goodbye-window", "GOODBYE older or newer than 60 s");
+        if (d.value.wg_pubkey === ownKey) return this.drop(from, "own-message", "GOODBYE carries our own key");
+        const known = this.opts.store.get(d.value.wg_pubkey);
+        if (known && !peerAddresses(known).has(ip)) {
+          return this.drop(from, "goodbye-unverified", "GOODBYE from an address the peer is not known at");
+        }
+        const removed = this.opts.store.remove(d.value.wg_pubkey, "goodbye");
+        this.emit({ kind: "goodbye", from, pubkey: d.value.wg_pubkey, removed });
+        return;
+      }
+      case "RENDEZVOUS_OFFER": {
+        const d = decodeRendezvousOffer(payload);
+        if (!d.ok) return this.drop(from, "invalid-field", `RENDEZVOUS_OFFER ${d.message}`);
+        this.counters.inc("unhandled");
+        this.emit({ kind: "rendezvous-offer", from, offer: d.value });
+        return;
+      }
+      case "RENDEZVOUS_START": {
+        const d = decodeRendezvousStart(payload);
+        if (!d.ok) return this.drop(from, "invalid-field", `RENDEZVOUS_START ${d.message}`);
+        this.counters.inc("unhandled");
+        this.emit({ kind: "rendezvous-start", from, start: d.value });
+        return;
+      }
+      default:
+        return this.drop(from, "unknown-type", `unknown message type ${JSON.stringify(type).slice(0, 40)}`);
+    }
+  }
+
+  /**
+   * HELLO exchange with ip:port: the same datagram every `intervalMs` until a REPLY arrives from exactly
+   * that address, or `timeoutMs` passes (resolves undefined).
+   */
+  exchange(host: string, port: number, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<ExchangeResult | undefined> {
+    const ip = normalizeIp(host);
+    if (!ip || !this.socket) return Promise.resolve(undefined);
+    const key = joinHostPort(ip, port);
+    const data = sealEnvelope("HELLO", encodeAnnouncement(this.buildAnnouncement()), this.opts.gossipKey);
+    return new Promise((resolve) => {
+      let set = this.pending.get(key);
+      if (!set) this.pending.set(key, (set = new Set()));
+      const waiters = set;
+      const finish = (r: ExchangeResult | undefined): void => {
+        clearInterval(tick);
+        clearTimeout(timer);
+        waiters.delete(onReply);
+        if (waiters.size === 0 && this.pending.get(key) === waiters) this.pending.delete(key);
+        resolve(r);
+      };
+      const onReply = (r: ExchangeResult): void => finish(r);
+      waiters.add(onReply);
+      const sendOnce = (): void => {
+        this.stats.hellosSent++;
+        this.send(data, ip, port);
+      };
+      const tick = setInterval(sendOnce, opts.intervalMs ?? HELLO_INTERVAL_MS);
+      const timer = setTimeout(() => finish(undefined), opts.timeoutMs ?? HELLO_TIMEOUT_MS);
+      sendOnce();
+    });
+  }
+
+  /** Send a GOODBYE for our key to ip:port (on shutdown, to every peer's control endpoint). */
+  sendGoodbye(host: string, port: number): void {
+    const ip = normalizeIp(host);
+    if (!ip) return;
+    const g = encodeGoodbye({ protocol: PROTOCOL_VERSION, timestamp: this.nowS(), wg_pubkey: this.opts.local().pubkey });
+    this.send(sealEnvelope("GOODBYE", g, this.opts.gossipKey), ip, port);
+  }
+
+  /** Send a gossip ANNOUNCE (with known_peers) to ip:port. */
+  sendAnnounce(host: string, port: number): void {
+    const ip = normalizeIp(host);
+    if (!ip) return;
+    this.send(sealEnvelope("ANNOUNCE", encodeAnnouncement(this.buildAnnouncement()), this.opts.gossipKey), ip, port);
+  }
+}

@@ -1,0 +1,140 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { PeerStore, endpointMethodRank, resolvePeerEndpoint, knownPeerEndpoint, StoreEvent } from "./store";
+
+const K = (i: number): string => Buffer.alloc(32, i).toString("base64");
+
+function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
+  let t = start;
+  return { now: () => t, advance: (ms) => (t += ms) };
+}
+
+test("endpoint rank table", () => {
+  assert.equal(endpointMethodRank("lan"), 100);
+  assert.equal(endpointMethodRank("dht-rendezvous"), 90);
+  assert.equal(endpointMethodRank("dht"), 70);
+  assert.equal(endpointMethodRank("gossip"), 65);
+  assert.equal(endpointMethodRank("dht-transitive"), 40);
+  assert.equal(endpointMethodRank("gossip-transitive"), 35);
+  assert.equal(endpointMethodRank("registry"), 30);
+  assert.equal(endpointMethodRank("cache"), 20);
+});
+
+test("new entry and merge rules: non-empty replaces, introducer always overwritten, methods appended once", () => {
+  const c = clock();
+  const s = new PeerStore(c.now);
+  const events: StoreEvent[] = [];
+  s.onEvent((e) => events.push(e));
+  assert.equal(s.upsert({ wg_pubkey: K(1), mesh_ip: "10.1.0.1", endpoint: "1.1.1.1:51820", introducer: true, hostname: "h" }, "dht"), "new");
+  assert.equal(s.upsert({ wg_pubkey: K(1), mesh_ip: "", hostname: "", introducer: false, endpoint: "" }, "lan"), "updated");
+  const p = s.get(K(1));
+  assert.ok(p);
+  assert.equal(p.mesh_ip, "10.1.0.1");
+  assert.equal(p.hostname, "h");
+  assert.equal(p.introducer, false);
+  assert.equal(p.endpoint, "1.1.1.1:51820");
+  assert.deepEqual(p.discovered_via, ["dht", "lan"]);
+  s.upsert({ wg_pubkey: K(1) }, "dht");
+  assert.deepEqual(s.get(K(1))?.discovered_via, ["dht", "lan"]);
+  assert.deepEqual(events.map((e) => e.kind), ["new", "updated", "updated"]);
+});
+
+test("endpoint replacement by rank; LAN only by LAN; IPv6 beats IPv4 at equal rank", () => {
+  const s = new PeerStore(clock().now);
+  s.upsert({ wg_pubkey: K(1), endpoint: "1.1.1.1:1" }, "dht-transitive");
+  s.upsert({ wg_pubkey: K(1), endpoint: "2.2.2.2:2" }, "cache");
+  assert.equal(s.get(K(1))?.endpoint, "1.1.1.1:1");
+  s.upsert({ wg_pubkey: K(1), endpoint: "3.3.3.3:3" }, "dht");
+  assert.equal(s.get(K(1))?.endpoint, "3.3.3.3:3");
+  s.upsert({ wg_pubkey: K(1), endpoint: "4.4.4.4:4" }, "dht");
+  assert.equal(s.get(K(1))?.endpoint, "4.4.4.4:4", "newer wins at equal rank");
+  s.upsert({ wg_pubkey: K(1), endpoint: "[2001:db8::1]:5" }, "dht");
+  assert.equal(s.get(K(1))?.endpoint, "[2001:db8::1]:5");
+  s.upsert({ wg_pubkey: K(1), endpoint: "5.5.5.5:5" }, "dht");
+  assert.equal(s.get(K(1))?.endpoint, "[2001:db8::1]:5", "IPv4 does not replace IPv6 at equal rank");
+  s.upsert({ wg_pubkey: K(1), endpoint: "192.168.1.5:6" }, "lan");
+  assert.equal(s.get(K(1))?.endpoint, "192.168.1.5:6");
+  s.upsert({ wg_pubkey: K(1), endpoint: "[2001:db8::9]:6" }, "dht-rendezvous");
+  assert.equal(s.get(K(1))?.endpoint, "192.168.1.5:6");
+  s.upsert({ wg_pubkey: K(1), endpoint: "192.168.1.6:7" }, "lan");
+  assert.equal(s.get(K(1))?.endpoint, "192.168.1.6:7");
+});
+
+test("last_seen: refreshed by direct methods, not by cache or transitive ones; cache keeps its value", () => {
+  const c = clock();
+  const s = new PeerStore(c.now);
+  s.upsert({ wg_pubkey: K(1), last_seen_ms: 5 }, "cache");
+  assert.equal(s.get(K(1))?.last_seen_ms, 5);
+  s.upsert({ wg_pubkey: K(2), last_seen_ms: 5 }, "dht");
+  assert.equal(s.get(K(2))?.last_seen_ms, c.now(), "last_seen_ms is honoured only for cache");
+  const t0 = c.now();
+  c.advance(1000);
+  s.upsert({ wg_pubkey: K(2) }, "dht-transitive");
+  s.upsert({ wg_pubkey: K(2) }, "gossip-transitive");
+  s.upsert({ wg_pubkey: K(2) }, "cache");
+  assert.equal(s.get(K(2))?.last_seen_ms, t0);
+  s.upsert({ wg_pubkey: K(2) }, "gossip");
+  assert.equal(s.get(K(2))?.last_seen_ms, t0 + 1000);
+});
+
+test("routes: a direct announcement withdraws them, a transitive one never clears them", () => {
+  const s = new PeerStore(clock().now);
+  s.upsert({ wg_pubkey: K(1), routable_networks: ["192.168.5.0/24"] }, "dht");
+  s.upsert({ wg_pubkey: K(1) }, "dht-transitive");
+  assert.deepEqual(s.get(K(1))?.routable_networks, ["192.168.5.0/24"]);
+  s.upsert({ wg_pubkey: K(1), routable_networks: [] }, "dht");
+  assert.deepEqual(s.get(K(1))?.routable_networks, []);
+});
+
+test("active < 5 min, dead ≥ 5 min, removed > 10 min; counts", () => {
+  const c = clock();
+  const s = new PeerStore(c.now);
+  s.upsert({ wg_pubkey: K(1) }, "dht");
+  c.advance(4 * 60_000);
+  s.upsert({ wg_pubkey: K(2) }, "dht");
+  c.advance(60_000 - 1);
+  assert.deepEqual(s.counts(), { active: 2, total: 2, dead: 0 });
+  c.advance(1);
+  assert.deepEqual(s.counts(), { active: 1, total: 2, dead: 1 });
+  assert.deepEqual(s.active().map((p) => p.wg_pubkey), [K(2)]);
+  c.advance(5 * 60_000);
+  assert.deepEqual(s.expire(), [], "exactly 10 min is not yet removed");
+  c.advance(1);
+  assert.deepEqual(s.expire(), [K(1)]);
+  assert.equal(s.size, 1);
+});
+
+test("at most 1000 peers: new ones beyond are refused, existing still update", () => {
+  const s = new PeerStore(clock().now, 3);
+  for (let i = 1; i <= 3; i++) assert.equal(s.upsert({ wg_pubkey: K(i) }, "dht"), "new");
+  assert.equal(s.upsert({ wg_pubkey: K(4) }, "dht"), "full");
+  assert.equal(s.upsert({ wg_pubkey: K(1), mesh_ip: "10.0.0.1" }, "dht"), "updated");
+  assert.equal(new PeerStore().upsert({ wg_pubkey: K(9) }, "dht"), "new");
+});
+
+test("remove (GOODBYE) emits an event; latency is kept", () => {
+  const s = new PeerStore(clock().now);
+  const ev: StoreEvent[] = [];
+  s.onEvent((e) => ev.push(e));
+  s.onEvent(() => { throw new Error("listener bug"); });
+  s.upsert({ wg_pubkey: K(1) }, "dht");
+  s.setLatency(K(1), 3);
+  assert.equal(s.get(K(1))?.latency_ms, 3);
+  assert.ok(s.remove(K(1)));
+  assert.ok(!s.remove(K(1)));
+  assert.deepEqual(ev.at(-1), { kind: "removed", pubkey: K(1), reason: "goodbye" });
+});
+
+test("§2.6 endpoint resolution", () => {
+  assert.equal(resolvePeerEndpoint("198.51.100.7:51820", "10.0.0.9"), "198.51.100.7:51820");
+  assert.equal(resolvePeerEndpoint("0.0.0.0:51999", "10.0.0.9"), "10.0.0.9:51999");
+  assert.equal(resolvePeerEndpoint("[::]:51999", "10.0.0.9"), "10.0.0.9:51999");
+  assert.equal(resolvePeerEndpoint("[::]:51999", "fd00::9"), "[fd00::9]:51999");
+  assert.equal(resolvePeerEndpoint("", "10.0.0.9"), "10.0.0.9:51820");
+  assert.equal(resolvePeerEndpoint("garbage", "10.0.0.9"), "10.0.0.9:51820");
+  assert.equal(resolvePeerEndpoint("[2001:db8::1]:7", "10.0.0.9"), "[2001:db8::1]:7");
+  assert.equal(knownPeerEndpoint("0.0.0.0:51820"), "");
+  assert.equal(knownPeerEndpoint("[::]:51820"), "");
+  assert.equal(knownPeerEndpoint(""), "");
+  assert.equal(knownPeerEndpoint("198.51.100.7:51820"), "198.51.100.7:51820");
+});

@@ -1,0 +1,215 @@
+/**
+ * The peer store (§5.6) and endpoint resolution (§2.6). Pure, with an injectable clock (ms).
+ * Deviation from Go (weakness 26): a *direct* announcement from the peer itself (any method without
+ * "transitive" and other than "cache") replaces routable_networks even when empty, so withdrawn routes
+ * are withdrawn at the next direct contact. Known peers carry no routes and never clear them.
+ */
+import { isIP, isIPv6, joinHostPort, splitHostPort } from "./messages";
+
+export const PEER_DEAD_MS = 5 * 60_000;
+export const PEER_REMOVE_MS = 10 * 60_000;
+export const MAX_PEERS = 1000;
+
+export interface PeerUpdate {
+  wg_pubkey: string;
+  hostname?: string;
+  mesh_ip?: string;
+  mesh_ipv6?: string;
+  endpoint?: string;
+  introducer?: boolean;
+  routable_networks?: string[];
+  nat_type?: string;
+  /** Only honoured for method "cache" (restored last_seen). */
+  last_seen_ms?: number;
+}
+
+export interface PeerRecord {
+  wg_pubkey: string;
+  hostname: string;
+  mesh_ip: string;
+  mesh_ipv6: string;
+  endpoint: string;
+  endpoint_method: string;
+  introducer: boolean;
+  routable_networks: string[];
+  nat_type: string;
+  last_seen_ms: number;
+  discovered_via: string[];
+  latency_ms?: number;
+}
+
+export type UpsertResult = "new" | "updated" | "full";
+
+export type StoreEvent =
+  | { kind: "new" | "updated"; peer: PeerRecord; method: string }
+  | { kind: "removed"; pubkey: string; reason: "goodbye" | "expired" | "evicted" };
+
+/** Endpoint rank by discovery method (§5.6). */
+export function endpointMethodRank(method: string): number {
+  if (method === "") return 0;
+  if (method === "lan") return 100;
+  if (method.includes("dht-rendezvous")) return 90;
+  if (method === "dht") return 70;
+  if (method.includes("dht-transitive")) return 40;
+  if (method.startsWith("gossip")) return method.includes("transitive") ? 35 : 65;
+  if (method === "cache") return 20;
+  return 30;
+}
+
+export function refreshesLastSeen(method: string): boolean {
+  return method !== "cache" && !method.includes("transitive");
+}
+
+function endpointIsV6(ep: string): boolean {
+  const hp = splitHostPort(ep);
+  return hp !== undefined && isIPv6(hp.host);
+}
+
+/** Whether an endpoint learned via `method` replaces the current one. */
+export function shouldReplaceEndpoint(cur: PeerRecord, newEndpoint: string, method: string): boolean {
+  if (cur.endpoint === "") return true;
+  const nr = endpointMethodRank(method);
+  const or = endpointMethodRank(cur.endpoint_method);
+  if (nr > or) return true;
+  if (nr < or) return false;
+  if (or === 100) return method === "lan";
+  const oldV6 = endpointIsV6(cur.endpoint);
+  const newV6 = endpointIsV6(newEndpoint);
+  if (oldV6 && !newV6) return false; // IPv6 beats IPv4 at equal rank
+  return true; // otherwise the newer endpoint wins
+}
+
+export class PeerStore {
+  private readonly peers = new Map<string, PeerRecord>();
+  private readonly listeners: ((e: StoreEvent) => void)[] = [];
+
+  constructor(private readonly nowMs: () => number = Date.now, private readonly maxPeers = MAX_PEERS) {}
+
+  onEvent(l: (e: StoreEvent) => void): void {
+    this.listeners.push(l);
+  }
+
+  private emit(e: StoreEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        // a listener's bug must not break the store
+      }
+    }
+  }
+
+  upsert(u: PeerUpdate, method: string): UpsertResult {
+    const now = this.nowMs();
+    const cur = this.peers.get(u.wg_pubkey);
+    if (!cur) {
+      if (this.peers.size >= this.maxPeers) return "full";
+      const rec: PeerRecord = {
+        wg_pubkey: u.wg_pubkey,
+        hostname: u.hostname ?? "",
+        mesh_ip: u.mesh_ip ?? "",
+        mesh_ipv6: u.mesh_ipv6 ?? "",
+        endpoint: u.endpoint ?? "",
+        endpoint_method: u.endpoint ? method : "",
+        introducer: u.introducer ?? false,
+        routable_networks: [...(u.routable_networks ?? [])],
+        nat_type: u.nat_type ?? "",
+        last_seen_ms: method === "cache" && u.last_seen_ms !== undefined ? u.last_seen_ms : now,
+        discovered_via: [method],
+      };
+      this.peers.set(u.wg_pubkey, rec);
+      this.emit({ kind: "new", peer: { ...rec }, method });
+      return "new";
+    }
+    if (u.endpoint && shouldReplaceEndpoint(cur, u.endpoint, method)) {
+      cur.endpoint = u.endpoint;
+      cur.endpoint_method = method;
+    }
+    if (u.mesh_ip) cur.mesh_ip = u.mesh_ip;
+    if (u.mesh_ipv6) cur.mesh_ipv6 = u.mesh_ipv6;
+    if (u.hostname) cur.hostname = u.hostname;
+    if (u.nat_type) cur.nat_type = u.nat_type;
+    cur.introducer = u.introducer ?? false;
+    const direct = refreshesLastSeen(method);
+    if (u.routable_networks && u.routable_networks.length) cur.routable_networks = [...u.routable_networks];
+    else if (direct && u.routable_networks !== undefined) cur.routable_networks = [];
+    if (direct) cur.last_seen_ms = now;
+    if (!cur.discovered_via.includes(method)) cur.discovered_via.push(method);
+    this.emit({ kind: "updated", peer: { ...cur }, method });
+    return "updated";
+  }
+
+  get(pubkey: string): PeerRecord | undefined {
+    const p = this.peers.get(pubkey);
+    return p ? { ...p, discovered_via: [...p.discovered_via], routable_networks: [...p.routable_networks] } : undefined;
+  }
+
+  remove(pubkey: string, reason: "goodbye" | "evicted" = "goodbye"): boolean {
+    const had = this.peers.delete(pubkey);
+    if (had) this.emit({ kind: "removed", pubkey, reason });
+    return had;
+  }
+
+  setLatency(pubkey: string, ms: number): void {
+    const p = this.peers.get(pubkey);
+    if (p) p.latency_ms = ms;
+  }
+
+  isActive(p: PeerRecord): boolean {
+    return this.nowMs() - p.last_seen_ms < PEER_DEAD_MS;
+  }
+
+  all(): PeerRecord[] {
+    return [...this.peers.keys()].map((k) => this.get(k) as PeerRecord);
+  }
+
+  active(): PeerRecord[] {
+    return this.all().filter((p) => this.isActive(p));
+  }
+
+  counts(): { active: number; total: number; dead: number } {
+    const total = this.peers.size;
+    const active = this.active().length;
+    return { active, total, dead: total - active };
+  }
+
+  /** Remove peers not seen for more than 10 min; returns their keys. */
+  expire(): string[] {
+    const now = this.nowMs();
+    const gone: string[] = [];
+    for (const [k, p] of this.peers) {
+      if (now - p.last_seen_ms > PEER_REMOVE_MS) {
+        this.peers.delete(k);
+        gone.push(k);
+        this.emit({ kind: "removed", pubkey: k, reason: "expired" });
+      }
+    }
+    return gone;
+  }
+
+  get size(): number {
+    return this.peers.size;
+  }
+}
+
+function isUnspecified(host: string): boolean {
+  return host === "" || host === "0.0.0.0" || host === "::";
+}
+
+/**
+ * §2.6: announced endpoint as given if its host is a real address; the UDP source IP with the announced
+ * port if the host is 0.0.0.0/::; the source IP with port 51820 if empty or unparsable.
+ */
+export function resolvePeerEndpoint(announced: string, sourceIp: string): string {
+  const hp = announced ? splitHostPort(announced) : undefined;
+  if (hp && hp.port >= 1 && !isUnspecified(hp.host)) return joinHostPort(hp.host, hp.port);
+  if (hp && hp.port >= 1) return joinHostPort(sourceIp, hp.port);
+  return joinHostPort(sourceIp, 51820);
+}
+
+/** Known-peer endpoints with an empty or unspecified host become "no endpoint". */
+export function knownPeerEndpoint(announced: string): string {
+  const hp = announced ? splitHostPort(announced) : undefined;
+  if (!hp || hp.port < 1 || isUnspecified(hp.host) || !isIP(hp.host)) return "";
+  return joinHostPort(hp.host, hp.port);
+}
