@@ -1,16 +1,35 @@
 #!/usr/bin/env bash
-# Installs what the build and the tests need on this machine (idempotent; fast when already done).
+# Installs what the build and the tests need on this machine, on a brand-new one too (idempotent; fast
+# when already done): apt packages, npm ci, the testbed caches (Debian rootfs, local apt repo), and the
+# Pulumi CLI + language hosts built from the Go module proxy (cached outside the repo, keyed by version).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ts() { echo "== prepare $(date -u +%FT%TZ): $*"; }
+
 need_apt=()
-for pair in wg:wireguard-tools; do
+for pair in wg:wireguard-tools wireguard-go:wireguard-go sshd:openssh-server ssh:openssh-client \
+            ip:iproute2 nft:nftables iptables:iptables ping:iputils-ping unshare:util-linux \
+            ssh-agent:openssh-client; do
   cmd=${pair%%:*}; pkg=${pair#*:}
-  command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "== prepare: apt-get install ${need_apt[*]}"
+  mapfile -t need_apt < <(printf '%s\n' "${need_apt[@]}" | sort -u)
+  ts "apt-get install ${need_apt[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+else
+  ts "apt packages present"
 fi
-echo "== prepare: npm ci"
-npm ci --no-audit --no-fund --loglevel=error
+
+if [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
+  ts "node_modules up to date"
+else
+  ts "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+ts "build"
+npm run -s build
+bash scripts/testbed-prepare.sh
+if [ -f scripts/pulumi-toolchain.sh ]; then bash scripts/pulumi-toolchain.sh; fi
+ts "done"
