@@ -4,7 +4,13 @@
 import { registerCommand } from "./commands";
 import { genkeyCommand, pubkeyCommand } from "./keys";
 import { planCommand } from "./plan";
+import { deployCommand } from "./deploy";
+import { teardownCommand } from "./teardown";
+import { daemonCommands } from "../daemon/commands";
 
 registerCommand(planCommand);
 registerCommand(genkeyCommand);
 registerCommand(pubkeyCommand);
+registerCommand(deployCommand);
+registerCommand(teardownCommand);
+for (const command of daemonCommands) registerCommand(command);

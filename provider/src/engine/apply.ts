@@ -1,0 +1,157 @@
+/**
+ * Converge one host: ONE SSH connection, at most two exec round trips —
+ *   (1) read: facts + engine probe (read-only);
+ *   (2) only when something differs: the batched change script, which ends with a fresh read so that the
+ *       result is verified without a third round trip.
+ * A host that already matches runs nothing but the read. Never throws: failures become a "failed" result.
+ */
+import { diff } from "../planner/diff";
+import { confDigest } from "../planner/wgquick";
+import { detectNat } from "./facts";
+import { EngineError } from "./install";
+import { planHostChanges, renderChangeScript, lastStep, renderConf, describeOperation, type ChangePlan } from "./changes";
+import { parseReading, lastReading, readScript, type HostReading } from "./probe";
+import { redactSecrets } from "../planner/commands";
+import { connect, type ConnectOptions } from "./ssh/connection";
+import { newCounters, type HostCounters } from "./ssh/counters";
+import { silentLogger, type Logger } from "./ssh/log";
+import type { SshSession } from "./ssh/session";
+import type { EngineOptions, HostResult, HostTarget, Step } from "./types";
+
+export const DEFAULT_SCRIPT_TIMEOUT_MS = 10 * 60 * 1000;
+
+/** A logger that prefixes every message with the node name. */
+export function hostLogger(logger: Logger, node: string): Logger {
+  return (level, message) => logger(level, `[${node}] ${message}`);
+}
+
+export function connectOptions(opts: EngineOptions, logger: Logger, counters: HostCounters): ConnectOptions {
+  return { ...opts.ssh, knownHostsPath: opts.knownHostsPath, trustOnFirstUse: opts.trustOnFirstUse, logger, counters };
+}
+
+/** Run the read-only script: one exec round trip. */
+export async function readHost(session: SshSession, ifname: string, node: string): Promise<HostReading> {
+  const r = await session.run(readScript(ifname), { label: `read ${ifname}` });
+  try {
+    return parseReading(r.stdout, ifname);
+  } catch (e) {
+    throw new EngineError(`node ${node}: cannot read the host's state: ${(e as Error).message} (exit ${r.exitCode}; stderr: ${r.stderr.trim().slice(-400)})`);
+  }
+}
+
+/** Remaining differences after an apply (empty when converged), from the verification read. */
+export function remainingDifferences(target: HostTarget, after: HostReading): string[] {
+  const left = diff(target.desired, after.facts.live).map(describeOperation);
+  const conf = renderConf(target.desired, target.key, target.presharedKey);
+  if (after.facts.conf.sha256 !== confDigest(conf)) left.push("wg-quick file content");
+  if (after.facts.unit.enabled !== "enabled") left.push(`unit not enabled (${after.facts.unit.enabled ?? "unknown"})`);
+  return left;
+}
+
+/** Run a change script; returns the verification reading; throws EngineError naming the failed step. */
+export async function runSteps(
+  session: SshSession,
+  node: string,
+  ifname: string,
+  steps: Step[],
+  timeoutMs: number,
+  label: string,
+): Promise<HostReading> {
+  const script = renderChangeScript(ifname, steps);
+  const r = await session.run(script, { label, redact: redactSecrets, timeoutMs });
+  const at = lastStep(r.stdout);
+  if (r.exitCode !== 0 || at !== "done") {
+    const step = typeof at === "number" ? steps[at] : undefined;
+    const what = step ? `step ${JSON.stringify(step.description)}` : "the change script";
+    const err = redactSecrets(r.stderr).trim().split("\n").slice(-8).join(" | ");
+    throw new EngineError(`node ${node}: ${what} failed (exit ${r.exitCode ?? r.signal}): ${err || "no error output"}`);
+  }
+  try {
+    return lastReading(r.stdout, ifname);
+  } catch (e) {
+    throw new EngineError(`node ${node}: the changes ran but the host could not be read back: ${(e as Error).message}`);
+  }
+}
+
+export function emptyResult(node: string, dryRun: boolean): HostResult {
+  return {
+    node, status: "failed", operations: 0, steps: [], plannedOperations: [], installed: [],
+    sshConnections: 0, execRoundTrips: 0, dialAttempts: 0, durationMs: 0, natDetected: null, dryRun,
+  };
+}
+
+/** Converge one host (or, dry run, report what would change). Never throws. */
+export async function applyHost(target: HostTarget, opts: EngineOptions = {}): Promise<HostResult> {
+  const started = Date.now();
+  const dryRun = opts.dryRun === true;
+  const log = hostLogger(opts.logger ?? silentLogger, target.node);
+  const counters = newCounters();
+  const result = emptyResult(target.node, dryRun);
+  const ifname = target.desired.interface.name;
+  let session: SshSession | null = null;
+  try {
+    const c = target.connection;
+    log("info", `connecting to ${c.user ?? "root"}@${c.host}:${c.port ?? 22}`);
+    session = await connect(c, connectOptions(opts, log, counters));
+    const before = await readHost(session, ifname, target.node);
+    try {
+      result.natDetected = await detectNat(session.info.reachedAddress, before.facts.hostAddresses);
+    } catch {
+      result.natDetected = null;
+    }
+    if (target.behindNat !== undefined && result.natDetected !== null && result.natDetected !== target.behindNat) {
+      log("warn", result.natDetected
+        ? `the SSH target ${session.info.reachedAddress} is not one of the host's own addresses: it looks behind NAT, but the node is not marked behindNat (peers will dial its sshHost; set behindNat or publicEndpoint if they cannot)`
+        : `the node is marked behindNat, but the SSH target ${session.info.reachedAddress} is one of the host's own addresses`);
+    }
+    const plan: ChangePlan = planHostChanges({ node: target.node, desired: target.desired, key: target.key, presharedKey: target.presharedKey, reading: before });
+    result.steps = plan.steps.map((s) => s.description);
+    result.plannedOperations = plan.operations;
+    result.installed = plan.installed;
+    result.operations = plan.steps.length;
+    if (plan.steps.length === 0) {
+      result.status = "unchanged";
+      log("info", "unchanged");
+    } else if (dryRun) {
+      result.status = "changed";
+      log("info", `dry run: ${plan.steps.length} operation(s) would be applied`);
+      for (const s of result.steps) log("info", `  would: ${s}`);
+    } else {
+      if (plan.installed.length) log("info", `installing ${plan.installed.join(", ")}`);
+      const after = await runSteps(session, target.node, ifname, plan.steps, opts.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS, `apply ${ifname}`);
+      const left = remainingDifferences(target, after);
+      if (left.length > 0) throw new EngineError(`node ${target.node}: applied ${plan.steps.length} operation(s) but the host still differs: ${left.join("; ")}`);
+      result.status = "changed";
+      log("info", `${plan.steps.length} operation(s) applied`);
+    }
+  } catch (e) {
+    result.status = "failed";
+    result.error = e instanceof Error ? e.message : String(e);
+    log("error", `failed: ${result.error}`);
+  } finally {
+    if (session) await session.close();
+    result.sshConnections = counters.sshConnections;
+    result.execRoundTrips = counters.execRoundTrips;
+    result.dialAttempts = counters.dialAttempts;
+    result.durationMs = Date.now() - started;
+  }
+  return result;
+}
+
+/** Read a host without changing anything (one connection, one round trip): its facts and NAT detection. */
+export async function inspectHost(
+  node: string,
+  connection: HostTarget["connection"],
+  opts: EngineOptions & { interfaceName?: string } = {},
+): Promise<{ reading: HostReading; natDetected: boolean; reachedAddress: string; counters: HostCounters }> {
+  const log = hostLogger(opts.logger ?? silentLogger, node);
+  const counters = newCounters();
+  const session = await connect(connection, connectOptions(opts, log, counters));
+  try {
+    const reading = await readHost(session, opts.interfaceName ?? "wg0", node);
+    const natDetected = await detectNat(session.info.reachedAddress, reading.facts.hostAddresses);
+    return { reading, natDetected, reachedAddress: session.info.reachedAddress, counters };
+  } finally {
+    await session.close();
+  }
+}
