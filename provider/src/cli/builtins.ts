@@ -6,6 +6,7 @@ import { genkeyCommand, pubkeyCommand } from "./keys";
 import { planCommand } from "./plan";
 import { deployCommand } from "./deploy";
 import { teardownCommand } from "./teardown";
+import { migrateCommand } from "../pulumi/migrate";
 import { daemonCommands } from "../daemon/commands";
 
 registerCommand(planCommand);
@@ -14,3 +15,4 @@ registerCommand(pubkeyCommand);
 registerCommand(deployCommand);
 registerCommand(teardownCommand);
 for (const command of daemonCommands) registerCommand(command);
+registerCommand(migrateCommand);

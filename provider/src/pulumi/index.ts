@@ -1,0 +1,9 @@
+/**
+ * The Pulumi face of wgmesh: `import * as wgmesh from "@wgmesh/pulumi"`.
+ * Resources (resources.ts) are dynamic resources over the lifecycles (lifecycle/), which the provider
+ * plugin reuses.
+ */
+export { Node, Group, Policy, Mesh, NodeConfig, type NodeArgs, type GroupArgs, type PolicyArgs, type MeshArgs, type NodeConfigArgs, type ConnectionArgs } from "./resources";
+export { planMeshConfigs, type MeshPlanSummary, type PlannedNodeConfig, type NodeIdentity } from "./plan";
+export { providerFor, DYNAMIC_MODULE } from "./providers";
+export * as lifecycle from "./lifecycle/index";

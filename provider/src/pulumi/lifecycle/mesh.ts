@@ -1,0 +1,107 @@
+/**
+ * Mesh: the declaration as a whole. Its check validates everything together with the core (bad references
+ * between nodes, groups and policies fail the preview with the core's messages) and allocates mesh IPs,
+ * stably: the allocation is part of the checked inputs, so the next check starts from it (`olds.meshIps`).
+ * No host side: the per-node NodeConfig children do the work.
+ */
+import { assignMeshIps } from "../../core/allocate";
+import { normalizeMesh, type GroupInput, type PolicyInput } from "../../core/model";
+import { validateMesh, type Finding } from "../../core/validate";
+import { containsUnknown, diffProps, withoutUnknowns } from "./common";
+import { UNKNOWN, type CheckFailure, type Lifecycle } from "./types";
+
+/** What the Mesh needs of a node (the node's topology settings; its key is the Node's business). */
+export interface MeshNodeInputs {
+  hostname: string;
+  meshIp?: string | null;
+  sshHost: string;
+  sshPort?: number | null;
+  listenPort?: number | null;
+  publicEndpoint?: string | null;
+  /** Effective NAT status (the override, else what the Node detected). */
+  behindNat?: boolean | null;
+  routableNetworks?: string[] | null;
+}
+
+export interface MeshInputs {
+  name: string;
+  network?: string | null;
+  interfaceName?: string | null;
+  listenPort?: number | null;
+  persistentKeepalive?: number | null;
+  mtu?: number | null;
+  nodes: MeshNodeInputs[];
+  groups?: GroupInput[] | null;
+  policies?: PolicyInput[] | null;
+  /** hostname → mesh IP; computed by check (kept from the previous allocation). */
+  meshIps?: Record<string, string> | null;
+}
+
+/** Findings about keys are the Node's (its key may not exist yet at preview). */
+const KEY_CODES = new Set(["public-key-missing", "public-key-invalid", "public-key-duplicate", "private-key-invalid", "key-pair-mismatch"]);
+
+function property(f: Finding): string {
+  switch (f.subject.kind) {
+    case "node": return "nodes";
+    case "group": return "groups";
+    case "policy": return "policies";
+    default: return f.field ?? "nodes";
+  }
+}
+
+/** Validate the declaration and allocate; pure. */
+export function checkMesh(olds: Partial<MeshInputs> | undefined, news: MeshInputs): { inputs: MeshInputs; failures: CheckFailure[] } {
+  const { meshIps: _ignored, ...declared } = news;
+  // Preview before the nodes exist: the node list (or a group/policy list) may be unknown as a whole.
+  // It is checked once known (at the latest when the change is applied).
+  const lists = [declared.nodes, declared.groups ?? [], declared.policies ?? []];
+  if (lists.some((l) => !Array.isArray(l) || l.some((e) => e === null || typeof e !== "object"))) {
+    return { inputs: { ...declared, meshIps: UNKNOWN as never }, failures: [] };
+  }
+  const m = withoutUnknowns(declared);
+  const mesh = normalizeMesh({
+    ...m,
+    nodes: (m.nodes ?? []).map((n) => ({ ...n, sshHost: n.sshHost ?? "unknown.invalid" })),
+  });
+  const errors = validateMesh(mesh, { checkKeyPairs: false }).errors.filter((f) => !KEY_CODES.has(f.code));
+  const failures: CheckFailure[] = errors.map((f) => ({ property: property(f), reason: (news.name ? `mesh ${JSON.stringify(news.name)}: ` : "") + f.message }));
+  if (failures.length > 0) return { inputs: news, failures };
+
+  // Allocation needs the hostnames, explicit addresses and network known.
+  const allocationInputs = [declared.network, ...(declared.nodes ?? []).map((n) => [n.hostname, n.meshIp])];
+  if (containsUnknown(allocationInputs)) return { inputs: { ...declared, meshIps: UNKNOWN as never }, failures };
+  const previous = olds?.meshIps && typeof olds.meshIps === "object" ? withoutUnknowns(olds.meshIps) : undefined;
+  const prev: Record<string, string> = {};
+  for (const [h, ip] of Object.entries(previous ?? {})) if (typeof ip === "string") prev[h] = ip;
+  const { assigned, unallocated } = assignMeshIps(mesh.network, mesh.nodes, prev);
+  if (unallocated.length > 0) {
+    return {
+      inputs: news,
+      failures: unallocated.map((h) => ({ property: "nodes", reason: `mesh ${JSON.stringify(news.name)}: node ${JSON.stringify(h)}: no free address left in the mesh network ${mesh.network} for meshIp; use a larger network (shorter prefix) or remove nodes` })),
+    };
+  }
+  const meshIps: Record<string, string> = {};
+  for (const n of mesh.nodes) meshIps[n.hostname] = assigned.get(n.hostname) as string;
+  return { inputs: { ...declared, meshIps }, failures };
+}
+
+const PROPS = ["name", "network", "interfaceName", "listenPort", "persistentKeepalive", "mtu", "nodes", "groups", "policies", "meshIps"] as const;
+
+export const meshLifecycle: Lifecycle<MeshInputs, MeshInputs> = {
+  async check(olds, news) {
+    return checkMesh(olds, news);
+  },
+  async diff(_id, olds, news) {
+    return diffProps(olds as never, news as never, PROPS, ["name"]);
+  },
+  async create(inputs) {
+    return { id: inputs.name, outs: inputs };
+  },
+  async read(id, props) {
+    return { id, props };
+  },
+  async update(_id, _olds, news) {
+    return { outs: news };
+  },
+  async delete() {},
+};

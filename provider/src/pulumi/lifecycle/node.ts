@@ -1,0 +1,175 @@
+/**
+ * Node: a host's identity in the mesh — its WireGuard keypair (the private key a secret output, or kept on
+ * the host with `keyOnHost`) and facts read over SSH at create/refresh (hostname, OS, NAT).
+ *
+ * The topology settings of a node (meshIp, listenPort, publicEndpoint, behindNat, routableNetworks) are the
+ * Mesh's inputs, not this resource's: changing them then never makes the node's key "unknown" in a preview,
+ * so the per-node diffs stay readable.
+ */
+import { generatePrivateKey, isValidKey, publicKeyFromPrivate } from "../../core/keys";
+import { normalizeMesh } from "../../core/model";
+import { validateMesh } from "../../core/validate";
+import { provisionHostKey } from "../../engine/hostkey";
+import type { Connection } from "../../engine/ssh/connection";
+import { absent, compact, containsUnknown, deepEqual, sshOptions, withoutUnknowns } from "./common";
+import { readNodeHost } from "./hosts";
+import type { CheckFailure, Lifecycle, LifecycleContext } from "./types";
+
+export interface NodeInputs {
+  /** Mesh node name (DNS label); defaults to the resource name. */
+  hostname: string;
+  /** SSH connection: exactly @pulumi/command's remote.ConnectionArgs (secret). */
+  connection: Connection;
+  /** Generate the key on the host; only its public key comes back. */
+  keyOnHost?: boolean | null;
+  /** An existing private key to use (secret), e.g. migrated from the Go tool. */
+  privateKey?: string | null;
+  /** Interface whose on-host key file is used with keyOnHost (default "wg0"). */
+  interfaceName?: string | null;
+}
+
+export interface NodeOutputs extends NodeInputs {
+  publicKey: string;
+  /** Secret; null when the key lives on the host. */
+  privateKey: string | null;
+  /** Whether the node's private key came from the `privateKey` input (else generated here or on the host). */
+  privateKeyImported: boolean;
+  /** The SSH target address is not one of the host's addresses (NAT between us and it). */
+  natDetected: boolean | null;
+  /** The host's own hostname (/proc/sys/kernel/hostname). */
+  remoteHostname: string | null;
+  os: string | null;
+}
+
+const CHECKED_CODES = new Set(["hostname-invalid", "private-key-invalid", "ssh-host-invalid", "ssh-host-missing", "port-out-of-range", "interface-name"]);
+const FIELD_TO_PROPERTY: Record<string, string> = { sshHost: "connection", sshPort: "connection", hostname: "hostname", privateKey: "privateKey", interfaceName: "interfaceName" };
+
+function ifnameOf(i: NodeInputs): string {
+  return i.interfaceName ?? "wg0";
+}
+
+export function checkNode(news: NodeInputs): CheckFailure[] {
+  const n = withoutUnknowns(news);
+  const conn = (n.connection ?? {}) as Partial<Connection>;
+  const failures: CheckFailure[] = [];
+  // An address that comes from another resource (unknown at preview) is checked once known.
+  const mesh = normalizeMesh({
+    interfaceName: n.interfaceName ?? undefined,
+    nodes: [{
+      hostname: n.hostname,
+      sshHost: containsUnknown(news.connection) ? "unknown.invalid" : (conn.host as string),
+      sshPort: containsUnknown(news.connection) ? null : conn.port ?? null,
+      privateKey: news.privateKey === undefined || containsUnknown(news.privateKey) ? null : n.privateKey,
+    }],
+  });
+  const { errors } = validateMesh(mesh, { checkKeyPairs: false });
+  for (const f of errors) {
+    if (!CHECKED_CODES.has(f.code)) continue;
+    if (f.subject.kind === "mesh" && f.code !== "interface-name") continue;
+    failures.push({ property: FIELD_TO_PROPERTY[f.field ?? ""] ?? f.field ?? "connection", reason: f.message.replace(/^mesh: /, `node ${JSON.stringify(n.hostname)}: `) });
+  }
+  if (n.keyOnHost && !absent(news.privateKey)) {
+    failures.push({ property: "privateKey", reason: `node ${JSON.stringify(n.hostname)}: privateKey and keyOnHost are both set; either give the key (privateKey) or let the host generate its own (keyOnHost), not both` });
+  }
+  return failures;
+}
+
+async function identity(inputs: NodeInputs, ctx: LifecycleContext, previous?: NodeOutputs): Promise<Pick<NodeOutputs, "publicKey" | "privateKey" | "privateKeyImported">> {
+  if (inputs.keyOnHost) {
+    const r = await provisionHostKey(inputs.hostname, inputs.connection, { ...sshOptions(ctx), interfaceName: ifnameOf(inputs) });
+    ctx.log("info", `[${inputs.hostname}] ${r.created ? "generated a key on the host" : "using the key on the host"} (public key ${r.publicKey})`);
+    return { publicKey: r.publicKey, privateKey: null, privateKeyImported: false };
+  }
+  if (!absent(inputs.privateKey)) {
+    const privateKey = inputs.privateKey as string;
+    return { publicKey: publicKeyFromPrivate(privateKey), privateKey, privateKeyImported: true };
+  }
+  if (previous && !previous.keyOnHost && previous.privateKey && isValidKey(previous.privateKey)) {
+    return { publicKey: publicKeyFromPrivate(previous.privateKey), privateKey: previous.privateKey, privateKeyImported: false };
+  }
+  const privateKey = generatePrivateKey();
+  return { publicKey: publicKeyFromPrivate(privateKey), privateKey, privateKeyImported: false };
+}
+
+async function facts(inputs: NodeInputs, ctx: LifecycleContext): Promise<Pick<NodeOutputs, "natDetected" | "remoteHostname" | "os"> & { hostKeyPublic: string | null; hostKeyExists: boolean }> {
+  const { reading, natDetected } = await readNodeHost(inputs.hostname, inputs.connection, ifnameOf(inputs), ctx);
+  const f = reading.facts;
+  ctx.log("info", `[${inputs.hostname}] host ${f.hostname}${f.os.prettyName ? ` (${f.os.prettyName})` : ""}${natDetected ? ", behind NAT" : ""}`);
+  return { natDetected, remoteHostname: f.hostname || null, os: f.os.prettyName, hostKeyPublic: reading.probe.key.publicKey, hostKeyExists: reading.probe.key.exists };
+}
+
+function outputs(inputs: NodeInputs, id: Awaited<ReturnType<typeof identity>>, fx: Awaited<ReturnType<typeof facts>>): NodeOutputs {
+  return compact({
+    hostname: inputs.hostname,
+    connection: inputs.connection,
+    keyOnHost: inputs.keyOnHost ?? false,
+    interfaceName: ifnameOf(inputs),
+    ...id,
+    natDetected: fx.natDetected,
+    remoteHostname: fx.remoteHostname,
+    os: fx.os,
+  });
+}
+
+export const nodeLifecycle: Lifecycle<NodeInputs, NodeOutputs> = {
+  async check(_olds, news) {
+    const failures = checkNode(news);
+    // A given key's public half is known now: peers' previews then show it instead of "unknown".
+    if (failures.length === 0 && !news.keyOnHost && typeof news.privateKey === "string" && isValidKey(news.privateKey)) {
+      return { inputs: { ...news, publicKey: publicKeyFromPrivate(news.privateKey) } as NodeInputs, failures };
+    }
+    return { inputs: news, failures };
+  },
+
+  async diff(_id, olds, news) {
+    const changed: string[] = [];
+    const replaces: string[] = [];
+    const cmp = (p: keyof NodeInputs, oldValue: unknown, newValue: unknown, replace = false) => {
+      if (containsUnknown(newValue) || !deepEqual(oldValue, newValue)) {
+        changed.push(p);
+        if (replace) replaces.push(p);
+      }
+    };
+    cmp("hostname", olds.hostname, news.hostname, true);
+    cmp("connection", olds.connection, news.connection);
+    cmp("keyOnHost", olds.keyOnHost ?? false, news.keyOnHost ?? false, true);
+    cmp("interfaceName", olds.interfaceName ?? "wg0", news.interfaceName ?? "wg0", !!news.keyOnHost);
+    // An absent privateKey input keeps the key made at create; a given one must match.
+    if (!absent(news.privateKey)) cmp("privateKey", olds.privateKey, news.privateKey);
+    else if (olds.privateKeyImported) changed.push("privateKey"); // stop using an imported key: a fresh one
+    return { changes: changed.length > 0, changed, replaces, deleteBeforeReplace: false };
+  },
+
+  async create(inputs, ctx) {
+    const id = await identity(inputs, ctx);
+    const fx = await facts(inputs, ctx);
+    return { id: inputs.hostname, outs: outputs(inputs, id, fx) };
+  },
+
+  async read(id, props, ctx) {
+    const fx = await facts(props, ctx);
+    if (props.keyOnHost && !fx.hostKeyExists) {
+      // The node's identity is gone from its host (removed by hand, or by the teardown when the node left
+      // the mesh): the resource no longer exists, so the next `up` creates it again with a fresh key.
+      ctx.log("warn", `[${props.hostname}] its key on the host is gone; the Node will be created again (new key) by the next up`);
+      return { id: "", props };
+    }
+    const ident = props.keyOnHost
+      ? { publicKey: fx.hostKeyPublic ?? props.publicKey, privateKey: null, privateKeyImported: false }
+      : { publicKey: props.privateKey ? publicKeyFromPrivate(props.privateKey) : props.publicKey, privateKey: props.privateKey, privateKeyImported: props.privateKeyImported };
+    return { id, props: outputs(props, ident, fx) };
+  },
+
+  async update(_id, olds, news, ctx) {
+    const keepPrevious = absent(news.privateKey) && !olds.privateKeyImported ? olds : undefined;
+    const id = await identity(news, ctx, keepPrevious);
+    const fx = deepEqual(olds.connection, news.connection)
+      ? { natDetected: olds.natDetected, remoteHostname: olds.remoteHostname, os: olds.os, hostKeyPublic: null, hostKeyExists: false }
+      : await facts(news, ctx);
+    return { outs: outputs(news, id, fx) };
+  },
+
+  async delete() {
+    // Nothing on the host: the node's NodeConfig (a child of the Mesh) tears WireGuard down.
+  },
+};

@@ -1,0 +1,185 @@
+/**
+ * The per-node plan the Mesh turns into NodeConfig inputs: the core's compile over the Mesh's checked
+ * inputs (with its stable allocation) and the nodes' public keys. Pure; runs in the Pulumi program (during
+ * preview too), never on a host.
+ */
+import { compileMesh } from "../core/compile";
+import { nodeEndpoint, normalizeMesh } from "../core/model";
+import { buildPeerRelations } from "../core/policy";
+import { messages } from "../core/validate";
+import type { MeshInputs } from "./lifecycle/mesh";
+import type { PeerInputs } from "./lifecycle/nodeConfig";
+
+/** What the plan needs of one node beyond the Mesh's inputs. */
+export interface NodeIdentity {
+  hostname: string;
+  publicKey: string;
+  /** Effective NAT status (the node's override, else what it detected); default: the Mesh input's. */
+  behindNat?: boolean;
+}
+
+/** NodeConfig inputs without the secrets (connection, private key), which come from the Node. */
+export interface PlannedNodeConfig {
+  mesh: string;
+  hostname: string;
+  interfaceName: string;
+  address: string;
+  listenPort: number;
+  mtu?: number;
+  publicKey: string;
+  peers: Record<string, PeerInputs>;
+  routes: string[];
+  forwarding: boolean;
+}
+
+export interface MeshPlanSummary {
+  /** hostname → NodeConfig inputs. */
+  nodes: Record<string, PlannedNodeConfig>;
+  meshIps: Record<string, string>;
+  publicKeys: Record<string, string>;
+  /** hostname → "host:port" peers dial, or null (behind NAT). */
+  endpoints: Record<string, string | null>;
+  behindNat: Record<string, boolean>;
+}
+
+/** Compile the mesh; throws with the core's messages (each naming node/group/policy, field, fix). */
+export function planMeshConfigs(mesh: MeshInputs, identities: readonly NodeIdentity[]): MeshPlanSummary {
+  const keys = new Map(identities.map((i) => [i.hostname, i.publicKey]));
+  const nat = new Map(identities.map((i) => [i.hostname, i.behindNat]));
+  const meshIps = mesh.meshIps ?? {};
+  const compiled = compileMesh(
+    {
+      interfaceName: mesh.interfaceName,
+      network: mesh.network,
+      listenPort: mesh.listenPort,
+      persistentKeepalive: mesh.persistentKeepalive,
+      mtu: mesh.mtu,
+      groups: mesh.groups,
+      policies: mesh.policies,
+      nodes: mesh.nodes.map((n) => ({ ...n, meshIp: n.meshIp ?? meshIps[n.hostname] ?? null, publicKey: keys.get(n.hostname) ?? null, behindNat: nat.get(n.hostname) ?? n.behindNat ?? null })),
+    },
+    { checkKeyPairs: false, previousMeshIps: meshIps },
+  );
+  if (!compiled.ok) throw new Error(`mesh ${JSON.stringify(mesh.name)} is invalid:\n  ${messages(compiled.errors).join("\n  ")}`);
+  const out: MeshPlanSummary = { nodes: {}, meshIps: {}, publicKeys: {}, endpoints: {}, behindNat: {} };
+  for (const n of compiled.mesh.nodes) {
+    out.meshIps[n.hostname] = n.meshIp as string;
+    out.publicKeys[n.hostname] = n.publicKey as string;
+    out.endpoints[n.hostname] = nodeEndpoint(compiled.mesh, n);
+    out.behindNat[n.hostname] = n.behindNat;
+  }
+  for (const d of compiled.plan.nodes) {
+    const peers: Record<string, PeerInputs> = {};
+    for (const p of d.peers) {
+      const peer: PeerInputs = { publicKey: p.publicKey, allowedIps: [...p.allowedIps] };
+      if (p.endpoint !== null) peer.endpoint = p.endpoint;
+      if (p.persistentKeepalive !== null) peer.persistentKeepalive = p.persistentKeepalive;
+      peers[p.hostname] = peer;
+    }
+    const cfg: PlannedNodeConfig = {
+      mesh: mesh.name,
+      hostname: d.hostname,
+      interfaceName: d.interface.name,
+      address: d.interface.address,
+      listenPort: d.interface.listenPort,
+      publicKey: d.interface.publicKey,
+      peers,
+      routes: [...d.routes],
+      forwarding: d.forwarding,
+    };
+    if (d.interface.mtu !== null) cfg.mtu = d.interface.mtu;
+    out.nodes[d.hostname] = cfg;
+  }
+  return out;
+}
+
+/**
+ * The part of the plan that does not depend on any node's key or detected NAT status: per node its
+ * interface, routes, forwarding and — per peer — AllowedIPs. Known at preview as soon as the Mesh's checked
+ * inputs are, so a node being added (whose key is not known yet) leaves every other node's diff readable:
+ * only the new peer's key (and NAT-dependent endpoint) shows as unknown. Assemble with `peerEntry`.
+ */
+export interface MeshTopology {
+  nodes: Record<string, Omit<PlannedNodeConfig, "publicKey" | "peers"> & { peers: Record<string, { allowedIps: string[] }> }>;
+  /** Per node: the endpoint peers dial when it is reachable, and when it is behind NAT (publicEndpoint or none). */
+  endpoints: Record<string, { reachable: string | null; behindNat: string | null }>;
+  /** Keepalive a node behind NAT sets on its peers (null: off). */
+  keepalive: number | null;
+}
+
+/** A stand-in key per hostname (valid format, distinct); never emitted — `peerEntry` takes the real key. */
+function placeholderKey(hostname: string): string {
+  const { createHash } = require("node:crypto") as typeof import("node:crypto");
+  return createHash("sha256").update(`wgmesh-placeholder:${hostname}`).digest("base64");
+}
+
+export function planTopology(mesh: MeshInputs): MeshTopology {
+  const nodes = mesh.nodes.map((n) => ({ hostname: n.hostname, publicKey: placeholderKey(n.hostname), behindNat: false }));
+  const p = planMeshConfigs(mesh, nodes);
+  const compiled = compileMesh(
+    { ...mesh, nodes: mesh.nodes.map((n) => ({ ...n, meshIp: n.meshIp ?? mesh.meshIps?.[n.hostname] ?? null, publicKey: placeholderKey(n.hostname) })) },
+    { checkKeyPairs: false },
+  );
+  if (!compiled.ok) throw new Error(`mesh ${JSON.stringify(mesh.name)} is invalid:\n  ${messages(compiled.errors).join("\n  ")}`);
+  const topo: MeshTopology = { nodes: {}, endpoints: {}, keepalive: compiled.mesh.persistentKeepalive > 0 ? compiled.mesh.persistentKeepalive : null };
+  for (const n of compiled.mesh.nodes) {
+    topo.endpoints[n.hostname] = {
+      reachable: nodeEndpoint(compiled.mesh, { ...n, behindNat: false }),
+      behindNat: nodeEndpoint(compiled.mesh, { ...n, behindNat: true }),
+    };
+  }
+  for (const [h, c] of Object.entries(p.nodes)) {
+    const { publicKey: _k, peers, ...rest } = c;
+    const stripped: Record<string, { allowedIps: string[] }> = {};
+    for (const [y, peer] of Object.entries(peers)) stripped[y] = { allowedIps: peer.allowedIps };
+    topo.nodes[h] = { ...rest, peers: stripped };
+  }
+  return topo;
+}
+
+/** The endpoint node `y`'s peers dial (undefined: none, it is behind NAT without a publicEndpoint). */
+export function peerEndpoint(topo: MeshTopology, y: string, natY: boolean): string | undefined {
+  const e = topo.endpoints[y];
+  if (!e) throw new Error(`plan: ${y} is not a node of the mesh`);
+  return (natY ? e.behindNat : e.reachable) ?? undefined;
+}
+
+/** The keepalive node `x` sets on its peers (undefined: none). */
+export function peerKeepalive(topo: MeshTopology, natX: boolean): number | undefined {
+  return natX && topo.keepalive !== null ? topo.keepalive : undefined;
+}
+
+/** Node `x`'s entry for peer `y`, from the topology, y's key and both nodes' NAT status. */
+export function peerEntry(topo: MeshTopology, x: string, y: string, publicKeyY: string, natX: boolean, natY: boolean): PeerInputs {
+  const t = topo.nodes[x]?.peers[y];
+  if (!t) throw new Error(`plan: ${y} is not a peer of ${x}`);
+  const entry: PeerInputs = { publicKey: publicKeyY, allowedIps: [...t.allowedIps] };
+  const endpoint = peerEndpoint(topo, y, natY);
+  if (endpoint !== undefined) entry.endpoint = endpoint;
+  const keepalive = peerKeepalive(topo, natX);
+  if (keepalive !== undefined) entry.persistentKeepalive = keepalive;
+  return entry;
+}
+
+/**
+ * Who peers with whom, from names alone (group members, policy from/to groups), which are plain values when
+ * the program runs: the keys of every NodeConfig's `peers` are then known even in a preview where keys or
+ * addresses are not. Tolerant of invalid references (the Mesh's check reports those).
+ */
+export function peerSets(
+  hostnames: readonly string[],
+  groups: readonly { name: string; members: string[] }[],
+  policies: readonly { name: string; fromGroups: string[]; toGroups: string[] }[],
+): Record<string, string[]> {
+  const mesh = normalizeMesh({
+    nodes: hostnames.map((hostname) => ({ hostname, sshHost: "unknown.invalid" })),
+    groups: groups.map((g) => ({ name: g.name, members: g.members })),
+    policies: policies.map((p) => ({ name: p.name, fromGroups: p.fromGroups, toGroups: p.toGroups })),
+  });
+  const rel = buildPeerRelations(mesh);
+  const out: Record<string, string[]> = {};
+  rel.nodes.forEach((n, i) => {
+    out[n.hostname] = rel.peersOf(i).map((j) => (rel.nodes[j] as { hostname: string }).hostname);
+  });
+  return out;
+}
