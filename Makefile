@@ -6,7 +6,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 .PHONY: deps prepare build test test-unit test-testbed test-engine test-daemon test-pulumi \
-        pulumi-toolchain bench-plan bench-deploy bench-join clean
+        pulumi-toolchain plugin plugin-package gen-sdk examples demo demo-down \
+        bench-plan bench-deploy bench-join clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -15,16 +16,41 @@ deps: node_modules/.package-lock.json
 
 build: deps
 	npm run -s build
+	bash scripts/plugin-build.sh --no-tsc
 
 # Everything the tests need on this machine (idempotent; quick when already done).
-prepare:
+prepare: build
 	bash scripts/prepare.sh
 
 pulumi-toolchain:
 	bash scripts/pulumi-toolchain.sh
 
-test: prepare build
+test: prepare
 	bash scripts/test-all.sh
+
+# A local 3-host mesh with `pulumi up` on examples/full-mesh (hosts stay up until `make demo-down`).
+demo: prepare
+	bash scripts/demo.sh
+
+demo-down: build
+	bash scripts/demo.sh down
+
+# Provider plugin: compiled JS + executable wrapper dist/pulumi-resource-wgmesh; regenerates schema.json
+# from provider/src/plugin/schema.ts.
+plugin: deps
+	bash scripts/plugin-build.sh
+
+# Tarball for `pulumi plugin install resource wgmesh <version> --file dist/pulumi-resource-wgmesh-v<version>-linux-<arch>.tar.gz`
+plugin-package: plugin
+	bash scripts/plugin-package.sh
+
+# schema.json + sdk/{nodejs,python,go} (reproducible: `make gen-sdk && git diff --exit-code schema.json sdk/`)
+gen-sdk: plugin pulumi-toolchain
+	bash scripts/plugin-gen-sdk.sh --no-tsc
+
+# Go example go.mod/go.sum for offline builds; checks the Go build and the Python SDK install
+examples: gen-sdk
+	bash scripts/plugin-examples.sh
 
 test-unit: build
 	bash scripts/test-all.sh unit

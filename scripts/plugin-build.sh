@@ -16,7 +16,7 @@ for a in "$@"; do
     *) echo "plugin-build: unknown option $a" >&2; exit 2 ;;
   esac
 done
-if [ "$tsc" = 1 ]; then npx tsc -p tsconfig.json >/dev/null || true; fi   # other folders' type errors do not block emit
+if [ "$tsc" = 1 ]; then npx tsc -p tsconfig.json; fi
 test -f dist/provider/src/plugin/main.js || { echo "plugin-build: dist/provider/src/plugin/main.js missing (compile first: npx tsc -p .)" >&2; exit 1; }
 if [ "$schema" = 1 ]; then node dist/provider/src/plugin/genschema.js schema.json >/dev/null; fi
 cat > dist/pulumi-resource-wgmesh <<'SH'

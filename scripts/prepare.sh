@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the build and the tests need on this machine, on a brand-new one too (idempotent; fast
-# when already done): apt packages, npm ci, the testbed caches (Debian rootfs, local apt repo), and the
-# Pulumi CLI + language hosts built from the Go module proxy (cached outside the repo, keyed by version).
+# Installs what the tests and the demo need on this machine, on a brand-new one too (idempotent; fast
+# when already done): apt packages, the testbed caches (Debian rootfs, local apt repo), and the Pulumi CLI
+# + language hosts built from the Go module proxy (cached outside the repo, keyed by version).
+# Runs after `make build` (npm ci + tsc), see the Makefile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ts() { echo "== prepare $(date -u +%FT%TZ): $*"; }
@@ -22,14 +23,6 @@ else
   ts "apt packages present"
 fi
 
-if [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
-  ts "node_modules up to date"
-else
-  ts "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
-fi
-ts "build"
-npm run -s build
 bash scripts/testbed-prepare.sh
 if [ -f scripts/pulumi-toolchain.sh ]; then bash scripts/pulumi-toolchain.sh; fi
 ts "done"
