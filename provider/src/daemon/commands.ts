@@ -28,6 +28,8 @@ import { normalizeIp } from "./netaddr";
 import { clientSocketPath, RpcClient, RpcError } from "./rpc";
 import { formatSecretUri, generateSecret, LOW_ENTROPY_WARNING, parseSecret, SecretError } from "./secret";
 import { goLogPrefix } from "./timefmt";
+import { JOIN_USAGE, runJoin } from "./join";
+import { runInstallService } from "./service";
 
 export interface DaemonCommandDeps {
   /** `systemctl is-active wgmesh.service` (trimmed), or "inactive" when that fails. */
@@ -309,6 +311,8 @@ export function makeDaemonCommands(deps: DaemonCommandDeps = defaultDeps): Comma
     { name: "status", summary: "Show the parameters derived from a mesh secret", usage: "Usage: wgmesh status --secret <SECRET> [--json] [--interface NAME] [--mesh-subnet CIDR]\n", run: (a, io) => runStatus(a, io, deps) },
     { name: "peers", summary: "Ask the running daemon about its peers (list|count|get)", usage: PEERS_USAGE, run: (a, io) => runPeers(a, io, deps) },
     { name: "test-peer", summary: "One encrypted peer exchange with IP:PORT", usage: TEST_PEER_USAGE, run: (a, io) => runTestPeer(a, io, deps) },
+    { name: "join", summary: "Run the decentralized mesh daemon in the foreground", usage: JOIN_USAGE, run: (a, io) => runJoin(a, io) },
+    { name: "install-service", summary: "Install and start the daemon as a systemd unit (secret in a 0600 file)", usage: "Usage: wgmesh install-service [join flags] [--dry-run]\n", run: (a, io) => runInstallService(a, io) },
   ];
 }
 

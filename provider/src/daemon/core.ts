@@ -54,6 +54,8 @@ export interface DaemonCoreOptions {
   onExchangeEvent?: (e: ExchangeEvent) => void;
   expiryIntervalMs?: number;
   keepaliveIntervalMs?: number;
+  /** Source addresses inside the mesh (gossip through the tunnel); see ExchangeOptions.isTunnelSource. */
+  isTunnelSource?: (ip: string) => boolean;
 }
 
 export class DaemonCore {
@@ -85,6 +87,7 @@ export class DaemonCore {
       counters: this.counters,
       log: this.log,
       onObservedEndpoint: (ip) => this.setPublicIp(ip),
+      ...(opts.isTunnelSource ? { isTunnelSource: opts.isTunnelSource } : {}),
       ...(opts.onExchangeEvent ? { onEvent: opts.onExchangeEvent } : {}),
     });
   }
@@ -106,6 +109,16 @@ export class DaemonCore {
     this.wgEndpoint = joinHostPort(ip, this.opts.wgListenPort);
   }
 
+  /** Move to another mesh IPv4 (local collision lost); the caller persists it and updates the interface. */
+  setMeshIp(ip: string): void {
+    this.opts.meshIp = ip;
+  }
+
+  /** Port of peers' exchange sockets (gossip_port, unless a test overrides it). */
+  peerControlPortFor(): number {
+    return this.opts.peerControlPort ?? this.params.gossipPort;
+  }
+
   get announcedEndpoint(): string {
     return this.wgEndpoint;
   }
@@ -115,7 +128,7 @@ export class DaemonCore {
     const hp = splitHostPort(p.endpoint);
     const ip = hp ? normalizeIp(hp.host) : undefined;
     if (!ip) return undefined;
-    return { ip, port: this.opts.peerControlPort ?? this.params.gossipPort };
+    return { ip, port: this.peerControlPortFor() };
   }
 
   rpcHandlers(): RpcHandlers {

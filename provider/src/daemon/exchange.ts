@@ -67,6 +67,12 @@ export interface ExchangeOptions {
   onObservedEndpoint?: (ip: string) => void;
   limiter?: SourceRateLimiter;
   replay?: ReplayCache;
+  /**
+   * Whether a source address lies inside the mesh (arrived through the tunnel). A gossip ANNOUNCE from
+   * such an address with an unspecified endpoint host does not set the peer's endpoint: Go would make
+   * the sender's mesh IP its WireGuard endpoint, inside its own tunnel (weakness 13).
+   */
+  isTunnelSource?: (ip: string) => boolean;
 }
 
 export interface ExchangeResult {
@@ -261,10 +267,15 @@ export class PeerExchange {
   }
 
   private upsertSender(a: PeerAnnouncement, ip: string, method: string, from: string): boolean {
+    let endpoint = resolvePeerEndpoint(a.wg_endpoint, ip);
+    if (this.opts.isTunnelSource?.(ip)) {
+      const hp = splitHostPort(endpoint);
+      if (hp && normalizeIp(hp.host) === ip) endpoint = ""; // never an endpoint inside the tunnel
+    }
     const r = this.opts.store.upsert({
       wg_pubkey: a.wg_pubkey,
       mesh_ip: a.mesh_ip,
-      endpoint: resolvePeerEndpoint(a.wg_endpoint, ip),
+      endpoint,
       introducer: a.introducer ?? false,
       routable_networks: a.routable_networks ?? [],
       ...(a.hostname ? { hostname: a.hostname } : {}),
