@@ -110,11 +110,13 @@ export async function stopArgvSampler(tb: Testbed, host: string, secrets: string
 /** `wg show <if> dump` without the volatile fields (handshake, rx, tx) and with the private key hidden. */
 export async function stableDump(tb: Testbed, host: string, ifname = "wg0"): Promise<string> {
   const dump = await tb.execOk(host, ["wg", "show", ifname, "dump"]);
-  return dump.trim().split("\n").map((line, i) => {
+  const [iface = "", ...peers] = dump.trim().split("\n");
+  // wireguard-go lists peers in no fixed order: sort them (by public key) so dumps compare as sets.
+  const peerLines = peers.map((line) => {
     const f = line.split("\t");
-    if (i === 0) return ["(key)", ...f.slice(1)].join("\t");
     return [f[0], f[1], f[2], f[3], f[7]].join("\t");
-  }).join("\n");
+  }).sort();
+  return [["(key)", ...iface.split("\t").slice(1)].join("\t"), ...peerLines].join("\n");
 }
 
 /** Start a background ping (every 50 ms) from a host; `stopPing` reports lost replies. */
