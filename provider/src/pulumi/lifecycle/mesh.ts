@@ -5,23 +5,17 @@
  * No host side: the per-node NodeConfig children do the work.
  */
 import { assignMeshIps } from "../../core/allocate";
-import { normalizeMesh, type GroupInput, type PolicyInput } from "../../core/model";
+import { normalizeMesh, type GroupInput, type NodeInput, type PolicyInput } from "../../core/model";
 import { validateMesh, type Finding } from "../../core/validate";
 import { containsUnknown, diffProps, withoutUnknowns } from "./common";
 import { UNKNOWN, type CheckFailure, type Lifecycle } from "./types";
 
-/** What the Mesh needs of a node (the node's topology settings; its key is the Node's business). */
-export interface MeshNodeInputs {
-  hostname: string;
-  meshIp?: string | null;
-  sshHost: string;
-  sshPort?: number | null;
-  listenPort?: number | null;
-  publicEndpoint?: string | null;
-  /** Effective NAT status (the override, else what the Node detected). */
-  behindNat?: boolean | null;
-  routableNetworks?: string[] | null;
-}
+/**
+ * What the Mesh needs of a node: the core model's topology fields (its key is the Node's business).
+ * `behindNat` is the effective NAT status (the override, else what the Node detected).
+ */
+export type MeshNodeInputs = Pick<NodeInput,
+  "hostname" | "meshIp" | "sshHost" | "sshPort" | "listenPort" | "publicEndpoint" | "behindNat" | "routableNetworks">;
 
 export interface MeshInputs {
   name: string;
