@@ -90,6 +90,7 @@ export class DaemonCore {
       ...(opts.isTunnelSource ? { isTunnelSource: opts.isTunnelSource } : {}),
       ...(opts.onExchangeEvent ? { onEvent: opts.onExchangeEvent } : {}),
     });
+    this.store.onEvent((e) => { if (e.kind === "removed") this.exchange.forgetControl(e.pubkey); });
   }
 
   localNode(): LocalNode {
@@ -123,8 +124,13 @@ export class DaemonCore {
     return this.wgEndpoint;
   }
 
-  /** A peer's exchange endpoint: the host of its WG endpoint + gossip_port (Go's convention). */
+  /**
+   * A peer's exchange endpoint: where its last direct HELLO/REPLY came from (right behind NAT), else the
+   * host of its WG endpoint + gossip_port (Go's convention).
+   */
   controlEndpoint(p: PeerRecord): { ip: string; port: number } | undefined {
+    const seen = this.exchange.observedControl(p.wg_pubkey);
+    if (seen) return seen;
     const hp = splitHostPort(p.endpoint);
     const ip = hp ? normalizeIp(hp.host) : undefined;
     if (!ip) return undefined;

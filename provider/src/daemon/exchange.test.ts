@@ -298,3 +298,22 @@ test("a solicited REPLY reflecting a public address reports it; private ones are
     await ex.stop();
   }
 });
+
+test("the UDP source of a peer's direct HELLO/REPLY is remembered as its control address (NAT mappings), and forgotten on request", async () => {
+  const a = node("node-a");
+  const b = node("node-b");
+  const pa = await a.ex.start(0, "127.0.0.1");
+  const pb = await b.ex.start(0, "127.0.0.1");
+  try {
+    assert.equal(b.ex.observedControl(a.local.pubkey), undefined);
+    assert.ok(await a.ex.exchange("127.0.0.1", pb));
+    // b saw a's HELLO from a's socket (not a's WG port or Go's host:gossip_port guess); a saw b's REPLY
+    assert.deepEqual(b.ex.observedControl(a.local.pubkey), { ip: "127.0.0.1", port: pa });
+    assert.deepEqual(a.ex.observedControl(b.local.pubkey), { ip: "127.0.0.1", port: pb });
+    b.ex.forgetControl(a.local.pubkey);
+    assert.equal(b.ex.observedControl(a.local.pubkey), undefined);
+  } finally {
+    await a.ex.stop();
+    await b.ex.stop();
+  }
+});

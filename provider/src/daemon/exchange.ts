@@ -27,6 +27,9 @@ import { SourceRateLimiter } from "./ratelimit";
 import { ReplayCache } from "./replay";
 import { knownPeerEndpoint, PeerRecord, PeerStore, resolvePeerEndpoint } from "./store";
 
+/** How many peers' observed exchange sources are remembered (the store holds at most 1000 peers). */
+const MAX_CONTROL_SOURCES = 4096;
+
 export const HELLO_INTERVAL_MS = 100;
 export const HELLO_TIMEOUT_MS = 4000;
 export const GOODBYE_WINDOW_S = 60;
@@ -99,6 +102,12 @@ export class PeerExchange {
   private socket: dgram.Socket | undefined;
   private v6 = false;
   private readonly pending = new Map<string, Set<(r: ExchangeResult) => void>>();
+  /**
+   * Where each peer's exchange datagrams really come from (UDP source of its last direct HELLO/REPLY):
+   * behind NAT that is the mapping its own socket opened, which Go's "endpoint host + gossip_port"
+   * convention misses when the NAT had to pick another port. Bounded; oldest entries go first.
+   */
+  private readonly controlSources = new Map<string, { ip: string; port: number }>();
   private readonly nowMs: () => number;
   private readonly limiter: SourceRateLimiter;
   private readonly replay: ReplayCache;
@@ -289,6 +298,26 @@ export class PeerExchange {
     return true;
   }
 
+  private noteControlSource(pubkey: string, ip: string, port: number): void {
+    if (this.opts.isTunnelSource?.(ip)) return;
+    this.controlSources.delete(pubkey);
+    this.controlSources.set(pubkey, { ip, port });
+    if (this.controlSources.size > MAX_CONTROL_SOURCES) {
+      const oldest = this.controlSources.keys().next().value;
+      if (oldest !== undefined) this.controlSources.delete(oldest);
+    }
+  }
+
+  /** The UDP source a peer's last direct HELLO/REPLY came from, if any (see `controlSources`). */
+  observedControl(pubkey: string): { ip: string; port: number } | undefined {
+    return this.controlSources.get(pubkey);
+  }
+
+  /** Forget a peer's observed source (it left or expired). */
+  forgetControl(pubkey: string): void {
+    this.controlSources.delete(pubkey);
+  }
+
   private dispatch(type: string, payload: Record<string, unknown>, ip: string, port: number, from: string, nowS: number): void {
     const ownKey = this.opts.local().pubkey;
     switch (type) {
@@ -301,6 +330,7 @@ export class PeerExchange {
         } else {
           this.countDiscarded(d.discarded, from);
           stored = this.upsertSender(d.value, ip, "dht", from);
+          if (stored) this.noteControlSource(d.value.wg_pubkey, ip, port);
           this.upsertKnown(d.value.known_peers, "dht-transitive", ownKey, from);
         }
         this.sendReply(ip, port);
@@ -313,7 +343,7 @@ export class PeerExchange {
         this.countDiscarded(d.discarded, from);
         const a = d.value;
         if (a.wg_pubkey === ownKey) return this.drop(from, "own-message", "REPLY carries our own key");
-        this.upsertSender(a, ip, "dht", from);
+        if (this.upsertSender(a, ip, "dht", from)) this.noteControlSource(a.wg_pubkey, ip, port);
         this.upsertKnown(a.known_peers, "dht-transitive", ownKey, from);
         const waiters = this.pending.get(from);
         const solicited = waiters !== undefined && waiters.size > 0;
