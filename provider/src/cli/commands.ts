@@ -53,7 +53,7 @@ export function usageText(): string {
   const cmds = listCommands();
   const width = Math.max(8, ...cmds.map((c) => c.name.length));
   return [
-    "wgmesh — WireGuard mesh for Pulumi (offline tools)",
+    "wgmesh — WireGuard mesh for Pulumi: plan, deploy over SSH, migrate, and the decentralized daemon",
     "",
     "Usage: wgmesh <command> [arguments]",
     "",
