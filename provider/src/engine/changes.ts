@@ -21,9 +21,6 @@ import type { HostReading } from "./probe";
 import { readScript } from "./probe";
 import type { KeySource, Step } from "./types";
 
-/** A valid key used only to render, then replaced: never deployed. */
-const PLACEHOLDER_KEY = "kDiBOsAygBDhQxWi2Wz5mXyyAvB/WyEXk6IZd8lIEV0=";
-
 /** The persistent forwarding file (its content is fixed per interface). */
 export function sysctlFileContent(ifname: string): string {
   return `# Managed by wgmesh: this node routes networks into the WireGuard mesh on ${ifname}.\nnet.ipv4.ip_forward = 1\n`;
@@ -35,11 +32,7 @@ export function sysctlFileContent(ifname: string): string {
  */
 export function renderConf(desired: NodeDesiredState, key: KeySource, presharedKey?: string): string {
   if ("privateKey" in key) return renderWgQuickConf(desired, { privateKey: key.privateKey, presharedKey });
-  const text = renderWgQuickConf(desired, { privateKey: PLACEHOLDER_KEY, presharedKey });
-  const p = hostPaths(desired.interface.name);
-  const line = `PrivateKey = ${PLACEHOLDER_KEY}`;
-  if (!text.includes(`\n${line}\n`)) throw new Error("renderConf: unexpected wg-quick file layout");
-  return text.replace(`\n${line}\n`, `\nPostUp = ${shellCommand("wg", "set", desired.interface.name, "private-key", p.key)}\n`);
+  return renderWgQuickConf(desired, { presharedKey }, { privateKeyFile: hostPaths(desired.interface.name).key });
 }
 
 /** A secret-free one-line description of a planner operation. */
