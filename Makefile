@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-.PHONY: deps prepare build test test-unit test-testbed test-engine test-daemon test-pulumi \
+.PHONY: deps prepare build daemon-artifact test test-unit test-testbed test-engine test-daemon test-pulumi \
         pulumi-toolchain plugin plugin-package gen-sdk examples demo demo-down \
         bench-plan bench-deploy bench-join clean
 
@@ -17,6 +17,12 @@ deps: node_modules/.package-lock.json
 build: deps
 	npm run -s build
 	bash scripts/plugin-build.sh --no-tsc
+	node scripts/daemon-artifact.js
+
+# The self-contained daemon for Linux hosts (Node 20 single executable + the daemon-only CLI):
+# dist/artifact/wgmesh-linux-x64{,.gz} + manifest.json, cached in /var/cache/wgmesh/daemon-artifact.
+daemon-artifact: deps
+	node scripts/daemon-artifact.js
 
 # Everything the tests need on this machine (idempotent; quick when already done).
 prepare: build

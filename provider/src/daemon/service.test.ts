@@ -1,8 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { parseGoFlags } from "./goflags";
 import { JOIN_FLAGS, parseJoinConfig } from "./join";
-import { joinArgs, renderUnit, systemdQuote } from "./service";
+import { joinArgs, renderUnit, runInstallService, runningAsSea, selfCommand, systemdQuote } from "./service";
 
 const SECRET = "wgmesh://v1/a-secret-with-$dollar-and-%percent-and-\"quote";
 
@@ -47,4 +49,31 @@ test("join config: sources, validation, and errors that never contain the secret
   const short = parseGoFlags("join", ["--secret", "short"], JOIN_FLAGS);
   assert.ok(short.ok);
   assert.throws(() => parseJoinConfig(short.values, {}), (e: Error) => /at least 16/.test(e.message) && !e.message.includes("short\""));
+});
+
+test("selfCommand: node + the package's bin/wgmesh when not a SEA; the executable alone when it is one", () => {
+  assert.equal(runningAsSea(), false);
+  const [node, bin, ...rest] = selfCommand();
+  assert.equal(node, process.execPath);
+  assert.equal(rest.length, 0);
+  assert.ok(bin && path.isAbsolute(bin) && bin.endsWith(`${path.sep}bin${path.sep}wgmesh`), String(bin));
+  assert.match(fs.readFileSync(bin, "utf8"), /cli\/main\.js/, "bin/wgmesh is the package's launcher");
+  assert.deepEqual(selfCommand(true), [process.execPath]);
+});
+
+test("install-service --dry-run (not a SEA): ExecStart runs this node with bin/wgmesh, then join's flags", async () => {
+  let out = "";
+  let err = "";
+  const io = {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+    readStdin: async () => Buffer.alloc(0),
+    env: { WGMESH_SECRET: SECRET },
+    cwd: process.cwd(),
+  };
+  const code = await runInstallService(["--dry-run", "--gossip", "--listen-port", "51900"], io);
+  assert.equal(code, 0, err);
+  const [node, bin] = selfCommand(false);
+  assert.ok(out.includes(`\nExecStart=${systemdQuote(node as string)} ${systemdQuote(bin as string)} "join" "--listen-port" "51900" "--gossip"\n`), out);
+  assert.ok(!out.includes("a-secret-with"), "secret not in the unit");
 });

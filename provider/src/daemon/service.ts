@@ -8,7 +8,9 @@
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as sea from "node:sea";
 import type { CliIO } from "../cli/commands";
+import { packageRoot } from "./artifact";
 import { FlagSpec, parseGoFlags } from "./goflags";
 import { JOIN_FLAGS, JoinConfig, parseJoinConfig } from "./join";
 import { writeSecretFile } from "./state";
@@ -38,6 +40,20 @@ export function joinArgs(cfg: JoinConfig, values: Record<string, string | number
   return a;
 }
 
+/** True when this process is the self-contained artifact (a Node single executable application). */
+export function runningAsSea(): boolean {
+  return sea.isSea();
+}
+
+/**
+ * The argv prefix that runs this same `wgmesh` again: the artifact itself when running as one (its
+ * `process.execPath` is the artifact), else this Node and the package's `bin/wgmesh`.
+ */
+export function selfCommand(isSea: boolean = runningAsSea()): string[] {
+  if (isSea) return [process.execPath];
+  return [process.execPath, path.join(packageRoot(), "bin", "wgmesh")];
+}
+
 export function renderUnit(exec: string[], secretPath = SECRET_PATH): string {
   return [
     "[Unit]",
@@ -48,6 +64,8 @@ export function renderUnit(exec: string[], secretPath = SECRET_PATH): string {
     "[Service]",
     "Type=simple",
     `Environment=${systemdQuote(`WGMESH_SECRET_FILE=${secretPath}`)}`,
+    // the self-contained executable still honours NODE_OPTIONS (e.g. --require): never take one from outside
+    "UnsetEnvironment=NODE_OPTIONS",
     `ExecStart=${exec.map(systemdQuote).join(" ")}`,
     "Restart=always",
     "RestartSec=5",
@@ -83,8 +101,7 @@ export async function runInstallService(args: string[], io: CliIO): Promise<numb
     io.stderr.write(`Error: ${(e as Error).message}\n`);
     return 1;
   }
-  const bin = path.resolve(__dirname, "../../../../bin/wgmesh");
-  const unit = renderUnit([process.execPath, bin, ...joinArgs(cfg, f.values)]);
+  const unit = renderUnit([...selfCommand(), ...joinArgs(cfg, f.values)]);
   if (f.values["dry-run"]) {
     io.stdout.write(unit);
     return 0;

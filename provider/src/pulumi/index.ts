@@ -4,6 +4,7 @@
  * plugin reuses.
  */
 export { Node, Group, Policy, Mesh, NodeConfig, type NodeArgs, type GroupArgs, type PolicyArgs, type MeshArgs, type NodeConfigArgs, type ConnectionArgs } from "./resources";
+export { MeshSecret, DecentralizedNode, type MeshSecretArgs, type DecentralizedNodeArgs } from "./decentralized";
 export { planMeshConfigs, type MeshPlanSummary, type PlannedNodeConfig, type NodeIdentity } from "./plan";
 export { providerFor, DYNAMIC_MODULE } from "./providers";
 export * as lifecycle from "./lifecycle/index";

@@ -46,13 +46,16 @@ export interface RunResult {
 const SUDO_FAILED_STATUS = 125;
 const SUDO_FAILED_MARK = "wgmesh-sudo-failed:";
 
-/** The remote command: a POSIX `sh -c` wrapper (independent of the user's login shell). */
-export function execCommand(sudo: boolean): string {
-  if (!sudo) return "sh -s";
+/**
+ * The remote command: a POSIX `sh` (independent of the user's login shell), through `sudo -n` when asked.
+ * `inner` is the command to run: `sh -s` (the script arrives on stdin) unless given.
+ */
+export function execCommand(sudo: boolean, inner = "sh -s"): string {
+  if (!sudo) return inner;
   const wrapper =
     `command -v sudo >/dev/null 2>&1 || { echo ${shellQuote(`${SUDO_FAILED_MARK} sudo is not installed`)} >&2; exit ${SUDO_FAILED_STATUS}; }; ` +
     `out=$(sudo -n true 2>&1) || { printf '%s %s\\n' ${shellQuote(SUDO_FAILED_MARK)} "$out" >&2; exit ${SUDO_FAILED_STATUS}; }; ` +
-    "exec sudo -n sh -s";
+    `exec sudo -n ${inner}`;
   return shellCommand("sh", "-c", wrapper);
 }
 
@@ -127,19 +130,42 @@ export class SshSession {
 
   /** Run one batched script (one exec round trip). Resolves with its output and status; rejects on SSH/sudo failure. */
   async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
+    const sudo = opts.sudo ?? this.usesSudo;
+    const payload = wrapScript(script, opts.stdin);
+    const shown = opts.redact ? `:\n${opts.redact(script)}` : "";
+    return this.exec(execCommand(sudo), sudo, opts.label ?? "script", `${Buffer.byteLength(script)} bytes`, shown, opts.timeoutMs,
+      (channel) => channel.end(payload));
+  }
+
+  /**
+   * Stream bytes (e.g. a binary file, never a secret) into the stdin of ONE fixed shell command on the host:
+   * `sh -c <command>` (as root, or through `sudo -n`). `command` is built by the caller with shellQuote and is
+   * visible in the host's process list, so it must hold no secret. One exec round trip.
+   */
+  async pipe(command: string, source: NodeJS.ReadableStream, opts: Omit<RunOptions, "stdin" | "redact"> & { bytes?: number } = {}): Promise<RunResult> {
+    const sudo = opts.sudo ?? this.usesSudo;
+    const size = opts.bytes === undefined ? "a stream" : `${opts.bytes} bytes`;
+    return this.exec(execCommand(sudo, shellCommand("sh", "-c", command)), sudo, opts.label ?? "upload", `${size} on stdin`, `: ${command}`, opts.timeoutMs,
+      (channel) => {
+        source.on("error", (e: Error) => {
+          this.log("debug", `ssh ${this.who}: local read failed during upload: ${e.message}`);
+          channel.close();
+        });
+        source.pipe(channel);
+      });
+  }
+
+  private async exec(command: string, sudo: boolean, label: string, size: string, shown: string, timeoutMs: number | undefined,
+    feed: (channel: ClientChannel) => void): Promise<RunResult> {
     if (this.closed) {
       throw new SshError("closed", `ssh ${this.who}: session is closed${this.lostReason ? ` (${this.lostReason})` : ""}`,
         "open a new session (re-run the apply)");
     }
-    const sudo = opts.sudo ?? this.usesSudo;
-    const payload = wrapScript(script, opts.stdin);
-    const label = opts.label ?? "script";
-    const shown = opts.redact ? `:\n${opts.redact(script)}` : "";
     this.counters.execRoundTrips++;
-    this.log("debug", `ssh ${this.who}: run ${label} (${Buffer.byteLength(script)} bytes${sudo ? ", sudo" : ""}, exec #${this.counters.execRoundTrips})${shown}`);
+    this.log("debug", `ssh ${this.who}: run ${label} (${size}${sudo ? ", sudo" : ""}, exec #${this.counters.execRoundTrips})${shown}`);
     const started = Date.now();
     const result = await new Promise<RunResult>((resolve, reject) => {
-      this.client.exec(execCommand(sudo), (err: Error | undefined, channel: ClientChannel) => {
+      this.client.exec(command, (err: Error | undefined, channel: ClientChannel) => {
         if (err) {
           reject(new SshError("exec", `ssh ${this.who}: cannot start a remote shell: ${err.message}`,
             "check that the host allows exec sessions (sshd MaxSessions, ForceCommand) and that its shell is POSIX sh"));
@@ -151,7 +177,7 @@ export class SshSession {
         let signal: string | null = null;
         let timer: NodeJS.Timeout | undefined;
         let timedOut = false;
-        if (opts.timeoutMs !== undefined && opts.timeoutMs > 0) {
+        if (timeoutMs !== undefined && timeoutMs > 0) {
           timer = setTimeout(() => {
             timedOut = true;
             try {
@@ -160,9 +186,9 @@ export class SshSession {
               /* channel already closing */
             }
             channel.close();
-            reject(new SshError("exec", `ssh ${this.who}: ${label} did not finish within ${opts.timeoutMs} ms and was aborted`,
+            reject(new SshError("exec", `ssh ${this.who}: ${label} did not finish within ${timeoutMs} ms and was aborted`,
               "look at the host (a hung package manager or a lock) and re-run"));
-          }, opts.timeoutMs);
+          }, timeoutMs);
         }
         channel.on("data", (d: Buffer) => out.push(d));
         channel.stderr.on("data", (d: Buffer) => errOut.push(d));
@@ -186,7 +212,7 @@ export class SshSession {
             durationMs: Date.now() - started,
           });
         });
-        channel.end(payload);
+        feed(channel);
       });
     });
     this.log("debug", `ssh ${this.who}: ${label} exited ${result.exitCode ?? `by signal ${result.signal}`} in ${result.durationMs} ms ` +

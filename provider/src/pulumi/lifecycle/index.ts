@@ -6,6 +6,8 @@ import { nodeLifecycle } from "./node";
 import { groupLifecycle, policyLifecycle } from "./group";
 import { meshLifecycle } from "./mesh";
 import { nodeConfigLifecycle } from "./nodeConfig";
+import { meshSecretLifecycle } from "./meshSecret";
+import { decentralizedNodeLifecycle } from "./decentralizedNode";
 import type { Lifecycle } from "./types";
 
 export const lifecycles = {
@@ -14,6 +16,8 @@ export const lifecycles = {
   policy: policyLifecycle,
   mesh: meshLifecycle,
   nodeConfig: nodeConfigLifecycle,
+  meshSecret: meshSecretLifecycle,
+  decentralizedNode: decentralizedNodeLifecycle,
 } as const satisfies Record<string, Lifecycle<any, any>>;
 
 export type ResourceKind = keyof typeof lifecycles;
@@ -23,4 +27,6 @@ export { nodeLifecycle, checkNode, type NodeInputs, type NodeOutputs } from "./n
 export { groupLifecycle, policyLifecycle, checkGroup, checkPolicy, type GroupInputs, type PolicyInputs } from "./group";
 export { meshLifecycle, checkMesh, type MeshInputs, type MeshNodeInputs } from "./mesh";
 export { nodeConfigLifecycle, desiredState, liveToInputs, checkNodeConfig, hostFilesFrom, PLANNED_HOST_FILES, type NodeConfigInputs, type NodeConfigOutputs, type PeerInputs, type HostFiles } from "./nodeConfig";
+export { meshSecretLifecycle, checkMeshSecret, type MeshSecretInputs, type MeshSecretOutputs } from "./meshSecret";
+export { decentralizedNodeLifecycle, checkDecentralizedNode, type DecentralizedNodeInputs, type DecentralizedNodeOutputs } from "./decentralizedNode";
 export { UNKNOWN as UNKNOWN_VALUE } from "./types";
