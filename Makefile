@@ -5,8 +5,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-.PHONY: deps prepare build daemon-artifact test test-unit test-testbed test-engine test-daemon test-pulumi \
-        pulumi-toolchain plugin plugin-package gen-sdk examples demo demo-down \
+.PHONY: deps prepare build daemon-artifact test test-unit test-testbed test-engine test-daemon test-pulumi test-slow \
+        pulumi-toolchain plugin plugin-schema plugin-package gen-sdk examples demo demo-down \
         bench-plan bench-deploy bench-join clean
 
 node_modules/.package-lock.json: package.json package-lock.json
@@ -46,7 +46,11 @@ demo-down: build
 plugin: deps
 	bash scripts/plugin-build.sh
 
+# schema.json from provider/src/plugin/schema.ts (what `make plugin` does; `make gen-sdk` also regenerates sdk/)
+plugin-schema: plugin
+
 # Tarball for `pulumi plugin install resource wgmesh <version> --file dist/pulumi-resource-wgmesh-v<version>-linux-<arch>.tar.gz`
+# (≈87 MB: it carries the daemon artifact DecentralizedNode uploads, built/linked from its cache by the script)
 plugin-package: plugin
 	bash scripts/plugin-package.sh
 
@@ -69,6 +73,9 @@ test-engine: build
 
 test-daemon: build
 	bash scripts/test-all.sh daemon
+
+test-slow: build
+	bash scripts/test-all.sh slow
 
 test-pulumi: build
 	bash scripts/test-all.sh pulumi

@@ -34,11 +34,22 @@ const OUT_DIR = path.resolve(process.env.WGMESH_ARTIFACT_OUT || path.join(ROOT, 
 const NAME = "wgmesh-linux-x64";
 const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 /** Bumped when this script changes what it produces from the same inputs. */
-const RECIPE = 2;
+const RECIPE = 3;
 /** Packages the daemon must never carry (the SSH engine and Pulumi live in the other entry point). */
 const FORBIDDEN = [/node_modules\/ssh2\//, /node_modules\/@pulumi\//, /node_modules\/cpu-features\//, /node_modules\/protobufjs\//];
-/** Non-builtin requires esbuild may leave in place: optional ones inside try/catch (debug's colour probe). */
-const OPTIONAL_EXTERNAL = new Set(["supports-color"]);
+/**
+ * Optional requires (inside try/catch) of packages that are not installed: bundled as an empty module, so the
+ * SEA never tries a disk require at run time (Node would print a warning into the daemon's log).
+ */
+const OPTIONAL_ABSENT = ["supports-color"];
+const emptyOptionals = {
+  name: "empty-optionals",
+  setup(b) {
+    const filter = new RegExp(`^(${OPTIONAL_ABSENT.map((n) => n.replace(/[-/\\^$*+?.()|[\]{}]/g, "\\$&")).join("|")})$`);
+    b.onResolve({ filter }, (a) => ({ path: a.path, namespace: "empty-optional" }));
+    b.onLoad({ filter: /.*/, namespace: "empty-optional" }, () => ({ contents: "module.exports = {};", loader: "js" }));
+  },
+};
 
 const args = new Set(process.argv.slice(2));
 for (const a of args) {
@@ -116,7 +127,7 @@ async function main() {
     write: false,
     metafile: true,
     legalComments: "none",
-    external: [...OPTIONAL_EXTERNAL],
+    plugins: [emptyOptionals],
     absWorkingDir: ROOT,
     outfile: path.join(OUT_DIR, "wgmesh-daemon.js"),
     logLevel: "warning",
@@ -126,7 +137,7 @@ async function main() {
   const forbidden = inputs.filter((i) => FORBIDDEN.some((re) => re.test(i)));
   if (forbidden.length) fail(`the daemon bundle reaches modules it must not carry:\n  ${forbidden.join("\n  ")}\n(import them only from cli/builtins.ts, never from the daemon's modules)`);
   const externals = [...new Set(Object.values(result.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path)))];
-  const unresolved = externals.filter((p) => !isBuiltin(p) && !OPTIONAL_EXTERNAL.has(p));
+  const unresolved = externals.filter((p) => !isBuiltin(p));
   if (unresolved.length) fail(`the bundle still loads non-builtin modules at run time: ${unresolved.join(", ")} (a SEA can require only Node builtins)`);
   if (!inputs.some((i) => i.includes("node_modules/bittorrent-dht/"))) fail("bittorrent-dht is not in the bundle (the DHT layer would fail on hosts)");
   log(`bundled ${path.relative(ROOT, ENTRY)}: ${(bundle.length / 1024).toFixed(0)} KiB, ${inputs.length} modules (${ms(t)} ms)`);

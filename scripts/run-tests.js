@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs one suite of compiled tests with node's own test runner.
-//   node scripts/run-tests.js unit|testbed|e2e|pulumi|daemon [substring-filter]
+//   node scripts/run-tests.js unit|testbed|engine|pulumi|daemon|slow [substring-filter]
 // Suites map to folders of compiled test files (npm run build first).
 "use strict";
 const fs = require("node:fs");
@@ -14,6 +14,8 @@ const suites = {
   engine: ["dist/test/engine"],
   pulumi: ["dist/test/pulumi"],
   daemon: ["dist/test/daemon"],
+  // long waits (protocol timeouts), mostly idle: its own suite so it runs beside the others
+  slow: ["dist/test/slow"],
 };
 
 function walk(dir, out) {

@@ -1,6 +1,6 @@
 /**
  * Our daemons in namespaces (netlab.ts): advertised networks become AllowedIPs and routes on the other
- * nodes (and go away with the peer); only the advertising node turns on forwarding; a local mesh-IP
+ * nodes (and go away with the peer, or with a SIGHUP reload that withdraws them); only the advertising node turns on forwarding; a local mesh-IP
  * collision (forced by a saved state file) is detected and the node with the higher key moves to a new
  * address, persists it and stays reachable.
  */
@@ -29,6 +29,16 @@ test("advertised routes: AllowedIPs + route on peers, forwarding only on the adv
     assert.equal(lab.exec("n1", ["cat", "/proc/sys/net/ipv4/ip_forward"]).stdout.trim(), "1", "advertiser forwards");
     assert.equal(lab.exec("n2", ["cat", "/proc/sys/net/ipv4/ip_forward"]).stdout.trim(), "0", "others do not");
     assert.equal(lab.exec("n1", ["ip", "route", "show", "dev", "wg0", "192.168.77.0/24"]).stdout.trim(), "", "no route for our own network");
+    // SIGHUP with Go's reload file: withdraw the network, then advertise it again — peers follow at once.
+    lab.writeFile("n1", "/var/lib/wgmesh/wg0.reload", "# test\nadvertise-routes=\n");
+    p1.child.kill("SIGHUP");
+    await lab.waitFor("withdrawn route gone from n2", () => lab.exec("n2", ["ip", "route", "show", "192.168.77.0/24"]).stdout.trim() === "", 15_000);
+    assert.doesNotMatch(lab.exec("n2", ["wg", "show", "wg0", "allowed-ips"]).stdout, /192\.168\.77\.0\/24/);
+    assert.ok(lab.ping("n2", await lab.meshIp("n1")), "the peer itself stays");
+    lab.writeFile("n1", "/var/lib/wgmesh/wg0.reload", "advertise-routes=192.168.77.0/24\nlog-level=debug\n");
+    p1.child.kill("SIGHUP");
+    await lab.waitFor("route back on n2", () => lab.exec("n2", ["ip", "route", "show", "192.168.77.0/24"]).stdout.includes("dev wg0"), 15_000);
+    assert.ok(lab.ping("n2", "192.168.77.1"), "reachable again after the reload");
     await lab.stop(p1);
     await lab.waitFor("route gone from n2", () => lab.exec("n2", ["ip", "route", "show", "192.168.77.0/24"]).stdout.trim() === "", 15_000);
   } finally {

@@ -2,7 +2,7 @@
 // local DHT bootstrap node on the segment: MeshSecret + DecentralizedNode per host → the self-contained daemon
 // installed over SSH on hosts with no Node.js, secret only in a 0600 file → full mesh (peers count, ping over
 // mesh IPs), outputs equal what the hosts say → no-change preview → an option change updates in place (same
-// mesh IPs) → a daemon stopped by hand shows in refresh and up repairs it → bad input fails at preview with
+// mesh IPs) → a network advertised and withdrawn live (SIGHUP, no restart) → a daemon stopped by hand shows in refresh and up repairs it → bad input fails at preview with
 // no SSH → destroy leaves the hosts clean.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -133,6 +133,7 @@ describe("examples/decentralized: MeshSecret + DecentralizedNode on 4 testbed ho
       assert.equal((await tb.execOk(h, "sha256sum /etc/wgmesh/secret | cut -d ' ' -f 1")).trim(), digest, `${n}: the secret file holds the stack's secret`);
       const visible = await tb.execOk(h, "cat /etc/systemd/system/wgmesh.service; for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done; journalctl -u wgmesh --no-pager");
       assert.ok(!visible.includes(secret.slice(12)), `${n}: the secret is in no unit, argv or log`);
+      assert.doesNotMatch(visible, /\(node:\d+\) Warning/, `${n}: the daemon runs without Node warnings`);
       assert.match(await tb.execOk(h, ["systemctl", "is-active", "wgmesh"]), /^active/);
     }
     const plain = run(["stack", "export"]).stdout + JSON.stringify(out);
@@ -161,6 +162,40 @@ describe("examples/decentralized: MeshSecret + DecentralizedNode on 4 testbed ho
     assert.match(await tb.execOk(hostOf.a!, ["cat", "/etc/systemd/system/wgmesh.service"]), /"--gossip"/);
     await fullMesh(out.meshIps);
     assert.equal(pulumi(["preview", "--expect-no-changes"]).status, 0);
+  });
+
+  test("a network advertised by a, then withdrawn: applied live by SIGHUP (no daemon restart), the others route it", async (t) => {
+    const pid = async () => (await tb.execOk(hostOf.a!, ["systemctl", "show", "-p", "MainPID", "--value", "wgmesh"])).trim();
+    const before = await pid();
+    await tb.execOk(hostOf.a!, "ip link add lan150 type veth peer name lan150b && ip addr add 192.168.150.1/24 dev lan150 && ip link set lan150b up && ip link set lan150 up");
+    const withRoutes = hostsConfig.map((h, i) => (i === 0 ? { ...h, advertiseRoutes: ["192.168.150.0/24"] } : h));
+    run(["config", "set", "hosts", JSON.stringify(withRoutes)]);
+    const p = run(["preview", "--diff"]);
+    assert.match(section(p.stdout, "a"), /advertiseRoutes/, p.stdout);
+    for (const n of ["b", "c", "d"]) assert.equal(section(p.stdout, n), "", `${n} unchanged`);
+    const r = run(["up", "--yes", "--skip-preview"]);
+    t.diagnostic(`pulumi up (routes advertised, SIGHUP): ${r.ms} ms wall`);
+    assert.match(r.stdout + r.stderr, /SIGHUP/, "the up says it reloaded");
+    assert.equal(await pid(), before, "the daemon on a was not restarted");
+    const routeOn = async (n: string) => (await tb.exec(hostOf[n]!, ["ip", "route", "show", "192.168.150.0/24"])).stdout.includes("dev wg0");
+    for (const n of ["b", "c", "d"]) {
+      const end = Date.now() + 30_000;
+      while (!(await routeOn(n)) && Date.now() < end) await sleep(500);
+      if (!(await routeOn(n))) {
+        const j = async (x: string) => `--- ${x}\n${(await tb.exec(hostOf[x]!, ["journalctl", "-u", "wgmesh", "-n", "40", "--no-pager"])).stdout}`;
+        assert.fail(`${n} does not route 192.168.150.0/24 into the mesh\n${await j("a")}\n${await j(n)}\n${(await tb.exec(hostOf.a!, "cat /var/lib/wgmesh/wg0.reload; ip route; ip addr")).stdout}`);
+      }
+      assert.equal((await tb.exec(hostOf[n]!, ["ping", "-n", "-c", "1", "-w", "5", "192.168.150.1"])).code, 0, `${n} reaches a's network`);
+    }
+    assert.equal(pulumi(["preview", "--expect-no-changes"]).status, 0);
+    run(["config", "set", "hosts", JSON.stringify(hostsConfig)]);
+    run(["up", "--yes", "--skip-preview"]);
+    assert.equal(await pid(), before, "withdrawn live too");
+    for (const n of ["b", "c", "d"]) {
+      const end = Date.now() + 30_000;
+      while ((await routeOn(n)) && Date.now() < end) await sleep(500);
+      assert.ok(!(await routeOn(n)), `${n} dropped the withdrawn route`);
+    }
   });
 
   test("a daemon stopped by hand: refresh shows it, up restarts it, the mesh heals", async () => {

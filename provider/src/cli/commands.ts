@@ -49,11 +49,18 @@ export function listCommands(): Command[] {
 }
 
 /** The top-level usage text. */
+let usageTitle = "wgmesh — WireGuard mesh for Pulumi: plan, deploy over SSH, migrate, and the decentralized daemon";
+
+/** The first line of the usage text (an entry point with fewer commands says so). */
+export function setUsageTitle(title: string): void {
+  usageTitle = title;
+}
+
 export function usageText(): string {
   const cmds = listCommands();
   const width = Math.max(8, ...cmds.map((c) => c.name.length));
   return [
-    "wgmesh — WireGuard mesh for Pulumi: plan, deploy over SSH, migrate, and the decentralized daemon",
+    usageTitle,
     "",
     "Usage: wgmesh <command> [arguments]",
     "",

@@ -5,11 +5,12 @@
  *
  * When run as the bundle's entry (require.main), it runs argv and sets the exit code itself.
  */
-import { processIO, registerCommand, type CliIO } from "./commands";
+import { processIO, registerCommand, setUsageTitle, type CliIO } from "./commands";
 import { dispatch } from "./dispatch";
 import { genkeyCommand, pubkeyCommand } from "./keys";
 import { daemonCommands } from "../daemon/commands";
 
+setUsageTitle("wgmesh — the WireGuard mesh daemon (decentralized mode), self-contained build");
 registerCommand(genkeyCommand);
 registerCommand(pubkeyCommand);
 for (const command of daemonCommands) registerCommand(command);

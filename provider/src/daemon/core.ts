@@ -110,6 +110,11 @@ export class DaemonCore {
     this.wgEndpoint = joinHostPort(ip, this.opts.wgListenPort);
   }
 
+  /** Networks this node advertises from now on (SIGHUP reload); the next HELLO/ANNOUNCE carries them. */
+  setAdvertiseRoutes(routes: readonly string[]): void {
+    this.opts.advertiseRoutes = [...routes];
+  }
+
   /** Move to another mesh IPv4 (local collision lost); the caller persists it and updates the interface. */
   setMeshIp(ip: string): void {
     this.opts.meshIp = ip;

@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { CliIO } from "../cli/commands";
-import { canonicalCidr, cidrHasAddress, isNetworkCidr, sortCidrs } from "../core/cidr";
+import { cidrHasAddress } from "../core/cidr";
 import { findCollisions, resolveLocalCollision } from "./collisions";
 import { DaemonCore, DiscoveryLayer } from "./core";
 import { CustomSubnet, defaultSubnetCidr, deriveParams, ipv6PrefixText, MeshParams, networkIdShort, parseMeshSubnet, pskBase64, SubnetError } from "./derive";
@@ -26,7 +26,7 @@ import { GossipLayer } from "./gossip";
 import { FlagSpec, parseGoFlags } from "./goflags";
 import { LanLayer } from "./lan";
 import { isLevel, Level, Logger } from "./log";
-import { isValidRoute } from "./messages";
+import { parseAdvertiseRoutes, parseReloadFile } from "./reload";
 import { PROBE_PORT_OFFSET, ProbeServer } from "./probe";
 import { serverSocketPath } from "./rpc";
 import { LOW_ENTROPY_WARNING, parseSecret, resolveSecretInput, SecretError } from "./secret";
@@ -97,10 +97,11 @@ export function parseJoinConfig(values: Record<string, string | number | boolean
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new JoinConfigError(`--listen-port ${port}: must be 1-65535`);
   const level = values["log-level"] as string;
   if (!isLevel(level)) throw new JoinConfigError(`--log-level ${JSON.stringify(level)}: one of debug, info, warn, error`);
-  const routes: string[] = [];
-  for (const raw of String(values["advertise-routes"] ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
-    if (!isValidRoute(raw) || !isNetworkCidr(raw)) throw new JoinConfigError(`--advertise-routes: '${raw}' is not a network CIDR (e.g. 192.168.50.0/24; host bits must be zero, no default route)`);
-    routes.push(canonicalCidr(raw));
+  let routes: string[];
+  try {
+    routes = parseAdvertiseRoutes(String(values["advertise-routes"] ?? ""));
+  } catch (e) {
+    throw new JoinConfigError((e as Error).message);
   }
   let subnet: CustomSubnet | undefined;
   if (values["mesh-subnet"]) {
@@ -124,7 +125,7 @@ export function parseJoinConfig(values: Record<string, string | number | boolean
     lowEntropy: parsed.lowEntropy,
     iface,
     listenPort: port,
-    advertiseRoutes: sortCidrs(routes),
+    advertiseRoutes: routes,
     logLevel: level,
     gossip: values["gossip"] === true,
     lan: values["no-lan-discovery"] !== true,
@@ -177,6 +178,38 @@ export class MeshDaemon {
 
   get meshCidr(): string {
     return this.cfg.subnet ? this.cfg.subnet.cidr : defaultSubnetCidr(this.params);
+  }
+
+  /**
+   * SIGHUP: re-read `<state dir>/<iface>.reload` (Go's file: advertise-routes, log-level) and apply it, then
+   * reconcile and HELLO every peer at once, so they learn added or withdrawn routes now (a withdrawn route
+   * leaves their AllowedIPs and routing tables on that announcement). No file: just reconcile. An invalid
+   * file changes nothing (logged with the line at fault).
+   */
+  async reload(): Promise<void> {
+    const file = path.join(this.cfg.stateDir, `${this.cfg.iface}.reload`);
+    let text: string | undefined;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") this.log.warn("reload file unreadable; keeping the running settings", { file, error: (e as Error).message });
+    }
+    if (text !== undefined) {
+      try {
+        const r = parseReloadFile(text);
+        if (r.unknownKeys.length) this.log.warn("reload file: unknown keys ignored", { file, keys: r.unknownKeys.join(",") });
+        if (r.logLevel) this.log.setLevel(r.logLevel);
+        if (r.advertiseRoutes) {
+          this.cfg.advertiseRoutes = r.advertiseRoutes;
+          this.core?.setAdvertiseRoutes(r.advertiseRoutes);
+        }
+        this.log.info("reloaded", { file, advertise_routes: (r.advertiseRoutes ?? this.cfg.advertiseRoutes).join(",") || "(none)", log_level: r.logLevel ?? "(unchanged)" });
+      } catch (e) {
+        this.log.warn("reload file rejected; keeping the running settings", { file, error: (e as Error).message });
+      }
+    }
+    await this.reconciler?.trigger();
+    await this.core?.keepalive();
   }
 
   private localWg(): LocalWg {
@@ -356,7 +389,7 @@ export async function runJoin(args: string[], io: CliIO, signals: NodeJS.Process
     signals.once("SIGTERM", () => on("SIGTERM"));
     signals.once("SIGINT", () => on("SIGINT"));
   });
-  signals.on("SIGHUP", () => void d.reconciler?.trigger());
+  signals.on("SIGHUP", () => void d.reload().catch((e: Error) => log.warn("reload failed", { error: e.message })));
   try {
     await d.start();
   } catch (e) {

@@ -48,14 +48,14 @@ describe("engine: decentralized daemon", () => {
     const st = hostState(ok, planned);
     assert.deepEqual(st, PLANNED_DAEMON_STATE);
     const withTools = { ...ok, facts: { ...ok.facts, tools: { ...ok.facts.tools, wg: true, wgQuick: true, wireguardGo: true } } };
-    assert.deepEqual(planDaemonSteps("n1", withTools, st, planned.unit), []);
+    assert.deepEqual(planDaemonSteps("n1", withTools, st, planned, "wg0"), []);
 
     const stopped = installed({ active: "inactive" });
-    const s1 = planDaemonSteps("n1", { ...stopped, facts: withTools.facts }, hostState(stopped, planned), planned.unit);
+    const s1 = planDaemonSteps("n1", { ...stopped, facts: withTools.facts }, hostState(stopped, planned), planned, "wg0");
     assert.deepEqual(s1.map((s) => s.description), ["enable and (re)start wgmesh.service"]);
 
     const otherSecret = installed({ secretSha256: sha256Hex("wgmesh://v1/another\n") });
-    const s2 = planDaemonSteps("n1", { ...otherSecret, facts: withTools.facts }, hostState(otherSecret, planned), planned.unit);
+    const s2 = planDaemonSteps("n1", { ...otherSecret, facts: withTools.facts }, hostState(otherSecret, planned), planned, "wg0");
     assert.deepEqual(s2.map((s) => s.description), ["write /etc/wgmesh/secret (0600)", "enable and (re)start wgmesh.service"]);
     for (const s of s2) assert.ok(!s.script.includes("engine-daemon-test-secret"), "no secret in any step's text");
 
@@ -63,18 +63,42 @@ describe("engine: decentralized daemon", () => {
     assert.equal(hostState(loose, planned).secret, "mode 644");
 
     const oldUnit = installed({ unitSha256: sha256Hex("old") });
-    const s3 = planDaemonSteps("n1", { ...oldUnit, facts: withTools.facts }, hostState(oldUnit, planned), planned.unit);
-    assert.deepEqual(s3.map((s) => s.description), ["write /etc/systemd/system/wgmesh.service", "enable and (re)start wgmesh.service"]);
+    const s3 = planDaemonSteps("n1", { ...oldUnit, facts: withTools.facts }, hostState(oldUnit, planned), planned, "wg0");
+    assert.deepEqual(s3.map((s) => s.description), ["write /etc/systemd/system/wgmesh.service and /var/lib/wgmesh/wg0.reload", "enable and (re)start wgmesh.service"]);
 
     const newBinary = installed({ binarySha256: "b".repeat(64) });
     assert.equal(hostState(newBinary, planned).binary, "differs");
-    assert.deepEqual(planDaemonSteps("n1", { ...newBinary, facts: withTools.facts }, hostState(newBinary, planned), planned.unit).map((s) => s.kind), ["enable-unit"], "a new binary restarts the daemon");
+    assert.deepEqual(planDaemonSteps("n1", { ...newBinary, facts: withTools.facts }, hostState(newBinary, planned), planned, "wg0").map((s) => s.kind), ["enable-unit"], "a new binary restarts the daemon");
+  });
+
+  it("only advertised routes or log level changed on a running daemon: unit + reload file rewritten, SIGHUP, no restart", () => {
+    const now = plannedFiles({ secret: SECRET, options: { gossip: true, advertiseRoutes: ["192.168.5.0/24"], logLevel: "debug" } });
+    const was = plannedFiles({ secret: SECRET, options: { gossip: true } });
+    assert.match(now.reloadFile, /^advertise-routes=192\.168\.5\.0\/24$/m);
+    assert.match(now.reloadFile, /^log-level=debug$/m);
+    assert.match(was.reloadFile, /^advertise-routes=$/m, "none advertised: an empty list withdraws them");
+    const planned = { binarySha256: BIN, ...now };
+    const tools = (r: DaemonReading) => ({ ...r, facts: { ...r.facts, tools: { ...r.facts.tools, wg: true, wgQuick: true, wireguardGo: true } } });
+    const r = tools(installed({ unitSha256: sha256Hex(was.unit), unitText: was.unit }));
+    const steps = planDaemonSteps("n1", r, hostState(r, planned), planned, "wg0");
+    assert.deepEqual(steps.map((x) => x.description), ["write /etc/systemd/system/wgmesh.service and /var/lib/wgmesh/wg0.reload", "reload wgmesh.service (SIGHUP: routes/log level applied live)"]);
+    assert.match(steps[1]!.script, /systemctl 'kill' '--signal=HUP' '--kill-who=main' 'wgmesh.service'|systemctl kill --signal=HUP --kill-who=main wgmesh.service/);
+    // anything else in the unit (here: gossip off) needs a restart
+    const other = plannedFiles({ secret: SECRET, options: { advertiseRoutes: ["192.168.5.0/24"] } });
+    const r2 = tools(installed({ unitSha256: sha256Hex(was.unit), unitText: was.unit }));
+    const p2 = { binarySha256: BIN, ...other };
+    assert.deepEqual(planDaemonSteps("n1", r2, hostState(r2, p2), p2, "wg0").map((x) => x.kind), ["write-conf", "enable-unit"]);
+    assert.match(planDaemonSteps("n1", r2, hostState(r2, p2), p2, "wg0")[1]!.description, /\(re\)start/);
+    // a stopped daemon is started, not signalled
+    const r3 = tools(installed({ unitSha256: sha256Hex(was.unit), unitText: was.unit, active: "failed" }));
+    assert.match(planDaemonSteps("n1", r3, hostState(r3, planned), planned, "wg0").at(-1)!.description, /\(re\)start/);
   });
 
   it("a host without WireGuard gets its packages first", () => {
     const r = installed({ active: "inactive" });
     const bare = { ...r, facts: { ...r.facts, packageManager: "apt" as const, tools: { ...r.facts.tools, wg: false, wgQuick: false, wireguardGo: false }, wireguardGoNeeded: true } };
-    const steps = planDaemonSteps("n1", bare, hostState(bare, { binarySha256: BIN, ...plannedFiles({ secret: SECRET, options: { gossip: true } }) }), "unit");
+    const files = plannedFiles({ secret: SECRET, options: { gossip: true } });
+    const steps = planDaemonSteps("n1", bare, hostState(bare, { binarySha256: BIN, ...files }), files, "wg0");
     assert.equal(steps[0]?.description, "install wireguard-tools, wireguard-go");
   });
 

@@ -57,6 +57,8 @@ export interface DaemonReading {
   facts: HostFacts;
   binarySha256: string | null;
   unitSha256: string | null;
+  /** The unit file's text (it holds no secret), to tell a reloadable change from one that needs a restart. */
+  unitText: string | null;
   secretSha256: string | null;
   secretMode: string | null;
   enabled: string | null;
@@ -95,6 +97,7 @@ export function daemonReadScript(ifname: string): string {
     `printf '%s\\n' ${shellQuote(BEGIN)}`,
     "m binary", digest(DAEMON_BIN),
     "m unit", digest(UNIT_PATH),
+    "m unit-text", `if [ -f ${shellQuote(UNIT_PATH)} ]; then base64 -w0 < ${shellQuote(UNIT_PATH)}; fi`,
     "m secret", digest(SECRET_PATH),
     "m secret-mode", `if [ -f ${shellQuote(SECRET_PATH)} ]; then stat -c %a ${shellQuote(SECRET_PATH)}; fi`,
     "m enabled", `systemctl is-enabled ${shellQuote(DAEMON_UNIT)} 2>/dev/null`,
@@ -128,6 +131,7 @@ export function parseDaemonReading(stdout: string, ifname: string): DaemonReadin
     facts,
     binarySha256: v("binary"),
     unitSha256: v("unit"),
+    unitText: v("unit-text") === null ? null : Buffer.from(v("unit-text") as string, "base64").toString("utf8"),
     secretSha256: v("secret"),
     secretMode: v("secret-mode"),
     enabled: v("enabled"),
@@ -136,9 +140,29 @@ export function parseDaemonReading(stdout: string, ifname: string): DaemonReadin
   };
 }
 
-/** The unit and secret file exactly as they must be on the host. */
-export function plannedFiles(t: Pick<DaemonTarget, "secret" | "options">): { unit: string; secretFile: string } {
-  return { unit: renderUnit([DAEMON_BIN, ...daemonJoinArgs(t.options)], SECRET_PATH), secretFile: `${t.secret.trim()}\n` };
+/** The unit, secret file and SIGHUP reload file exactly as they must be on the host. */
+export function plannedFiles(t: Pick<DaemonTarget, "secret" | "options">): { unit: string; secretFile: string; reloadFile: string } {
+  return {
+    unit: renderUnit([DAEMON_BIN, ...daemonJoinArgs(t.options)], SECRET_PATH),
+    secretFile: `${t.secret.trim()}\n`,
+    // The settings a running daemon takes on SIGHUP (daemon/reload.ts), kept equal to the unit's arguments.
+    reloadFile: `# written by wgmesh (Pulumi DecentralizedNode); applied on SIGHUP\nadvertise-routes=${(t.options.advertiseRoutes ?? []).join(",")}\nlog-level=${t.options.logLevel ?? "info"}\n`,
+  };
+}
+
+/** Where the daemon reads its SIGHUP settings. */
+export function reloadPath(ifname: string): string {
+  return `${DAEMON_STATE_DIR}/${ifname}.reload`;
+}
+
+/** A unit with the settings a SIGHUP can change (advertised routes, log level) taken out of ExecStart. */
+function withoutReloadable(unit: string): string {
+  return unit.replace(/^ExecStart=.*$/m, (line) => line.replace(/ "--(advertise-routes|log-level)" "(?:[^"\\]|\\.)*"/g, ""));
+}
+
+/** The host's unit differs from the planned one only in what a SIGHUP reload applies to the running daemon. */
+export function reloadSuffices(hostUnit: string | null, plannedUnit: string): boolean {
+  return hostUnit !== null && hostUnit !== plannedUnit && withoutReloadable(hostUnit) === withoutReloadable(plannedUnit);
 }
 
 /** Compare what the host has with the plan. */
@@ -153,11 +177,15 @@ export function hostState(r: DaemonReading, planned: { binarySha256: string; uni
 }
 
 /** The steps that bring the host to the plan (the binary upload is separate: it is not a shell step). */
-export function planDaemonSteps(node: string, r: DaemonReading, st: DaemonHostState, unit: string): Step[] {
+export function planDaemonSteps(node: string, r: DaemonReading, st: DaemonHostState, files: { unit: string; reloadFile: string }, ifname: string): Step[] {
   const steps: Step[] = [];
+  const unit = files.unit;
   const install = installPlan(node, r.facts);
   if (install) steps.push({ kind: "install", description: `install ${install.packages.join(", ")}`, script: install.script });
-  const restart = st.binary !== "as planned" || st.unit !== "as planned" || st.secret !== "as planned" || st.service !== "running";
+  // Only advertised routes / log level changed on a running daemon: a SIGHUP applies them live (no restart,
+  // no dropped tunnels); everything else restarts the daemon.
+  const live = st.binary === "as planned" && st.secret === "as planned" && st.service === "running" && st.unit !== "as planned" && reloadSuffices(r.unitText, unit);
+  const restart = !live && (st.binary !== "as planned" || st.unit !== "as planned" || st.secret !== "as planned" || st.service !== "running");
   if (st.secret !== "as planned") {
     steps.push({
       kind: "write-conf",
@@ -171,16 +199,30 @@ export function planDaemonSteps(node: string, r: DaemonReading, st: DaemonHostSt
     });
   }
   if (st.unit !== "as planned") {
+    const reload = reloadPath(ifname);
     steps.push({
       kind: "write-conf",
-      description: `write ${UNIT_PATH}`,
+      description: `write ${UNIT_PATH} and ${reload}`,
       script: [
+        shellCommand("mkdir", "-p", DAEMON_STATE_DIR),
+        shellCommand("chmod", "700", DAEMON_STATE_DIR),
+        `tmp=$(mktemp ${shellQuote(`${reload}.XXXXXX`)})`,
+        `printf '%s' ${shellQuote(files.reloadFile)} > "$tmp"`,
+        `chmod 600 "$tmp"`,
+        `mv -f "$tmp" ${shellQuote(reload)}`,
         `tmp=$(mktemp ${shellQuote(`${UNIT_PATH}.XXXXXX`)})`,
         `printf '%s' ${shellQuote(unit)} > "$tmp"`,
         `chmod 644 "$tmp"`,
         `mv -f "$tmp" ${shellQuote(UNIT_PATH)}`,
         shellCommand("systemctl", "daemon-reload"),
       ].join("\n"),
+    });
+  }
+  if (live) {
+    steps.push({
+      kind: "enable-unit",
+      description: `reload ${DAEMON_UNIT} (SIGHUP: routes/log level applied live)`,
+      script: shellCommand("systemctl", "kill", "--signal=HUP", "--kill-who=main", DAEMON_UNIT),
     });
   }
   if (restart) {
@@ -278,7 +320,7 @@ export async function installDaemon(t: DaemonTarget, opts: EngineOptions = {}): 
       await upload(session, t.node, t.artifact, r.gzip, timeoutMs);
       done.push(`install ${DAEMON_BIN} (sha256 ${t.artifact.sha256.slice(0, 12)}…)`);
     }
-    const steps = planDaemonSteps(t.node, r, st, files.unit);
+    const steps = planDaemonSteps(t.node, r, st, files, ifname);
     if (steps.length > 0) {
       for (const s of steps) log("info", s.description);
       const script = renderChangeScript(ifname, steps, { verify: false }) + waitForInterface(ifname) + "\n" + daemonReadScript(ifname);
@@ -338,7 +380,7 @@ export async function removeDaemon(node: string, connection: Connection, ifname:
       "set -u",
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
       `systemctl disable --now --quiet ${shellQuote(DAEMON_UNIT)} 2>/dev/null || true`,
-      shellCommand("rm", "-f", UNIT_PATH, DAEMON_BIN, SECRET_PATH, `${DAEMON_STATE_DIR}/${ifname}.json`, `${DAEMON_STATE_DIR}/${ifname}-peers.json`),
+      shellCommand("rm", "-f", UNIT_PATH, DAEMON_BIN, SECRET_PATH, `${DAEMON_STATE_DIR}/${ifname}.json`, `${DAEMON_STATE_DIR}/${ifname}-peers.json`, reloadPath(ifname)),
       `rmdir /etc/wgmesh ${shellQuote(DAEMON_STATE_DIR)} 2>/dev/null || true`,
       "systemctl daemon-reload 2>/dev/null || true",
       // the daemon deletes its interface on SIGTERM; a killed one may leave it behind
