@@ -50,7 +50,7 @@ plugin: deps
 plugin-schema: plugin
 
 # Tarball for `pulumi plugin install resource wgmesh <version> --file dist/pulumi-resource-wgmesh-v<version>-linux-<arch>.tar.gz`
-# (≈87 MB: it carries the daemon artifact DecentralizedNode uploads, built/linked from its cache by the script)
+# (≈55 MB: it carries the gzip'd daemon artifact DecentralizedNode uploads, built/linked from its cache by the script)
 plugin-package: plugin
 	bash scripts/plugin-package.sh
 

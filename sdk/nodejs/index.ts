@@ -5,6 +5,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as utilities from "./utilities";
 
 // Export members:
+export { DecentralizedNodeArgs } from "./decentralizedNode";
+export type DecentralizedNode = import("./decentralizedNode").DecentralizedNode;
+export const DecentralizedNode: typeof import("./decentralizedNode").DecentralizedNode = null as any;
+utilities.lazyLoad(exports, ["DecentralizedNode"], () => require("./decentralizedNode"));
+
 export { GroupArgs } from "./group";
 export type Group = import("./group").Group;
 export const Group: typeof import("./group").Group = null as any;
@@ -19,6 +24,11 @@ export { MeshDeclarationArgs } from "./meshDeclaration";
 export type MeshDeclaration = import("./meshDeclaration").MeshDeclaration;
 export const MeshDeclaration: typeof import("./meshDeclaration").MeshDeclaration = null as any;
 utilities.lazyLoad(exports, ["MeshDeclaration"], () => require("./meshDeclaration"));
+
+export { MeshSecretArgs } from "./meshSecret";
+export type MeshSecret = import("./meshSecret").MeshSecret;
+export const MeshSecret: typeof import("./meshSecret").MeshSecret = null as any;
+utilities.lazyLoad(exports, ["MeshSecret"], () => require("./meshSecret"));
 
 export { NodeArgs } from "./node";
 export type Node = import("./node").Node;
@@ -52,12 +62,16 @@ const _module = {
     version: utilities.getVersion(),
     construct: (name: string, type: string, urn: string): pulumi.Resource => {
         switch (type) {
+            case "wgmesh:index:DecentralizedNode":
+                return new DecentralizedNode(name, <any>undefined, { urn })
             case "wgmesh:index:Group":
                 return new Group(name, <any>undefined, { urn })
             case "wgmesh:index:Mesh":
                 return new Mesh(name, <any>undefined, { urn })
             case "wgmesh:index:MeshDeclaration":
                 return new MeshDeclaration(name, <any>undefined, { urn })
+            case "wgmesh:index:MeshSecret":
+                return new MeshSecret(name, <any>undefined, { urn })
             case "wgmesh:index:Node":
                 return new Node(name, <any>undefined, { urn })
             case "wgmesh:index:NodeConfig":

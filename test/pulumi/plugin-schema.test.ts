@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Workspace, baseEnv, missing, pluginWrapper, repoRoot } from "./plugin/e2e";
 import { schemaText } from "../../provider/src/plugin/schema";
+import { locateDaemonArtifact } from "../../provider/src/daemon/artifact";
 
 const skip = missing(false);
 const version = (JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { version: string }).version;
@@ -55,6 +56,20 @@ describe("wgmesh provider plugin: schema, get-schema, tarball, SDKs", { skip }, 
     assert.doesNotMatch(ws.env.PATH ?? "", new RegExp(`${path.join(repoRoot, "dist")}(:|$)`));
     const r = ws.ok("pulumi", ["package", "get-schema", `wgmesh@${version}`], ws.root);
     assert.deepEqual(JSON.parse(r.stdout), schemaFile());
+    // The daemon artifact DecentralizedNode uploads rides in the tarball, where daemon/artifact.ts looks for it
+    // (<package root>/dist/artifact); complete (sizes as its manifest says), and no test files beside the code.
+    const installed = path.join(ws.env.PULUMI_HOME as string, "plugins", `resource-wgmesh-v${version}`);
+    const art = locateDaemonArtifact({ WGMESH_DAEMON_ARTIFACT_DIR: path.join(installed, "dist", "artifact") });
+    t.diagnostic(`daemon artifact in the tarball: ${(art.bytes / 1e6).toFixed(1)} MB + ${(art.gzBytes / 1e6).toFixed(1)} MB gzip'd, node ${art.nodeVersion}`);
+    const tests: string[] = [];
+    const walk = (d: string) => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(path.join(d, e.name));
+        else if (/\.test\.(js|js\.map|d\.ts)$/.test(e.name)) tests.push(path.join(d, e.name));
+      }
+    };
+    walk(path.join(installed, "provider"));
+    assert.deepEqual(tests, [], "no compiled tests in the plugin");
   });
 
   test("sdk/ is exactly what wgmesh-codegen generates from schema.json (run `make gen-sdk` after a schema change)", (t) => {
@@ -72,9 +87,18 @@ describe("wgmesh provider plugin: schema, get-schema, tarball, SDKs", { skip }, 
       ["nodejs/nodeConfig.ts", /additionalSecretOutputs: \["connection", "privateKey"\]/],
       ["python/pulumi_wgmesh/node_config.py", /additional_secret_outputs=\["connection", "privateKey"\]/],
       ["go/wgmesh/nodeConfig.go", /pulumi\.AdditionalSecretOutputs\(\[\]string\{\s*"connection",\s*"privateKey",/],
+      ["nodejs/meshSecret.ts", /additionalSecretOutputs: \["secret"\]/],
+      ["python/pulumi_wgmesh/mesh_secret.py", /additional_secret_outputs=\["secret"\]/],
+      ["go/wgmesh/meshSecret.go", /pulumi\.AdditionalSecretOutputs\(\[\]string\{\s*"secret",/],
+      ["nodejs/decentralizedNode.ts", /additionalSecretOutputs: \["connection", "secret"\]/],
+      ["python/pulumi_wgmesh/decentralized_node.py", /additional_secret_outputs=\["connection", "secret"\]/],
+      ["go/wgmesh/decentralizedNode.go", /pulumi\.AdditionalSecretOutputs\(\[\]string\{\s*"connection",\s*"secret",/],
     ] as const) {
-      assert.match(read(file), re, `${file}: private key and connection are secret outputs`);
+      assert.match(read(file), re, `${file}: private key, connection and mesh secret are secret outputs`);
     }
+    // Secret inputs are wrapped by the SDK itself (a plain string passed as the mesh secret is stored encrypted).
+    assert.match(read("nodejs/decentralizedNode.ts"), /resourceInputs\["secret"\] = args\?\.secret \? pulumi\.secret\(args\.secret\) : undefined/);
+    assert.match(read("nodejs/meshSecret.ts"), /resourceInputs\["secret"\] = args\?\.secret \? pulumi\.secret\(args\.secret\) : undefined/);
     assert.match(read("python/pulumi_wgmesh/node.py"), /Generate the WireGuard key on the host/, "schema descriptions reach the SDK docs");
   });
 
@@ -88,10 +112,10 @@ describe("wgmesh provider plugin: schema, get-schema, tarball, SDKs", { skip }, 
     fs.cpSync(path.join(repoRoot, "sdk/python"), path.join(ws.root, "sdk-python"), { recursive: true });
     ws.ok("python3", ["-m", "pip", "install", "-q", "--no-deps", "--no-index", "--no-build-isolation", "--target", pylib, path.join(ws.root, "sdk-python")], ws.root);
     ws.env.PYTHONPATH = pylib;
-    const py = ws.run("python3", ["-c", "import pulumi_wgmesh as m; print(m.Mesh.__name__, m.Node.__name__)"], ws.root);
+    const py = ws.run("python3", ["-c", "import pulumi_wgmesh as m; print(m.Mesh.__name__, m.Node.__name__, m.MeshSecret.__name__, m.DecentralizedNode.__name__)"], ws.root);
     delete ws.env.PYTHONPATH;
     assert.equal(py.status, 0, py.stderr);
-    assert.equal(py.stdout.trim(), "Mesh Node");
+    assert.equal(py.stdout.trim(), "Mesh Node MeshSecret DecentralizedNode");
     const go = path.join(ws.root, "go-example");
     fs.cpSync(path.join(repoRoot, "examples/go-full-mesh"), go, { recursive: true });
     const mod = fs.readFileSync(path.join(go, "go.mod"), "utf8").replace("=> ../../sdk", `=> ${path.join(repoRoot, "sdk")}`);

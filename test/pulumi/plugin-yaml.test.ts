@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { fullMeshScenario, missing, peerCounts, repoRoot } from "./plugin/e2e";
+import { fullMeshScenario, installPluginTarball, missing, peerCounts } from "./plugin/e2e";
 
 /** The example with groups web = {node1, node2}, app = {node3} and a policy web → app (YAML block lists). */
 function withPolicy(program: string): string {
@@ -30,10 +30,7 @@ test("YAML: examples/yaml-full-mesh up / ping / secrets / no-change preview / re
     example: "yaml-full-mesh",
     installPlugin(ws) {
       // The plugin as users get it: the tarball, installed into this workspace's PULUMI_HOME.
-      const r = ws.ok("bash", [path.join(repoRoot, "scripts/plugin-package.sh"), path.join(ws.root, "pkg")], repoRoot);
-      const tgz = r.stdout.trim().split("\n").pop() as string;
-      const version = /-v([^-]+)-linux/.exec(tgz)?.[1] as string;
-      ws.ok("pulumi", ["plugin", "install", "resource", "wgmesh", version, "--file", tgz, "--non-interactive"], ws.root);
+      installPluginTarball(ws);
     },
     async afterUp({ t, ws, dir, tb, meshIps }) {
       // Groups and a policy (resource references through the plugin): web1/web2 stop peering with each other.

@@ -34,7 +34,8 @@ test("testbed: a silent peer expires after ~5 min on the others; started again i
     assert.equal(r.status, 0, `scripts/daemon-artifact.js failed:\n${r.stdout}${r.stderr}`);
   }
   const art = locateDaemonArtifact();
-  const tb = await up(3, { name: "sexp", subnet: "172.31.97.0/24", binds: [{ source: fs.realpathSync(art.path), target: BIN, readOnly: true }] });
+  assert.ok(art.path, "the repo's dist/artifact has the executable itself");
+  const tb = await up(3, { name: "sexp", subnet: "172.31.97.0/24", binds: [{ source: fs.realpathSync(art.path!), target: BIN, readOnly: true }] });
   try {
     const hosts = tb.hosts.map((h) => h.name);
     const [h1, h2, h3] = hosts as [string, string, string];

@@ -13,8 +13,8 @@ export const ARTIFACT_NAME = "wgmesh-linux-x64";
 const PACKAGE_NAME = "@wgmesh/pulumi";
 
 export interface DaemonArtifact {
-  /** The executable. */
-  path: string;
+  /** The executable; null where only the gzip'd copy is shipped (the packaged plugin: hosts get the .gz). */
+  path: string | null;
   /** Its gzip'd copy (`gunzip` on the host gives `path`'s bytes). */
   gzPath: string;
   /** sha256 (hex) of the raw executable: what to check on the host after unpacking. */
@@ -53,8 +53,8 @@ function missing(dir: string, what: string, viaEnv: boolean): Error {
 }
 
 /**
- * The built daemon artifact, checked: manifest readable and complete, both files present with the sizes the
- * manifest states (a size mismatch means a stale or half-copied file). Throws an error saying what is missing
+ * The built daemon artifact, checked: manifest readable and complete, the gzip'd copy (and the executable,
+ * when present) with the sizes the manifest states (a size mismatch means a stale or half-copied file). Throws an error saying what is missing
  * and how to build it.
  */
 export function locateDaemonArtifact(env: NodeJS.ProcessEnv = process.env): DaemonArtifact {
@@ -91,7 +91,9 @@ export function locateDaemonArtifact(env: NodeJS.ProcessEnv = process.env): Daem
     gzBytes: int("gzBytes"),
     nodeVersion: str("nodeVersion", /^v\d+\.\d+\.\d+/),
   };
+  if (!fs.existsSync(artifact.path as string)) artifact.path = null;
   for (const [file, size] of [[artifact.path, artifact.bytes], [artifact.gzPath, artifact.gzBytes]] as const) {
+    if (file === null) continue;
     let st: fs.Stats;
     try {
       st = fs.statSync(file);

@@ -11,6 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import * as zlib from "node:zlib";
 import { shellCommand, shellQuote } from "../planner/shell";
 import { deriveParams, meshIpStillValid, parseMeshSubnet, type CustomSubnet } from "../daemon/derive";
 import { daemonJoinArgs, type DaemonOptions } from "../daemon/options";
@@ -36,7 +37,6 @@ export const DAEMON_STATE_DIR = "/var/lib/wgmesh";
 
 /** The self-contained daemon executable (see daemon/artifact.ts). */
 export interface DaemonArtifact {
-  path: string;
   gzPath: string;
   sha256: string;
   bytes: number;
@@ -291,8 +291,9 @@ async function upload(session: SshSession, node: string, artifact: DaemonArtifac
     shellCommand("chmod", "755", tmp),
     shellCommand("mv", "-f", tmp, DAEMON_BIN),
   ].join("; ");
-  const file = gzip ? artifact.gzPath : artifact.path;
-  const r = await session.pipe(command, fs.createReadStream(file), { label: "upload wgmesh", bytes: gzip ? artifact.gzBytes : artifact.bytes, timeoutMs });
+  // Always read the gzip'd copy; a host without gzip gets it unpacked here (more bytes on the wire).
+  const source = gzip ? fs.createReadStream(artifact.gzPath) : fs.createReadStream(artifact.gzPath).pipe(zlib.createGunzip());
+  const r = await session.pipe(command, source, { label: "upload wgmesh", bytes: gzip ? artifact.gzBytes : artifact.bytes, timeoutMs });
   if (r.exitCode !== 0) throw new EngineError(`node ${node}: uploading ${DAEMON_BIN} failed (exit ${r.exitCode ?? r.signal}): ${r.stderr.trim().slice(-400) || "no error output"}. Fix: check free space in /usr/local/bin and re-run`);
 }
 

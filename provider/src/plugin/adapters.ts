@@ -10,11 +10,14 @@
  *  - the Node's topology settings (meshIp, listenPort, …), which the TypeScript Node keeps in the program,
  *    passed through the Node's state so the Mesh component can read them; likewise the URNs of the
  *    references of Group and Policy, through which the Mesh resolves members/groups whose ids (names) are
- *    not known yet in a preview.
+ *    not known yet in a preview;
+ *  - the DecentralizedNode's `hostState` (output only in the schema) filled into the checked inputs with the
+ *    planned value, as the TypeScript class passes it: a refresh that reads another state shows as a diff.
  */
 import { lifecycles, type ResourceKind } from "../pulumi/lifecycle/index";
 import { containsUnknown, deepEqual } from "../pulumi/lifecycle/common";
 import type { CheckFailure, DiffResult, Lifecycle, LifecycleContext } from "../pulumi/lifecycle/types";
+import { PLANNED_DAEMON_STATE } from "../engine/daemonstate";
 import { GROUP_REFS, NODE_TOPOLOGY, POLICY_REFS, TOKENS, buildSchema } from "./schema";
 import { isResourceRef, plain, refId, secretProperties, toEngine, urnName } from "./values";
 
@@ -40,7 +43,10 @@ const refs = (v: unknown): unknown => (Array.isArray(v) ? v.map(refId) : v);
 /** The URNs of references: known even for resources that are new in a preview (unlike their ids). */
 const urns = (v: unknown): unknown => (Array.isArray(v) ? v.map((x) => (isResourceRef(x) ? x.urn : x)) : v);
 
-export const ADAPTERS: Record<string, CustomAdapter> = {
+/** Every custom resource token (all but the Mesh component): an adapter missing for one fails to compile. */
+type CustomToken = Exclude<(typeof TOKENS)[keyof typeof TOKENS], typeof TOKENS.mesh>;
+
+export const ADAPTERS: Record<CustomToken, CustomAdapter> = {
   [TOKENS.node]: {
     token: TOKENS.node,
     kind: "node",
@@ -74,6 +80,15 @@ export const ADAPTERS: Record<string, CustomAdapter> = {
   },
   [TOKENS.meshDeclaration]: { token: TOKENS.meshDeclaration, kind: "mesh", passthrough: [], normalize: (_urn, news) => news },
   [TOKENS.nodeConfig]: { token: TOKENS.nodeConfig, kind: "nodeConfig", passthrough: [], normalize: (_urn, news) => news },
+  [TOKENS.meshSecret]: { token: TOKENS.meshSecret, kind: "meshSecret", passthrough: [], normalize: (_urn, news) => news },
+  [TOKENS.decentralizedNode]: {
+    token: TOKENS.decentralizedNode,
+    kind: "decentralizedNode",
+    passthrough: [],
+    normalize(urn, news) {
+      return { ...news, hostname: news.hostname ?? urnName(urn), hostState: { ...PLANNED_DAEMON_STATE } };
+    },
+  },
 };
 
 type SchemaResource = { properties: Record<string, { secret?: boolean }>; inputProperties: Record<string, { secret?: boolean }> };
@@ -112,7 +127,7 @@ function split(a: CustomAdapter, props: Props): { own: Props; extra: Props } {
 
 export function adapterFor(urnOrToken: string): CustomAdapter {
   const token = urnOrToken.startsWith("urn:") ? (urnOrToken.split("::")[2] ?? "").split("$").pop() ?? "" : urnOrToken;
-  const a = ADAPTERS[token];
+  const a = (ADAPTERS as Record<string, CustomAdapter | undefined>)[token];
   if (!a) throw new Error(`wgmesh: unknown resource type ${JSON.stringify(token)} (known: ${Object.keys(ADAPTERS).join(", ")})`);
   return a;
 }

@@ -1,6 +1,8 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { ADAPTERS, CustomResourceOps, adapterFor } from "./adapters";
 import { inputViolations, outputViolations, unwrappedSecrets, type SchemaDoc } from "./conform";
@@ -9,6 +11,7 @@ import { TOKENS, buildSchema, schemaText } from "./schema";
 import { RESOURCE_SIG, SECRET_SIG, SIG, plain, secret, toEngine } from "./values";
 import { UNKNOWN } from "../pulumi/lifecycle/types";
 import { silentLogger } from "../engine/ssh/log";
+import { PLANNED_DAEMON_STATE } from "../engine/daemonstate";
 
 const ctx = { log: silentLogger };
 const doc = buildSchema(packageVersion()) as unknown as SchemaDoc;
@@ -32,6 +35,16 @@ describe("schema.json", () => {
     assert.equal(r[TOKENS.node].inputProperties.privateKey.secret, true);
     assert.equal(r[TOKENS.nodeConfig].properties.privateKey.secret, true);
     assert.equal(r[TOKENS.mesh].isComponent, true);
+    assert.equal(r[TOKENS.meshSecret].properties.secret.secret, true);
+    assert.equal(r[TOKENS.meshSecret].inputProperties.secret.secret, true);
+    assert.equal(r[TOKENS.meshSecret].requiredInputs, undefined, "no required input (absent, as get-schema normalises an empty list)");
+    for (const k of ["secret", "connection"]) {
+      assert.equal(r[TOKENS.decentralizedNode].properties[k].secret, true, `DecentralizedNode output ${k} is secret`);
+      assert.equal(r[TOKENS.decentralizedNode].inputProperties[k].secret, true, `DecentralizedNode input ${k} is secret`);
+    }
+    assert.equal(r[TOKENS.decentralizedNode].inputProperties.connection.$ref, "#/types/wgmesh:index:Connection");
+    assert.equal(r[TOKENS.decentralizedNode].properties.hostState.$ref, "#/types/wgmesh:index:DaemonHostState");
+    assert.ok(!("hostState" in r[TOKENS.decentralizedNode].inputProperties), "hostState is an output only (the plugin plans it)");
     assert.equal((doc.types as any)["wgmesh:index:Connection"].properties.password.secret, true);
     for (const [t, res] of Object.entries(r)) assert.ok(typeof res.description === "string" && res.description.length > 20, `${t} has a description`);
   });
@@ -143,6 +156,81 @@ describe("adapters over the shared lifecycles", () => {
     assert.deepEqual((u.outs as any).privateKey, secret("priv"));
     assert.deepEqual(outputViolations(doc, TOKENS.node, u.outs), []);
     assert.deepEqual(unwrappedSecrets(doc, TOKENS.node, u.outs), []);
+  });
+
+  test("MeshSecret: generated at create as a secret output conforming to the schema; kept on the next check/diff; a bad given secret fails check without echoing it", async () => {
+    const o = ops(TOKENS.meshSecret);
+    const u = urn(TOKENS.meshSecret, "mesh");
+    assert.deepEqual(inputViolations(doc, TOKENS.meshSecret, {}), []);
+    const c = await o.check(u, undefined, {}, ctx);
+    assert.deepEqual(c.failures, []);
+    assert.deepEqual(c.inputs, {}, "no secret given: nothing to wrap, nothing nulled (absent = generate)");
+    const created = await o.create(u, c.inputs, ctx);
+    assert.deepEqual(outputViolations(doc, TOKENS.meshSecret, created.outs), []);
+    assert.deepEqual(unwrappedSecrets(doc, TOKENS.meshSecret, created.outs), []);
+    const value = (plain(created.outs) as any).secret as string;
+    assert.match(value, /^wgmesh:\/\/v1\/[A-Za-z0-9_-]{171}$/);
+    assert.ok(!JSON.stringify({ ...created.outs, secret: null }).includes(value.slice(12)), "the secret is only in the secret-wrapped property");
+    assert.equal((await o.diff(created.id, created.outs, (await o.check(u, created.outs, {}, ctx)).inputs, ctx)).changes, false);
+    const given = "wgmesh://v1/plugin-test-secret-0123456789abcdefghijklmnop";
+    const g = await o.check(u, undefined, { secret: given }, ctx);
+    assert.deepEqual(g.inputs, { secret: secret(given) }, "a given secret is a secret in the checked inputs even if it came in plain");
+    assert.deepEqual((await o.diff(created.id, created.outs, g.inputs, ctx)).replaces, ["secret"], "adopting another secret makes a new mesh");
+    const bad = await o.check(u, undefined, { secret: secret("short-secret") }, ctx);
+    assert.equal(bad.failures[0]?.property, "secret");
+    assert.ok(!bad.failures[0]!.reason.includes("short-secret"));
+  });
+
+  test("DecentralizedNode: check defaults hostname, plans hostState, keeps connection/secret secret and nulls absent options; bad options fail naming node and property", async () => {
+    const o = ops(TOKENS.decentralizedNode);
+    const u = urn(TOKENS.decentralizedNode, "edge1");
+    const news = { connection: secret({ host: "192.0.2.10", port: 22, user: "root" }), secret: "wgmesh://v1/plugin-test-secret-0123456789abcdefghijklmnop", lanDiscovery: true, dht: false };
+    assert.deepEqual(inputViolations(doc, TOKENS.decentralizedNode, news), []);
+    const c = await o.check(u, undefined, news, ctx);
+    assert.deepEqual(c.failures, []);
+    assert.deepEqual(c.inputs, {
+      hostname: "edge1", connection: news.connection, secret: secret(news.secret), lanDiscovery: true, dht: false,
+      hostState: { ...PLANNED_DAEMON_STATE },
+      interfaceName: null, listenPort: null, advertiseRoutes: null, gossip: null, dhtBootstrap: null, meshSubnet: null, logLevel: null,
+    });
+    const bad = await o.check(u, undefined, { ...news, advertiseRoutes: ["0.0.0.0/0"] }, ctx);
+    assert.equal(bad.failures[0]?.property, "advertiseRoutes");
+    assert.match(bad.failures[0]!.reason, /^decentralized node "edge1": advertiseRoutes: /);
+    const pending = await o.check(u, undefined, { ...news, secret: UNKNOWN }, ctx);
+    assert.deepEqual(pending.failures, [], "a secret not known yet (a new MeshSecret in a preview) passes check");
+  });
+
+  test("DecentralizedNode: diff against state — no change, an option change in place, drift read by a refresh, another daemon artifact; outputs conform", async () => {
+    // A small artifact directory (the lifecycle reads only its manifest and sizes in a diff).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wgmesh-plugin-artifact-"));
+    const prev = process.env.WGMESH_DAEMON_ARTIFACT_DIR;
+    try {
+      const bin = Buffer.from("#!/bin/sh\necho not the daemon\n");
+      fs.writeFileSync(path.join(dir, "wgmesh-linux-x64"), bin);
+      fs.writeFileSync(path.join(dir, "wgmesh-linux-x64.gz"), Buffer.from("gz"));
+      const sha = createHash("sha256").update(bin).digest("hex");
+      fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({ sha256: sha, bytes: bin.length, gzBytes: 2, nodeVersion: "v20.0.0" }));
+      process.env.WGMESH_DAEMON_ARTIFACT_DIR = dir;
+      const o = ops(TOKENS.decentralizedNode);
+      const u = urn(TOKENS.decentralizedNode, "edge1");
+      const news = { connection: secret({ host: "192.0.2.10", port: 22, user: "root" }), secret: secret("wgmesh://v1/plugin-test-secret-0123456789abcdefghijklmnop") };
+      const inputs = (await o.check(u, undefined, news, ctx)).inputs;
+      const state = toEngine({ ...(plain(inputs) as object), publicKey: "B6N8vBQgk8i3VdwbEOhstCY3StFqqFPtC9/AsrhtHHw=", meshIp: "10.53.46.186", meshIpv6: null, daemonSha256: sha, hostState: { ...PLANNED_DAEMON_STATE } }, ["connection", "secret"]);
+      assert.deepEqual(outputViolations(doc, TOKENS.decentralizedNode, state), []);
+      assert.deepEqual(unwrappedSecrets(doc, TOKENS.decentralizedNode, state), []);
+      assert.deepEqual(await o.diff("edge1", state, (await o.check(u, state, news, ctx)).inputs, ctx), { changes: false, changed: [], replaces: [], deleteBeforeReplace: false });
+      const gossip = await o.diff("edge1", state, (await o.check(u, state, { ...news, gossip: true }, ctx)).inputs, ctx);
+      assert.deepEqual([gossip.changed, gossip.replaces], [["gossip"], []]);
+      const stopped = { ...state, hostState: { ...PLANNED_DAEMON_STATE, service: "not running (inactive)" } };
+      assert.deepEqual((await o.diff("edge1", stopped, inputs, ctx)).changed, ["hostState"], "a stopped daemon found by refresh is a change to the planned state");
+      const moved = await o.diff("edge1", state, (await o.check(u, state, { ...news, connection: secret({ host: "192.0.2.11" }) }, ctx)).inputs, ctx);
+      assert.deepEqual([moved.replaces, moved.deleteBeforeReplace], [["connection"], true], "another host: replace, the old host cleaned first");
+      assert.deepEqual((await o.diff("edge1", { ...state, daemonSha256: "0".repeat(64) }, inputs, ctx)).changed, ["daemonSha256"], "another daemon artifact updates the host");
+    } finally {
+      if (prev === undefined) delete process.env.WGMESH_DAEMON_ARTIFACT_DIR;
+      else process.env.WGMESH_DAEMON_ARTIFACT_DIR = prev;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("conformance checks can fail: wrong types, unknown and missing properties, unwrapped secrets", () => {

@@ -11,6 +11,9 @@ import type { NodeInputs, NodeOutputs } from "../pulumi/lifecycle/node";
 import type { HostFiles, NodeConfigInputs, PeerInputs } from "../pulumi/lifecycle/nodeConfig";
 import type { GroupInput, PolicyInput } from "../core/model";
 import type { Connection, ProxyConnection } from "../engine/ssh/connection";
+import type { MeshSecretInputs, MeshSecretOutputs } from "../pulumi/lifecycle/meshSecret";
+import type { DecentralizedNodeInputs, DecentralizedNodeOutputs } from "../pulumi/lifecycle/decentralizedNode";
+import type { DaemonHostState } from "../engine/daemonstate";
 
 export const PACKAGE = "wgmesh";
 export const TOKENS = {
@@ -20,6 +23,8 @@ export const TOKENS = {
   mesh: "wgmesh:index:Mesh",
   meshDeclaration: "wgmesh:index:MeshDeclaration",
   nodeConfig: "wgmesh:index:NodeConfig",
+  meshSecret: "wgmesh:index:MeshSecret",
+  decentralizedNode: "wgmesh:index:DecentralizedNode",
 } as const;
 
 export interface PropertySpec {
@@ -192,6 +197,51 @@ const nodeConfig: Record<keyof NodeConfigInputs, PropertySpec> = {
   hostFiles: ref("wgmesh:index:HostFiles", "What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift."),
 };
 
+// ---- decentralized mode: MeshSecret, DecentralizedNode ----------------------------------------------------
+
+const meshSecretInputs: Record<keyof MeshSecretInputs, PropertySpec> = {
+  secret: str("An existing secret to adopt: a `wgmesh://v1/…` URI from `wgmesh init --secret` or a Go wgmesh mesh; default: a new random one. Changing it makes a new mesh (replacement). Stored as a secret.", { secret: true, willReplaceOnChanges: true }),
+};
+
+const meshSecretOutputs: Record<keyof MeshSecretOutputs, PropertySpec> = {
+  secret: str("The secret URI every node of the mesh joins with (secret). `pulumi stack output --show-secrets` shows it, e.g. for `wgmesh join` on a host outside the stack.", { secret: true }),
+  imported: bool("Whether the secret came from the `secret` input (else it was generated here)."),
+  meshSubnet: str('The IPv4 mesh subnet the nodes derive from the secret, e.g. "10.42.0.0/16" (unless a node sets meshSubnet).'),
+  meshIpv6Prefix: str("The IPv6 ULA prefix of the mesh, derived from the secret."),
+  gossipPort: int("UDP port of the encrypted peer exchange, derived from the secret: open it between the nodes together with their WireGuard port."),
+};
+
+const daemonHostState: Record<keyof DaemonHostState, PropertySpec> = {
+  binary: str('/usr/local/bin/wgmesh: "as planned" (the artifact\'s SHA-256), "differs" or "missing".'),
+  unit: str('The wgmesh.service unit file: "as planned", "differs" or "missing".'),
+  secret: str('/etc/wgmesh/secret: "as planned" (the secret, mode 0600), "differs", "missing" or "mode <octal>".'),
+  service: str('wgmesh.service: "running" as planned, else "not enabled (…)" or "not running (…)".'),
+};
+
+const decentralizedNodeInputs: Record<keyof DecentralizedNodeInputs, PropertySpec> = {
+  hostname: str("Name of the node in logs and errors (a DNS label); default: the resource name. Not the mesh identity: the daemon keys and addresses the host itself."),
+  connection: ref("wgmesh:index:Connection", "How to reach the host over SSH: the same fields as @pulumi/command's remote connection. Another host/port replaces the resource (the old host is cleaned first). Stored as a secret.", { secret: true }),
+  secret: str("The mesh secret, e.g. a MeshSecret's `secret` output. Stored as a secret; on the host only in /etc/wgmesh/secret (0600), never in argv, the unit or logs. Changing it restarts the daemon in the new mesh.", { secret: true }),
+  interfaceName: str('WireGuard interface the daemon manages (default "wg0").'),
+  listenPort: int("WireGuard listen port (default 51820)."),
+  advertiseRoutes: strings('Networks behind this host (CIDRs, one per entry) the other nodes may reach through it, e.g. ["192.168.10.0/24"].'),
+  gossip: bool("In-mesh gossip: nodes pass on the peers they know (default false, as the Go tool)."),
+  lanDiscovery: bool("LAN multicast discovery (default true)."),
+  dht: bool("BitTorrent mainline DHT discovery (default true); false when every node finds the others by LAN or gossip."),
+  dhtBootstrap: strings('DHT bootstrap nodes, "host:port" per entry (default: the public ones the Go tool uses).'),
+  meshSubnet: str("A custom IPv4 mesh subnet, identical on every node (default: derived from the secret, see MeshSecret.meshSubnet)."),
+  logLevel: str('Daemon log level: "debug", "info", "warn" or "error" (default "info").'),
+};
+
+const decentralizedNodeOutputs: Record<keyof DecentralizedNodeOutputs, PropertySpec> = {
+  ...decentralizedNodeInputs,
+  publicKey: str("The node's WireGuard public key (the daemon makes its key on the host; the private key never leaves it)."),
+  meshIp: str("The node's IPv4 address in the mesh (derived from its key and the secret; stable across restarts)."),
+  meshIpv6: str("The node's IPv6 address in the mesh."),
+  daemonSha256: str("SHA-256 of the wgmesh executable installed on the host (a new provider version with another daemon updates it)."),
+  hostState: ref("wgmesh:index:DaemonHostState", "How the host's daemon compares with the plan, read at create, update and refresh: a binary, unit or secret changed by hand or a stopped service shows as a diff after `pulumi refresh`, and the next `pulumi up` repairs it."),
+};
+
 // ---- assembly ---------------------------------------------------------------------------------------------
 
 function objectType(description: string, properties: Record<string, PropertySpec>, required: string[]) {
@@ -203,7 +253,8 @@ function sortKeys<T>(o: Record<string, T>): Record<string, T> {
 }
 
 function resource(description: string, inputs: Record<string, PropertySpec>, requiredInputs: string[], outputs: Record<string, PropertySpec>, required: string[], extra: Record<string, unknown> = {}) {
-  return { description, ...extra, inputProperties: sortKeys(inputs), requiredInputs, properties: sortKeys(outputs), required };
+  // An empty requiredInputs is left out, as the engine's schema normalisation does (get-schema returns it so).
+  return { description, ...extra, inputProperties: sortKeys(inputs), ...(requiredInputs.length > 0 ? { requiredInputs } : {}), properties: sortKeys(outputs), required };
 }
 
 /** The package schema (a plain JSON value); `version` comes from package.json. */
@@ -234,6 +285,7 @@ export function buildSchema(version: string) {
       "wgmesh:index:MeshNode": objectType("What the mesh needs of a node (its topology settings).", meshNode, ["hostname", "sshHost"]),
       "wgmesh:index:GroupDeclaration": objectType("A group as the mesh sees it.", groupDecl, ["name"]),
       "wgmesh:index:PolicyDeclaration": objectType("A policy as the mesh sees it.", policyDecl, ["fromGroups", "name", "toGroups"]),
+      "wgmesh:index:DaemonHostState": objectType("How a DecentralizedNode's host compares with the plan.", daemonHostState, ["binary", "secret", "service", "unit"]),
     },
     resources: {
       [TOKENS.node]: resource(
@@ -287,6 +339,15 @@ export function buildSchema(version: string) {
         ["address", "connection", "forwarding", "hostname", "interfaceName", "keyOnHost", "listenPort", "mesh", "peers", "publicKey", "routes"],
         nodeConfig,
         ["address", "connection", "forwarding", "hostname", "interfaceName", "keyOnHost", "listenPort", "mesh", "peers", "publicKey", "routes"],
+      ),
+      [TOKENS.meshSecret]: resource(
+        "The shared secret of a decentralized mesh (as `wgmesh init --secret` makes it), kept as a Pulumi secret, with the parameters every node derives from it that are not secret. Nodes that share it find each other (DHT, LAN multicast, gossip) with no central state — DecentralizedNodes of this stack as well as Go wgmesh nodes anywhere.",
+        meshSecretInputs, [], meshSecretOutputs, ["gossipPort", "imported", "meshIpv6Prefix", "meshSubnet", "secret"],
+      ),
+      [TOKENS.decentralizedNode]: resource(
+        "A host running the decentralized wgmesh daemon (`wgmesh join` as wgmesh.service), installed over SSH: the self-contained wgmesh executable (nothing to prepare on the host but sshd and systemd), the mesh secret in a 0600 file, the unit. The daemon makes its own WireGuard key and finds its peers from the secret; the resource reports the node's mesh IP and public key. Changing an option or the secret restarts the daemon in place (key and mesh IP stay).",
+        decentralizedNodeInputs, ["connection", "secret"], decentralizedNodeOutputs,
+        ["connection", "daemonSha256", "hostState", "hostname", "meshIp", "publicKey", "secret"],
       ),
     },
   };

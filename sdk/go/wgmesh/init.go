@@ -21,12 +21,16 @@ func (m *module) Version() semver.Version {
 
 func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi.Resource, err error) {
 	switch typ {
+	case "wgmesh:index:DecentralizedNode":
+		r = &DecentralizedNode{}
 	case "wgmesh:index:Group":
 		r = &Group{}
 	case "wgmesh:index:Mesh":
 		r = &Mesh{}
 	case "wgmesh:index:MeshDeclaration":
 		r = &MeshDeclaration{}
+	case "wgmesh:index:MeshSecret":
+		r = &MeshSecret{}
 	case "wgmesh:index:Node":
 		r = &Node{}
 	case "wgmesh:index:NodeConfig":

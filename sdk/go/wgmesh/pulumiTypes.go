@@ -158,6 +158,53 @@ func (o ConnectionOutput) User() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Connection) *string { return v.User }).(pulumi.StringPtrOutput)
 }
 
+// How a DecentralizedNode's host compares with the plan.
+type DaemonHostState struct {
+	// /usr/local/bin/wgmesh: "as planned" (the artifact's SHA-256), "differs" or "missing".
+	Binary string `pulumi:"binary"`
+	// /etc/wgmesh/secret: "as planned" (the secret, mode 0600), "differs", "missing" or "mode <octal>".
+	Secret string `pulumi:"secret"`
+	// wgmesh.service: "running" as planned, else "not enabled (…)" or "not running (…)".
+	Service string `pulumi:"service"`
+	// The wgmesh.service unit file: "as planned", "differs" or "missing".
+	Unit string `pulumi:"unit"`
+}
+
+// How a DecentralizedNode's host compares with the plan.
+type DaemonHostStateOutput struct{ *pulumi.OutputState }
+
+func (DaemonHostStateOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*DaemonHostState)(nil)).Elem()
+}
+
+func (o DaemonHostStateOutput) ToDaemonHostStateOutput() DaemonHostStateOutput {
+	return o
+}
+
+func (o DaemonHostStateOutput) ToDaemonHostStateOutputWithContext(ctx context.Context) DaemonHostStateOutput {
+	return o
+}
+
+// /usr/local/bin/wgmesh: "as planned" (the artifact's SHA-256), "differs" or "missing".
+func (o DaemonHostStateOutput) Binary() pulumi.StringOutput {
+	return o.ApplyT(func(v DaemonHostState) string { return v.Binary }).(pulumi.StringOutput)
+}
+
+// /etc/wgmesh/secret: "as planned" (the secret, mode 0600), "differs", "missing" or "mode <octal>".
+func (o DaemonHostStateOutput) Secret() pulumi.StringOutput {
+	return o.ApplyT(func(v DaemonHostState) string { return v.Secret }).(pulumi.StringOutput)
+}
+
+// wgmesh.service: "running" as planned, else "not enabled (…)" or "not running (…)".
+func (o DaemonHostStateOutput) Service() pulumi.StringOutput {
+	return o.ApplyT(func(v DaemonHostState) string { return v.Service }).(pulumi.StringOutput)
+}
+
+// The wgmesh.service unit file: "as planned", "differs" or "missing".
+func (o DaemonHostStateOutput) Unit() pulumi.StringOutput {
+	return o.ApplyT(func(v DaemonHostState) string { return v.Unit }).(pulumi.StringOutput)
+}
+
 // A group as the mesh sees it.
 type GroupDeclaration struct {
 	// Free text.
@@ -1196,6 +1243,7 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*ProxyConnectionInput)(nil)).Elem(), ProxyConnectionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ProxyConnectionPtrInput)(nil)).Elem(), ProxyConnectionArgs{})
 	pulumi.RegisterOutputType(ConnectionOutput{})
+	pulumi.RegisterOutputType(DaemonHostStateOutput{})
 	pulumi.RegisterOutputType(GroupDeclarationOutput{})
 	pulumi.RegisterOutputType(GroupDeclarationArrayOutput{})
 	pulumi.RegisterOutputType(HostFilesOutput{})

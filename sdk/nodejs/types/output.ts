@@ -56,6 +56,28 @@ export interface Connection {
 }
 
 /**
+ * How a DecentralizedNode's host compares with the plan.
+ */
+export interface DaemonHostState {
+    /**
+     * /usr/local/bin/wgmesh: "as planned" (the artifact's SHA-256), "differs" or "missing".
+     */
+    binary: string;
+    /**
+     * /etc/wgmesh/secret: "as planned" (the secret, mode 0600), "differs", "missing" or "mode <octal>".
+     */
+    secret: string;
+    /**
+     * wgmesh.service: "running" as planned, else "not enabled (…)" or "not running (…)".
+     */
+    service: string;
+    /**
+     * The wgmesh.service unit file: "as planned", "differs" or "missing".
+     */
+    unit: string;
+}
+
+/**
  * A group as the mesh sees it.
  */
 export interface GroupDeclaration {

@@ -6,9 +6,11 @@ import builtins as _builtins
 from . import _utilities
 import typing
 # Export this package's modules as members:
+from .decentralized_node import *
 from .group import *
 from .mesh import *
 from .mesh_declaration import *
+from .mesh_secret import *
 from .node import *
 from .node_config import *
 from .policy import *
@@ -23,9 +25,11 @@ _utilities.register(
   "mod": "index",
   "fqn": "pulumi_wgmesh",
   "classes": {
+   "wgmesh:index:DecentralizedNode": "DecentralizedNode",
    "wgmesh:index:Group": "Group",
    "wgmesh:index:Mesh": "Mesh",
    "wgmesh:index:MeshDeclaration": "MeshDeclaration",
+   "wgmesh:index:MeshSecret": "MeshSecret",
    "wgmesh:index:Node": "Node",
    "wgmesh:index:NodeConfig": "NodeConfig",
    "wgmesh:index:Policy": "Policy"

@@ -17,6 +17,7 @@ from . import outputs
 
 __all__ = [
     'Connection',
+    'DaemonHostState',
     'GroupDeclaration',
     'HostFiles',
     'MeshNode',
@@ -193,6 +194,62 @@ class Connection(dict):
         The login user. Default "root"; a non-root user needs passwordless sudo.
         """
         return pulumi.get(self, "user")
+
+
+@pulumi.output_type
+class DaemonHostState(dict):
+    """
+    How a DecentralizedNode's host compares with the plan.
+    """
+    def __init__(__self__, *,
+                 binary: _builtins.str,
+                 secret: _builtins.str,
+                 service: _builtins.str,
+                 unit: _builtins.str):
+        """
+        How a DecentralizedNode's host compares with the plan.
+
+        :param _builtins.str binary: /usr/local/bin/wgmesh: "as planned" (the artifact's SHA-256), "differs" or "missing".
+        :param _builtins.str secret: /etc/wgmesh/secret: "as planned" (the secret, mode 0600), "differs", "missing" or "mode <octal>".
+        :param _builtins.str service: wgmesh.service: "running" as planned, else "not enabled (…)" or "not running (…)".
+        :param _builtins.str unit: The wgmesh.service unit file: "as planned", "differs" or "missing".
+        """
+        pulumi.set(__self__, "binary", binary)
+        pulumi.set(__self__, "secret", secret)
+        pulumi.set(__self__, "service", service)
+        pulumi.set(__self__, "unit", unit)
+
+    @_builtins.property
+    @pulumi.getter
+    def binary(self) -> _builtins.str:
+        """
+        /usr/local/bin/wgmesh: "as planned" (the artifact's SHA-256), "differs" or "missing".
+        """
+        return pulumi.get(self, "binary")
+
+    @_builtins.property
+    @pulumi.getter
+    def secret(self) -> _builtins.str:
+        """
+        /etc/wgmesh/secret: "as planned" (the secret, mode 0600), "differs", "missing" or "mode <octal>".
+        """
+        return pulumi.get(self, "secret")
+
+    @_builtins.property
+    @pulumi.getter
+    def service(self) -> _builtins.str:
+        """
+        wgmesh.service: "running" as planned, else "not enabled (…)" or "not running (…)".
+        """
+        return pulumi.get(self, "service")
+
+    @_builtins.property
+    @pulumi.getter
+    def unit(self) -> _builtins.str:
+        """
+        The wgmesh.service unit file: "as planned", "differs" or "missing".
+        """
+        return pulumi.get(self, "unit")
 
 
 @pulumi.output_type

@@ -127,8 +127,20 @@ interface Log {
   diagnostic(message: string): void;
 }
 
+/**
+ * Install the plugin as users get it: the tarball of scripts/plugin-package.sh (which carries the daemon
+ * artifact), installed into this workspace's PULUMI_HOME. Returns the tarball's path.
+ */
+export function installPluginTarball(ws: Workspace): string {
+  const r = ws.ok("bash", [path.join(repoRoot, "scripts/plugin-package.sh"), path.join(ws.root, "pkg")], repoRoot);
+  const tgz = r.stdout.trim().split("\n").pop() as string;
+  const version = /-v([^-]+)-linux/.exec(tgz)?.[1] as string;
+  ws.ok("pulumi", ["plugin", "install", "resource", "wgmesh", version, "--file", tgz, "--non-interactive"], ws.root);
+  return tgz;
+}
+
 /** Configure the stack with the testbed's hosts: hosts[i].{name,host,port,hostKey} and the SSH key (secret, on stdin). */
-function configure(ws: Workspace, dir: string, tb: Testbed): void {
+export function configure(ws: Workspace, dir: string, tb: Testbed): void {
   tb.hosts.forEach((h, i) => {
     ws.pulumiOk(dir, ["config", "set", "--path", `hosts[${i}].name`, h.name]);
     ws.pulumiOk(dir, ["config", "set", "--path", `hosts[${i}].host`, h.address]);

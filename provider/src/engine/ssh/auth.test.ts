@@ -11,7 +11,12 @@ import { SshError } from "./errors";
 function pemKey(type: "rsa" | "ed25519" | "ec"): string {
   if (type === "rsa") return utils.generateKeyPairSync("rsa", { bits: 2048 }).private;
   if (type === "ec") return utils.generateKeyPairSync("ecdsa", { bits: 256 }).private;
-  return utils.generateKeyPairSync("ed25519").private;
+  // ssh2's generator drops a leading zero byte of the ed25519 public key (≈1 key in 256), which its own
+  // parser then rejects as malformed: take the first well-formed one (a fixture bug, not the code under test).
+  for (;;) {
+    const k = utils.generateKeyPairSync("ed25519").private;
+    if (!(utils.parseKey(k) instanceof Error)) return k;
+  }
 }
 
 describe("auth method order", () => {
