@@ -15,8 +15,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, ChildProcess } from "node:child_process";
+import { spawnSync, ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import { startDhtBootstrap, testbedSkipReason } from "./testbed-dht";
 import * as path from "node:path";
 import { REPO_ROOT, WGMESH_BIN, sleep } from "./netlab";
 import { up } from "../testbed";
@@ -28,12 +29,6 @@ const NAME = "dart";
 const SECRET = "wgmesh://v1/testbed-daemon-artifact-secret-0123456789abcdefghijklmnop";
 const BIN = "/usr/local/bin/wgmesh";
 
-function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return "needs root (testbed)";
-  if (spawnSync("sh", ["-c", "command -v systemd-nspawn"]).status !== 0) return "needs systemd-nspawn (testbed)";
-  if (process.env["WGMESH_SKIP_TESTBED"]) return "WGMESH_SKIP_TESTBED set";
-  return undefined;
-}
 
 /** The artifact: built (or taken from the cache) by the script, unless WGMESH_DAEMON_ARTIFACT_DIR names one. */
 function artifact(): DaemonArtifact {
@@ -44,7 +39,7 @@ function artifact(): DaemonArtifact {
   return locateDaemonArtifact();
 }
 
-test("testbed: the self-contained artifact runs on Node-less Debian hosts; two of them mesh through the DHT", { skip: skipReason(), timeout: 420_000 }, async (t) => {
+test("testbed: the self-contained artifact runs on Node-less Debian hosts; two of them mesh through the DHT", { skip: testbedSkipReason(), timeout: 420_000 }, async (t) => {
   const art = artifact();
   const tb = await up(2, { name: NAME, subnet: "172.31.96.0/24" });
   let boot: ChildProcess | undefined;
@@ -79,13 +74,8 @@ test("testbed: the self-contained artifact runs on Node-less Debian hosts; two o
     assert.match(deploy.stderr, /unknown command "deploy"/);
 
     // the daemon: DHT only, installed as a service by the artifact itself
-    const dht = await tb.addSegmentNode("dht");
-    let bootLog = "";
-    boot = spawn("ip", ["netns", "exec", dht.ns, process.execPath, "-e",
-      `import('bittorrent-dht').then(({default: DHT}) => { const d = new DHT({ bootstrap: false }); d.listen(6881, '${dht.address}', () => console.log('listening')); })`], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    boot.stdout?.on("data", (d: Buffer) => (bootLog += d.toString()));
-    for (let i = 0; i < 40 && !bootLog.includes("listening"); i++) await sleep(250);
-    assert.ok(bootLog.includes("listening"), "DHT bootstrap listening");
+    const dht = await startDhtBootstrap(tb);
+    boot = dht.process;
     await Promise.all(hosts.map(async (h) => {
       await tb.execOk(h, ["apt-get", "install", "-y", "-q", "wireguard-tools", "wireguard-go"], { timeoutMs: 120_000 });
       await tb.execOk(h, ["sh", "-c", "umask 077 && mkdir -p /root/.wgm && cat > /root/.wgm/s"], { input: `${SECRET}\n` });

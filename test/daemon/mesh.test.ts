@@ -65,29 +65,3 @@ test("3 TS daemons converge to a full mesh; a different-secret node never appear
     await lab.cleanup();
   }
 });
-
-test("silent peer (SIGKILL, no GOODBYE) goes dead after 5 min: out of peers list and WireGuard (slow: WGMESH_SLOW_TESTS=1)", {
-  skip: skip ?? (process.env["WGMESH_SLOW_TESTS"] ? undefined : "slow (6 min); set WGMESH_SLOW_TESTS=1"), timeout: 600_000,
-}, async () => {
-  const lab = new NetLab(86);
-  try {
-    await lab.setup();
-    for (const n of ["n1", "n2"]) await lab.addNode(n);
-    lab.startTs("n1", SECRET);
-    const p2 = lab.startTs("n2", SECRET);
-    await lab.waitFor("n1+n2 mesh", () => lab.fullMesh(["n1", "n2"]), 60_000);
-    const key2 = ((await lab.rpc("n2", "daemon.status")) as { pubkey: string }).pubkey;
-    await lab.stop(p2, "SIGKILL");
-    const t0 = Date.now();
-    await sleep(60_000);
-    assert.ok((await lab.activePeers("n1")).some((p) => p.pubkey === key2), "still active a minute after going silent");
-    await lab.waitFor("n1 marks n2 dead", async () => !(await lab.activePeers("n1")).some((p) => p.pubkey === key2), 330_000);
-    const after = (Date.now() - t0) / 1000;
-    assert.ok(after >= 240, `dead only after ~5 min without contact (took ${after} s)`);
-    const c = (await lab.rpc("n1", "peers.count")) as { active: number; total: number; dead: number };
-    assert.deepEqual(c, { active: 0, total: 1, dead: 1 });
-    await lab.waitFor("n2 gone from n1's WireGuard", () => !lab.wgPeers("n1").includes(key2), 15_000);
-  } finally {
-    await lab.cleanup();
-  }
-});

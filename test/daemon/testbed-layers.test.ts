@@ -17,8 +17,9 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import { startDhtBootstrap, testbedSkipReason } from "./testbed-dht";
 import { REPO_ROOT, sleep } from "./netlab";
 import { down, Testbed, up } from "../testbed";
 
@@ -32,16 +33,10 @@ const RPC_SCRIPT = "const { RpcClient, clientSocketPath } = require('/opt/wgmesh
   + "RpcClient.connect(clientSocketPath(process.env)).then(async (c) => { try { process.stdout.write(JSON.stringify(await c.call(process.argv[1]))); } finally { c.close(); } })"
   + ".catch((e) => { process.stderr.write(String(e && e.message)); process.exit(1); });";
 
-function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return "needs root (testbed)";
-  if (spawnSync("sh", ["-c", "command -v systemd-nspawn"]).status !== 0) return "needs systemd-nspawn (testbed)";
-  if (process.env["WGMESH_SKIP_TESTBED"]) return "WGMESH_SKIP_TESTBED set";
-  return undefined;
-}
 
 interface Peer { pubkey: string; mesh_ip: string; endpoint: string; discovered_via: string[] }
 
-describe("testbed: each discovery layer alone brings a new node in", { skip: skipReason() }, () => {
+describe("testbed: each discovery layer alone brings a new node in", { skip: testbedSkipReason() }, () => {
   let tb: Testbed;
   let boot: ChildProcess | undefined;
   let dhtAddress = "";
@@ -55,14 +50,9 @@ describe("testbed: each discovery layer alone brings a new node in", { skip: ski
       });
       assert.equal(tb.hosts.length, 9);
       // the DHT bootstrap first: a daemon that announced into an empty DHT would wait long to re-announce
-      const dht = await tb.addSegmentNode("dht");
+      const dht = await startDhtBootstrap(tb);
+      boot = dht.process;
       dhtAddress = dht.address;
-      let bootLog = "";
-      boot = spawn("ip", ["netns", "exec", dht.ns, process.execPath, "-e",
-        `import('bittorrent-dht').then(({default: DHT}) => { const d = new DHT({ bootstrap: false }); d.listen(6881, '${dht.address}', () => console.log('listening')); })`], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-      boot.stdout?.on("data", (d: Buffer) => (bootLog += d.toString()));
-      for (let i = 0; i < 40 && !bootLog.includes("listening"); i++) await sleep(250);
-      assert.ok(bootLog.includes("listening"), "DHT bootstrap listening");
       await Promise.all(tb.hosts.map((h) => tb.execOk(h.name, ["apt-get", "install", "-y", "-q", "wireguard-tools", "wireguard-go"], { timeoutMs: 180_000 })));
     } catch (e) {
       if (boot?.pid) boot.kill("SIGTERM");

@@ -1,6 +1,6 @@
 /**
  * The decentralized mode on the testbed (real Debian hosts booted with systemd-nspawn, test/testbed):
- * 4 public hosts on an RFC 1918 segment plus 1 host behind the NAT router, a storing bittorrent-dht
+ * 5 public hosts on an RFC 1918 segment plus 1 host behind the NAT router (5 members, 1 outsider), a storing bittorrent-dht
  * bootstrap on the segment (started first), WireGuard tools from the testbed's local apt repository,
  * our daemon installed with `wgmesh install-service` (secret in a 0600 file, systemd unit) on every host.
  * They converge to a full mesh: every pair pings over mesh IPs and `peers count` says 4 on each; a
@@ -9,8 +9,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import { startDhtBootstrap, testbedSkipReason } from "./testbed-dht";
 import { REPO_ROOT, sleep } from "./netlab";
 import { up } from "../testbed";
 
@@ -18,30 +19,19 @@ const SECRET = "wgmesh://v1/testbed-decentralized-mesh-secret-0123456789abcdefgh
 const OTHER = "wgmesh://v1/testbed-other-secret-that-must-stay-outside-0123456789ab";
 const NAME = "dmesh";
 
-function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return "needs root (testbed)";
-  if (spawnSync("sh", ["-c", "command -v systemd-nspawn"]).status !== 0) return "needs systemd-nspawn (testbed)";
-  if (process.env["WGMESH_SKIP_TESTBED"]) return "WGMESH_SKIP_TESTBED set";
-  return undefined;
-}
 
-test("testbed: 5 Debian hosts (one behind NAT) installed with install-service converge to a full mesh", { skip: skipReason(), timeout: 420_000 }, async () => {
-  const tb = await up(4, {
+test("testbed: 5 Debian hosts (one behind NAT) installed with install-service converge to a full mesh; a sixth with another secret learns nothing", { skip: testbedSkipReason(), timeout: 420_000 }, async () => {
+  const tb = await up(5, {
     nat: 1, name: NAME, subnet: "172.31.91.0/24",
     binds: [{ source: fs.realpathSync(process.execPath), target: "/usr/local/bin/node", readOnly: true }, { source: REPO_ROOT, target: "/opt/wgmesh", readOnly: true }],
   });
   let boot: ChildProcess | undefined;
   try {
     const hosts = tb.hosts.map((h) => h.name);
-    assert.equal(hosts.length, 5);
+    assert.equal(hosts.length, 6);
     assert.ok(tb.hosts.some((h) => h.behindNat));
-    const dht = await tb.addSegmentNode("dht");
-    let bootLog = "";
-    boot = spawn("ip", ["netns", "exec", dht.ns, process.execPath, "-e",
-      `import('bittorrent-dht').then(({default: DHT}) => { const d = new DHT({ bootstrap: false }); d.listen(6881, '${dht.address}', () => console.log('listening')); })`], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    boot.stdout?.on("data", (d: Buffer) => (bootLog += d.toString()));
-    for (let i = 0; i < 40 && !bootLog.includes("listening"); i++) await sleep(250);
-    assert.ok(bootLog.includes("listening"), "DHT bootstrap listening");
+    const dht = await startDhtBootstrap(tb);
+    boot = dht.process;
     const wgmesh = ["/usr/local/bin/node", "/opt/wgmesh/bin/wgmesh"];
     const outsider = hosts[3] as string;
     const members = hosts.filter((h) => h !== outsider);
@@ -60,7 +50,7 @@ test("testbed: 5 Debian hosts (one behind NAT) installed with install-service co
     const meshIp = async (h: string): Promise<string> => (JSON.parse(await tb.execOk(h, ["cat", "/var/lib/wgmesh/wg0.json"])) as { mesh_ip: string }).mesh_ip;
     const count = async (h: string): Promise<string> => (await tb.exec(h, [...wgmesh, "peers", "count"])).stdout;
     const full = async (): Promise<boolean> => {
-      for (const h of members) if (!(await count(h)).includes("Active peers: 3\n")) return false;
+      for (const h of members) if (!(await count(h)).includes("Active peers: 4\n")) return false;
       const ips = await Promise.all(members.map(meshIp));
       for (const h of members) for (const ip of ips) if ((await tb.exec(h, ["ping", "-c1", "-W1", ip])).code !== 0) return false;
       return true;
@@ -74,7 +64,9 @@ test("testbed: 5 Debian hosts (one behind NAT) installed with install-service co
       const logs = await Promise.all(hosts.map(async (h) => `--- ${h}\n${(await tb.exec(h, ["journalctl", "-u", "wgmesh", "-n", "30", "--no-pager"])).stdout}`));
       throw new Error(`timed out waiting for ${what}\n${logs.join("\n")}`);
     };
-    await waitFor("full mesh of the 4 members (one behind NAT)", full, 120_000);
+    assert.equal(members.length, 5);
+    assert.ok(members.some((h) => tb.hosts.find((x) => x.name === h)?.behindNat), "a member is behind the NAT router");
+    await waitFor("full mesh of the 5 members (one behind NAT): peers count 4 on each", full, 120_000);
     const out = await tb.exec(outsider, [...wgmesh, "peers", "count"]);
     assert.match(out.stdout, /Active peers: 0\n/, "the outsider learned nothing");
     const outsiderIp = await meshIp(outsider);
@@ -97,7 +89,7 @@ test("testbed: 5 Debian hosts (one behind NAT) installed with install-service co
     await tb.execOk(victim, ["systemctl", "stop", "wgmesh.service"]);
     assert.notEqual((await tb.exec(victim, ["ip", "link", "show", "wg0"])).code, 0, "interface removed on stop");
     await waitFor("others drop the stopped member", async () => {
-      for (const h of members) if (h !== victim && !(await count(h)).includes("Active peers: 2\n")) return false;
+      for (const h of members) if (h !== victim && !(await count(h)).includes("Active peers: 3\n")) return false;
       return true;
     }, 30_000);
     await tb.execOk(victim, ["systemctl", "start", "wgmesh.service"]);
@@ -112,7 +104,7 @@ test("testbed: 5 Debian hosts (one behind NAT) installed with install-service co
 const GO_BINARY = process.env["WGMESH_GO_BINARY"] || `${REPO_ROOT}/../shared/peers/wgmesh-go`;
 
 test("testbed: 2 Go + 2 TS daemons (one TS behind NAT) form one full mesh; peers list on either kind; test-peer both ways", {
-  skip: skipReason() ?? (fs.existsSync(GO_BINARY) ? undefined : `Go binary not found at ${GO_BINARY}`), timeout: 420_000,
+  skip: testbedSkipReason() ?? (fs.existsSync(GO_BINARY) ? undefined : `Go binary not found at ${GO_BINARY}`), timeout: 420_000,
 }, async () => {
   const tb = await up(3, {
     nat: 1, name: "dmeshgo", subnet: "172.31.92.0/24",
@@ -127,13 +119,8 @@ test("testbed: 2 Go + 2 TS daemons (one TS behind NAT) form one full mesh; peers
     const [go1, go2, ts1] = tb.hosts.filter((h) => !h.behindNat).map((h) => h.name) as [string, string, string];
     const ts2 = tb.hosts.find((h) => h.behindNat)?.name as string;
     const all = [go1, go2, ts1, ts2];
-    const dht = await tb.addSegmentNode("dht");
-    let bootLog = "";
-    boot = spawn("ip", ["netns", "exec", dht.ns, process.execPath, "-e",
-      `import('bittorrent-dht').then(({default: DHT}) => { const d = new DHT({ bootstrap: false }); d.listen(6881, '${dht.address}', () => console.log('listening')); })`], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    boot.stdout?.on("data", (d: Buffer) => (bootLog += d.toString()));
-    for (let i = 0; i < 40 && !bootLog.includes("listening"); i++) await sleep(250);
-    assert.ok(bootLog.includes("listening"), "DHT bootstrap listening");
+    const dht = await startDhtBootstrap(tb);
+    boot = dht.process;
     const ts = ["/usr/local/bin/node", "/opt/wgmesh/bin/wgmesh"];
     await Promise.all(all.map(async (h) => {
       await tb.execOk(h, ["apt-get", "install", "-y", "-q", "wireguard-tools", "wireguard-go", "iptables"], { timeoutMs: 120_000 });

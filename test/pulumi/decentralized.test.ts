@@ -6,13 +6,13 @@
 // no SSH → destroy leaves the hosts clean.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Workspace, pulumiEnv, repoRoot, toolchainMissing, type RunResult } from "./harness";
 import { up, type Testbed } from "../testbed";
 import { section } from "./examples-harness";
+import { startDhtBootstrap } from "../daemon/testbed-dht";
 
 const baseEnv = pulumiEnv();
 const skip = toolchainMissing(baseEnv) || (process.getuid?.() !== 0 ? "the testbed needs root" : false) ||
@@ -24,7 +24,6 @@ describe("examples/decentralized: MeshSecret + DecentralizedNode on 4 testbed ho
   let tb: Testbed;
   let ws: Workspace;
   let dir = "";
-  let dht: ChildProcess | undefined;
   const hostOf: Record<string, string> = {};
   const recorded: string[] = [];
   const pulumi = (args: string[], input?: string): RunResult => {
@@ -67,14 +66,7 @@ describe("examples/decentralized: MeshSecret + DecentralizedNode on 4 testbed ho
   before(async () => {
     tb = await up(3, { nat: 1, name: "p8dc", subnet: "172.31.94.0/24" });
     // The DHT bootstrap node starts first (a daemon announcing into an empty DHT would wait for its next round).
-    const seg = await tb.addSegmentNode("dht");
-    let bootLog = "";
-    dht = spawn("ip", ["netns", "exec", seg.ns, process.execPath, "-e",
-      `import('bittorrent-dht').then(({default: DHT}) => { const d = new DHT({ bootstrap: false }); d.listen(6881, '${seg.address}', () => console.log('listening')); })`],
-    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
-    dht.stdout?.on("data", (d: Buffer) => (bootLog += d.toString()));
-    for (let i = 0; i < 40 && !bootLog.includes("listening"); i++) await sleep(250);
-    assert.ok(bootLog.includes("listening"), "DHT bootstrap listening");
+    const seg = await startDhtBootstrap(tb);
     ws = new Workspace(baseEnv);
     dir = ws.project("decentralized", path.join(repoRoot, "examples", "decentralized"));
     assert.equal(tb.hosts.length, 4);
@@ -92,7 +84,6 @@ describe("examples/decentralized: MeshSecret + DecentralizedNode on 4 testbed ho
     try {
       if (dir) ws.pulumi(dir, ["destroy", "--yes", "--skip-preview"]);
     } finally {
-      dht?.kill();
       ws?.cleanup();
       await tb?.down();
     }

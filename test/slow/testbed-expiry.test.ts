@@ -14,6 +14,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { up } from "../testbed";
+import { testbedSkipReason } from "../daemon/testbed-dht";
 import { locateDaemonArtifact } from "../../provider/src/daemon/artifact";
 
 const REPO_ROOT = path.resolve(__dirname, "../../..");
@@ -21,14 +22,8 @@ const SECRET = "wgmesh://v1/testbed-silent-peer-expiry-secret-0123456789abcdefgh
 const BIN = "/usr/local/bin/wgmesh";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return "needs root (testbed)";
-  if (spawnSync("sh", ["-c", "command -v systemd-nspawn"]).status !== 0) return "needs systemd-nspawn (testbed)";
-  if (process.env["WGMESH_SKIP_TESTBED"]) return "WGMESH_SKIP_TESTBED set";
-  return undefined;
-}
 
-test("testbed: a silent peer expires after ~5 min on the others; started again it returns with the same mesh IP", { skip: skipReason(), timeout: 720_000 }, async (t) => {
+test("testbed: a silent peer expires after ~5 min on the others; started again it returns with the same mesh IP", { skip: testbedSkipReason(), timeout: 720_000 }, async (t) => {
   if (!process.env["WGMESH_DAEMON_ARTIFACT_DIR"]) {
     const r = spawnSync(process.execPath, [path.join(REPO_ROOT, "scripts/daemon-artifact.js"), "--quiet"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 300_000 });
     assert.equal(r.status, 0, `scripts/daemon-artifact.js failed:\n${r.stdout}${r.stderr}`);

@@ -80,19 +80,45 @@ export function emptyResult(node: string, dryRun: boolean): HostResult {
   };
 }
 
-/** Converge one host (or, dry run, report what would change). Never throws. */
-export async function applyHost(target: HostTarget, opts: EngineOptions = {}): Promise<HostResult> {
+/**
+ * The frame every per-host job shares (apply, teardown): connect, run `body` on the open session, turn any
+ * failure into a "failed" result naming the error, close the connection, record counters and duration.
+ * Never throws.
+ */
+export async function runHostJob(
+  node: string,
+  connection: HostTarget["connection"],
+  opts: EngineOptions,
+  purpose: string,
+  body: (session: SshSession, result: HostResult, log: Logger) => Promise<void>,
+): Promise<HostResult> {
   const started = Date.now();
-  const dryRun = opts.dryRun === true;
-  const log = hostLogger(opts.logger ?? silentLogger, target.node);
+  const log = hostLogger(opts.logger ?? silentLogger, node);
   const counters = newCounters();
-  const result = emptyResult(target.node, dryRun);
-  const ifname = target.desired.interface.name;
+  const result = emptyResult(node, opts.dryRun === true);
   let session: SshSession | null = null;
   try {
-    const c = target.connection;
-    log("info", `connecting to ${c.user ?? "root"}@${c.host}:${c.port ?? 22}`);
-    session = await connect(c, connectOptions(opts, log, counters));
+    log("info", `connecting to ${connection.user ?? "root"}@${connection.host}:${connection.port ?? 22}${purpose ? ` (${purpose})` : ""}`);
+    session = await connect(connection, connectOptions(opts, log, counters));
+    await body(session, result, log);
+  } catch (e) {
+    result.status = "failed";
+    result.error = e instanceof Error ? e.message : String(e);
+    log("error", `failed: ${result.error}`);
+  } finally {
+    if (session) await session.close();
+    result.sshConnections = counters.sshConnections;
+    result.execRoundTrips = counters.execRoundTrips;
+    result.dialAttempts = counters.dialAttempts;
+    result.durationMs = Date.now() - started;
+  }
+  return result;
+}
+
+/** Converge one host (or, dry run, report what would change). Never throws. */
+export async function applyHost(target: HostTarget, opts: EngineOptions = {}): Promise<HostResult> {
+  const ifname = target.desired.interface.name;
+  return runHostJob(target.node, target.connection, opts, "", async (session, result, log) => {
     const before = await readHost(session, ifname, target.node);
     try {
       result.natDetected = await detectNat(session.info.reachedAddress, before.facts.hostAddresses);
@@ -112,7 +138,7 @@ export async function applyHost(target: HostTarget, opts: EngineOptions = {}): P
     if (plan.steps.length === 0) {
       result.status = "unchanged";
       log("info", "unchanged");
-    } else if (dryRun) {
+    } else if (result.dryRun) {
       result.status = "changed";
       log("info", `dry run: ${plan.steps.length} operation(s) would be applied`);
       for (const s of result.steps) log("info", `  would: ${s}`);
@@ -124,18 +150,7 @@ export async function applyHost(target: HostTarget, opts: EngineOptions = {}): P
       result.status = "changed";
       log("info", `${plan.steps.length} operation(s) applied`);
     }
-  } catch (e) {
-    result.status = "failed";
-    result.error = e instanceof Error ? e.message : String(e);
-    log("error", `failed: ${result.error}`);
-  } finally {
-    if (session) await session.close();
-    result.sshConnections = counters.sshConnections;
-    result.execRoundTrips = counters.execRoundTrips;
-    result.dialAttempts = counters.dialAttempts;
-    result.durationMs = Date.now() - started;
-  }
-  return result;
+  });
 }
 
 /** Read a host without changing anything (one connection, one round trip): its facts and NAT detection. */

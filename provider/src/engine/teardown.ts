@@ -5,14 +5,10 @@
  * the remaining mesh (see `teardownNodes` in deploy.ts).
  */
 import { shellCommand } from "../planner/shell";
-import { connectOptions, emptyResult, hostLogger, readHost, runSteps, DEFAULT_SCRIPT_TIMEOUT_MS } from "./apply";
+import { readHost, runHostJob, runSteps, DEFAULT_SCRIPT_TIMEOUT_MS } from "./apply";
 import { EngineError } from "./install";
 import { hostPaths } from "./paths";
 import type { HostReading } from "./probe";
-import { connect } from "./ssh/connection";
-import { newCounters } from "./ssh/counters";
-import { silentLogger } from "./ssh/log";
-import type { SshSession } from "./ssh/session";
 import type { Connection } from "./ssh/connection";
 import type { EngineOptions, HostResult, Step } from "./types";
 
@@ -68,17 +64,8 @@ export function teardownLeftovers(ifname: string, r: HostReading): string[] {
 
 /** Tear down one host (dry run: report only). Never throws. */
 export async function teardownHost(target: TeardownTarget, opts: EngineOptions = {}): Promise<HostResult> {
-  const started = Date.now();
-  const dryRun = opts.dryRun === true;
-  const log = hostLogger(opts.logger ?? silentLogger, target.node);
-  const counters = newCounters();
-  const result = emptyResult(target.node, dryRun);
   const ifname = target.interfaceName ?? "wg0";
-  let session: SshSession | null = null;
-  try {
-    const c = target.connection;
-    log("info", `connecting to ${c.user ?? "root"}@${c.host}:${c.port ?? 22} (teardown)`);
-    session = await connect(c, connectOptions(opts, log, counters));
+  return runHostJob(target.node, target.connection, opts, "teardown", async (session, result, log) => {
     const before = await readHost(session, ifname, target.node);
     if (before.facts.uid !== 0) throw new EngineError(`node ${target.node}: the host script did not run as root. Fix: connect as root or as a user with passwordless sudo`);
     const steps = planTeardown(ifname, before);
@@ -87,7 +74,7 @@ export async function teardownHost(target: TeardownTarget, opts: EngineOptions =
     if (steps.length === 0) {
       result.status = "unchanged";
       log("info", "nothing to remove");
-    } else if (dryRun) {
+    } else if (result.dryRun) {
       result.status = "changed";
       for (const s of result.steps) log("info", `  would: ${s}`);
     } else {
@@ -97,16 +84,5 @@ export async function teardownHost(target: TeardownTarget, opts: EngineOptions =
       result.status = "changed";
       log("info", `${steps.length} teardown operation(s) applied`);
     }
-  } catch (e) {
-    result.status = "failed";
-    result.error = e instanceof Error ? e.message : String(e);
-    log("error", `failed: ${result.error}`);
-  } finally {
-    if (session) await session.close();
-    result.sshConnections = counters.sshConnections;
-    result.execRoundTrips = counters.execRoundTrips;
-    result.dialAttempts = counters.dialAttempts;
-    result.durationMs = Date.now() - started;
-  }
-  return result;
+  });
 }
