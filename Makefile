@@ -7,7 +7,7 @@ SHELL := /bin/bash
 
 .PHONY: deps prepare build daemon-artifact test test-unit test-testbed test-engine test-daemon test-pulumi test-slow \
         pulumi-toolchain plugin plugin-schema plugin-package gen-sdk examples demo demo-down \
-        bench-plan bench-deploy bench-join clean
+        bench-plan bench-deploy bench-join bench-artifact clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -88,6 +88,9 @@ bench-deploy: build
 
 bench-join: build
 	npm run -s bench:join
+
+bench-artifact: build
+	npm run -s bench:artifact
 
 clean:
 	rm -rf dist
