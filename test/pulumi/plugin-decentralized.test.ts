@@ -1,4 +1,4 @@
-// Decentralized mode through the provider plugin: a Pulumi YAML program (test/pulumi/plugin/yaml-decentralized)
+// Decentralized mode through the provider plugin: a Pulumi YAML program (examples/yaml-decentralized)
 // with one wgmesh:MeshSecret and two wgmesh:DecentralizedNodes, run by the real CLI, pulumi-language-yaml and
 // the plugin installed from its tarball (which must carry the daemon artifact), against 2 testbed hosts on one
 // LAN segment (LAN discovery on, DHT off):
@@ -75,7 +75,7 @@ describe("YAML through the plugin: MeshSecret + 2 DecentralizedNodes on 2 testbe
     const tgz = installPluginTarball(ws);
     console.log(`# plugin tarball ${(fs.statSync(tgz).size / 1e6).toFixed(1)} MB, packed and installed in ${Date.now() - t0} ms`);
     tb = await up(2, { name: TESTBED, subnet: "172.31.95.0/24" });
-    dir = ws.project(path.join(repoRoot, "test/pulumi/plugin/yaml-decentralized"));
+    dir = ws.project(path.join(repoRoot, "examples/yaml-decentralized"));
     pulumiOk(["stack", "init", "dev"]);
     configure(ws, dir, tb);
   });

@@ -4,8 +4,9 @@
  * 0600 file, the unit. The daemon makes its own WireGuard key on the host (it never leaves) and finds its
  * peers from the secret; this resource reports the node's mesh IP and public key.
  *
- * Changing a daemon option or the secret rewrites the unit/secret and restarts the daemon (the node's
- * tunnels drop for the restart; its key and mesh IP stay). Another host replaces the resource (the old host
+ * Changing advertised routes or the log level is applied live (reload file + SIGHUP, no restart); any
+ * other option or the secret rewrites the unit/secret and restarts the daemon (the node's tunnels drop for
+ * the restart; its key stays, and its mesh IP too unless the secret changed). Another host replaces the resource (the old host
  * is cleaned first). Refresh notices a binary, unit or secret changed by hand, or a stopped service, and the
  * next `up` repairs it.
  */
