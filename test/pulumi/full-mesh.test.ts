@@ -37,13 +37,17 @@ describe("examples/full-mesh on 3 testbed hosts (real engine)", { skip }, () => 
     }));
   const hostOf = (name: string) => tb.hosts[NAMES.indexOf(name)]!.name;
 
+  /** Every ordered pair pinged over the mesh; failures, each followed once by the hosts' `wg show` (no private key) for diagnosis. */
   async function pingMatrix(names: string[], meshIps: Record<string, string>): Promise<string[]> {
     const failures: string[] = [];
     await Promise.all(names.flatMap((from) => names.map(async (to) => {
       const r = await tb.exec(hostOf(from), ["ping", "-c", "1", "-w", "10", meshIps[to]!]);
       if (r.code !== 0) failures.push(`${from} → ${to} (${meshIps[to]})`);
     })));
-    return failures;
+    if (failures.length === 0) return failures;
+    const involved = [...new Set(failures.flatMap((f) => f.split(" ").filter((w) => names.includes(w))))].sort();
+    const shows = await Promise.all(involved.map(async (n) => `--- ${n}: wg show wg0\n${(await tb.exec(hostOf(n), ["wg", "show", "wg0"])).stdout}`));
+    return [...failures.sort(), ...shows];
   }
 
   before(async () => {
