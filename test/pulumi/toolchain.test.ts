@@ -9,32 +9,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-
-const repoRoot = findRepoRoot(__dirname);
-
-function findRepoRoot(start: string): string {
-  let dir = start;
-  while (!fs.existsSync(path.join(dir, "scripts", "pulumi-env.sh"))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`scripts/pulumi-env.sh not found above ${start}`);
-    dir = parent;
-  }
-  return dir;
-}
-
-/** The environment `source scripts/pulumi-env.sh` produces, captured from a real bash. */
-function pulumiEnv(): NodeJS.ProcessEnv {
-  const r = spawnSync("bash", ["-c", 'source "$1" >/dev/null && env -0', "bash", path.join(repoRoot, "scripts/pulumi-env.sh")], {
-    encoding: "utf8",
-  });
-  if (r.status !== 0) throw new Error(`sourcing scripts/pulumi-env.sh failed: ${r.stderr}`);
-  const env: NodeJS.ProcessEnv = {};
-  for (const entry of r.stdout.split("\0")) {
-    const eq = entry.indexOf("=");
-    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
-  }
-  return env;
-}
+import { pulumiEnv, repoRoot } from "./harness";
 
 const baseEnv = pulumiEnv();
 const binDir = baseEnv.WGMESH_PULUMI_BIN ?? "";

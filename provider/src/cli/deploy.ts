@@ -5,20 +5,17 @@
  * Exit 0 when every host converged, 2 when some failed (the others still converge), 1 on invalid input
  * (nothing touched). Progress on stderr; never a secret.
  */
-import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { compileMesh, type CompileResult } from "../core/compile";
 import type { MeshInput } from "../core/model";
-import { decryptState } from "../core/statecrypt";
-import { parseStateFile, stateToMeshInput, StateFileError } from "../core/statefile";
 import { messages } from "../core/validate";
 import { targetsFromPlan, type DeployResult } from "../engine/deploy";
 import type { Connection } from "../engine/ssh/connection";
 import type { Logger } from "../engine/ssh/log";
 import type { EngineOptions, HostResult } from "../engine/types";
 import { UsageError, type CliIO, type Command } from "./commands";
-import { passwordFromFile } from "./plan";
+import { loadMeshInput, readText } from "./stateinput";
 import { deploy } from "../engine/deploy";
 
 /** Flags shared by deploy and teardown. */
@@ -58,36 +55,6 @@ export function parseRemoteArgs(args: string[], extra: Record<string, { type: "s
   }
 }
 
-async function readText(file: string, what: string, cwd: string): Promise<string> {
-  try {
-    return await readFile(path.resolve(cwd, file), "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String((e as Error).message);
-    throw new UsageError(`cannot read ${what} ${JSON.stringify(file)}: ${why}`);
-  }
-}
-
-/** Read (decrypting if asked) and parse a state file into the mesh model; throws UsageError on bad input. */
-export async function loadMeshInput(file: string, passwordFile: string | undefined, io: CliIO): Promise<MeshInput> {
-  let text = await readText(file, "state file", io.cwd);
-  if (passwordFile !== undefined) {
-    const password = passwordFromFile(await readText(passwordFile, "password file", io.cwd));
-    try {
-      text = decryptState(text, password);
-    } catch (e) {
-      throw new UsageError(`${JSON.stringify(file)}: ${(e as Error).message}`);
-    }
-  } else if (/^[A-Za-z0-9+/]{40,}={0,2}\s*$/.test(text)) {
-    throw new UsageError(`${JSON.stringify(file)} looks encrypted (base64, not JSON); give its password with --password-file FILE`);
-  }
-  try {
-    return stateToMeshInput(parseStateFile(text));
-  } catch (e) {
-    if (e instanceof StateFileError) throw new UsageError(e.problems.map((p) => `${file}: ${p}`).join("\n"));
-    throw e;
-  }
-}
 
 /** Compile, printing warnings; throws UsageError listing every error. */
 export function compileOrFail(input: MeshInput, io: CliIO): Extract<CompileResult, { ok: true }> {

@@ -2,16 +2,13 @@
  * `wgmesh plan <mesh-state.json> [--json] [--password-file F]`: read a Go wgmesh state file (plain or
  * encrypted), validate it and print each node's WireGuard plan. Offline; prints no secret.
  */
-import { readFile } from "node:fs/promises";
-import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { compileMesh } from "../core/compile";
 import type { Mesh } from "../core/model";
 import type { MeshPlan } from "../core/policy";
-import { decryptState } from "../core/statecrypt";
-import { parseStateFile, stateToMeshInput, StateFileError } from "../core/statefile";
 import { messages } from "../core/validate";
 import { UsageError, type CliIO, type Command } from "./commands";
+import { loadMeshInput, StateInputError } from "./stateinput";
 
 /** The `--json` document of a valid plan (the CLI contract of issue 3). */
 export interface PlanJson {
@@ -110,20 +107,6 @@ export function planToText(mesh: Mesh, plan: MeshPlan, warnings: string[]): stri
   return lines.join("\n");
 }
 
-async function readText(file: string, what: string, cwd: string): Promise<string> {
-  try {
-    return await readFile(path.resolve(cwd, file), "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String((e as Error).message);
-    throw new UsageError(`cannot read ${what} ${JSON.stringify(file)}: ${why}`);
-  }
-}
-
-/** A password file holds the password; one trailing newline (LF or CRLF) is not part of it. */
-export function passwordFromFile(text: string): string {
-  return text.replace(/\r?\n$/, "");
-}
 
 const USAGE = [
   "Usage: wgmesh plan <mesh-state.json> [--json] [--password-file FILE]",
@@ -165,27 +148,14 @@ export const planCommand: Command = {
       return 1;
     };
 
-    let text = await readText(file, "state file", io.cwd);
-    const passwordFile = parsed.values["password-file"];
-    if (passwordFile !== undefined) {
-      const password = passwordFromFile(await readText(passwordFile, "password file", io.cwd));
-      try {
-        text = decryptState(text, password);
-      } catch (e) {
-        return fail([`${JSON.stringify(file)}: ${(e as Error).message}`], []);
-      }
-    } else if (/^[A-Za-z0-9+/]{40,}={0,2}\s*$/.test(text)) {
-      return fail([`${JSON.stringify(file)} looks encrypted (base64, not JSON); give its password with --password-file FILE`], []);
-    }
-
-    let state;
+    let input;
     try {
-      state = parseStateFile(text);
+      input = await loadMeshInput(file, parsed.values["password-file"], io);
     } catch (e) {
-      if (e instanceof StateFileError) return fail(e.problems.map((p) => `${file}: ${p}`), []);
+      if (e instanceof StateInputError) return fail(e.problems, []);
       throw e;
     }
-    const result = compileMesh(stateToMeshInput(state));
+    const result = compileMesh(input);
     const warnings = messages(result.warnings);
     if (!result.ok) return fail(messages(result.errors), warnings);
 

@@ -4,7 +4,8 @@
  * their peer entry and routes for it go too). Exit codes as `deploy`.
  */
 import { UsageError, type CliIO, type Command } from "./commands";
-import { compileOrFail, loadMeshInput, parseRemoteArgs, remoteSetup, report, REMOTE_OPTIONS_HELP } from "./deploy";
+import { compileOrFail, parseRemoteArgs, remoteSetup, report, REMOTE_OPTIONS_HELP } from "./deploy";
+import { loadMeshInput } from "./stateinput";
 import { deploy, teardown, targetsFromPlan, withoutNode, type DeployResult } from "../engine/deploy";
 import { teardownHost } from "../engine/teardown";
 

@@ -25,7 +25,7 @@ import {
 import { isPublicIp, normalizeIp } from "./netaddr";
 import { SourceRateLimiter } from "./ratelimit";
 import { ReplayCache } from "./replay";
-import { knownPeerEndpoint, PeerRecord, PeerStore, resolvePeerEndpoint } from "./store";
+import { knownPeerEndpoint, PeerRecord, PeerStore, resolvePeerEndpoint, senderUpdate } from "./store";
 
 /** How many peers' observed exchange sources are remembered (the store holds at most 1000 peers). */
 const MAX_CONTROL_SOURCES = 4096;
@@ -281,16 +281,7 @@ export class PeerExchange {
       const hp = splitHostPort(endpoint);
       if (hp && normalizeIp(hp.host) === ip) endpoint = ""; // never an endpoint inside the tunnel
     }
-    const r = this.opts.store.upsert({
-      wg_pubkey: a.wg_pubkey,
-      mesh_ip: a.mesh_ip,
-      endpoint,
-      introducer: a.introducer ?? false,
-      routable_networks: a.routable_networks ?? [],
-      ...(a.hostname ? { hostname: a.hostname } : {}),
-      ...(a.mesh_ipv6 ? { mesh_ipv6: a.mesh_ipv6 } : {}),
-      ...(a.nat_type ? { nat_type: a.nat_type } : {}),
-    }, method);
+    const r = this.opts.store.upsert(senderUpdate(a, endpoint), method);
     if (r === "full") {
       this.drop(from, "store-full", `peer store holds its maximum; ${a.wg_pubkey} not added`);
       return false;

@@ -15,6 +15,7 @@ import type { Logger } from "./log";
 import { decodeAnnouncement, encodeAnnouncement, joinHostPort, PeerAnnouncement, splitHostPort } from "./messages";
 import { normalizeIp } from "./netaddr";
 import { SourceRateLimiter } from "./ratelimit";
+import { senderUpdate } from "./store";
 import { ReplayCache } from "./replay";
 
 export const LAN_PORT = 51830;
@@ -134,16 +135,7 @@ export class LanLayer implements DiscoveryLayer {
       if (a.wg_pubkey === core.localNode().pubkey) return; // our own, looped back
       const hp = a.wg_endpoint ? splitHostPort(a.wg_endpoint) : undefined;
       const endpoint = joinHostPort(ip, hp && hp.port >= 1 ? hp.port : 51820);
-      const r = core.store.upsert({
-        wg_pubkey: a.wg_pubkey,
-        mesh_ip: a.mesh_ip,
-        endpoint,
-        introducer: a.introducer ?? false,
-        routable_networks: a.routable_networks ?? [],
-        ...(a.hostname ? { hostname: a.hostname } : {}),
-        ...(a.mesh_ipv6 ? { mesh_ipv6: a.mesh_ipv6 } : {}),
-        ...(a.nat_type ? { nat_type: a.nat_type } : {}),
-      }, "lan");
+      const r = core.store.upsert(senderUpdate(a, endpoint), "lan");
       if (r === "full") return this.drop("store-full", ip, a.wg_pubkey);
       this.stats.accepted++;
       if (r === "new") this.o.log.info("[LAN] discovered peer", { pubkey: a.wg_pubkey.slice(0, 16), mesh_ip: a.mesh_ip, endpoint });

@@ -4,7 +4,7 @@
  * "transitive" and other than "cache") replaces routable_networks even when empty, so withdrawn routes
  * are withdrawn at the next direct contact. Known peers carry no routes and never clear them.
  */
-import { isIP, isIPv6, joinHostPort, splitHostPort } from "./messages";
+import { isIP, isIPv6, joinHostPort, splitHostPort, type PeerAnnouncement } from "./messages";
 
 export const PEER_DEAD_MS = 5 * 60_000;
 export const PEER_REMOVE_MS = 10 * 60_000;
@@ -21,6 +21,20 @@ export interface PeerUpdate {
   nat_type?: string;
   /** Only honoured for method "cache" (restored last_seen). */
   last_seen_ms?: number;
+}
+
+/** The store update for the sender of an announcement (HELLO/REPLY/ANNOUNCE), reached at `endpoint`. */
+export function senderUpdate(a: PeerAnnouncement, endpoint: string): PeerUpdate {
+  return {
+    wg_pubkey: a.wg_pubkey,
+    mesh_ip: a.mesh_ip,
+    endpoint,
+    introducer: a.introducer ?? false,
+    routable_networks: a.routable_networks ?? [],
+    ...(a.hostname ? { hostname: a.hostname } : {}),
+    ...(a.mesh_ipv6 ? { mesh_ipv6: a.mesh_ipv6 } : {}),
+    ...(a.nat_type ? { nat_type: a.nat_type } : {}),
+  };
 }
 
 export interface PeerRecord {

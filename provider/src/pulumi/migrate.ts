@@ -12,11 +12,9 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { compileMesh } from "../core/compile";
 import type { Mesh } from "../core/model";
-import { decryptState } from "../core/statecrypt";
-import { parseStateFile, stateToMeshInput, StateFileError } from "../core/statefile";
 import { messages } from "../core/validate";
 import { UsageError, type CliIO, type Command } from "../cli/commands";
-import { passwordFromFile } from "../cli/plan";
+import { loadMeshInput, StateInputError } from "../cli/stateinput";
 
 /** The stack config key holding a node's WireGuard private key. */
 export function privateKeyConfigKey(hostname: string): string {
@@ -157,22 +155,12 @@ export const migrateCommand: Command = {
     const meshName = parsed.values.mesh ?? "mesh";
     if (!/^[A-Za-z0-9_.-]+$/.test(project)) throw new UsageError(`--project ${JSON.stringify(project)}: use letters, digits, '_', '.', '-'`);
 
-    const file = path.resolve(io.cwd, parsed.positionals[0] as string);
-    let text: string;
-    try {
-      text = fs.readFileSync(file, "utf8");
-      const pw = parsed.values["password-file"];
-      if (pw !== undefined) text = decryptState(text, passwordFromFile(fs.readFileSync(path.resolve(io.cwd, pw), "utf8")));
-    } catch (e) {
-      io.stderr.write(`wgmesh migrate: cannot read ${JSON.stringify(parsed.positionals[0])}: ${(e as Error).message}\n`);
-      return 1;
-    }
     let input;
     try {
-      input = stateToMeshInput(parseStateFile(text));
+      input = await loadMeshInput(parsed.positionals[0] as string, parsed.values["password-file"], io);
     } catch (e) {
-      const problems = e instanceof StateFileError ? e.problems : [(e as Error).message];
-      io.stderr.write(`wgmesh migrate: ${JSON.stringify(parsed.positionals[0])} is not a valid state file:\n${problems.map((p) => `  - ${p}`).join("\n")}\n`);
+      if (!(e instanceof StateInputError)) throw e; // an unreadable file: "wgmesh migrate: cannot read state file …"
+      io.stderr.write(`wgmesh migrate: ${JSON.stringify(parsed.positionals[0])} is not a usable state file:\n${e.problems.map((p) => `  - ${p}`).join("\n")}\n`);
       return 1;
     }
     const compiled = compileMesh(input);

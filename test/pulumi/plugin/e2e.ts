@@ -13,27 +13,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { down, up, type Testbed } from "../../testbed";
 import { outputViolations, unwrappedSecrets, type SchemaDoc } from "../../../provider/src/plugin/conform";
+import { pulumiEnv, repoRoot } from "../harness";
 
-export const repoRoot = findRepoRoot(__dirname);
-
-function findRepoRoot(start: string): string {
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, "scripts", "pulumi-env.sh"))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`scripts/pulumi-env.sh not found above ${start}`);
-  }
-}
-
-/** The environment of `source scripts/pulumi-env.sh`. */
-export function pulumiEnv(): NodeJS.ProcessEnv {
-  const r = spawnSync("bash", ["-c", 'source "$1" >/dev/null && env -0', "bash", path.join(repoRoot, "scripts/pulumi-env.sh")], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`sourcing scripts/pulumi-env.sh failed: ${r.stderr}`);
-  const env: NodeJS.ProcessEnv = {};
-  for (const entry of r.stdout.split("\0")) {
-    const eq = entry.indexOf("=");
-    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
-  }
-  return env;
-}
+export { repoRoot, pulumiEnv };
 
 export const baseEnv = pulumiEnv();
 export const pluginWrapper = path.join(repoRoot, "dist", "pulumi-resource-wgmesh");
