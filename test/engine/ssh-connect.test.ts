@@ -3,24 +3,15 @@
  * password refused/accepted, agent, default identity files in the Go tool's order), dial retries, proxy hop,
  * counters.
  */
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { connect, SshError, type Logger } from "../../provider/src/engine/ssh";
-import { freePort, genKey, startAgent, startSshd, tempDir, type Sshd } from "./sshd/sshd";
+import { fileCleanups, freePort, genKey, type Sshd, startAgent, startSshd, tempDir } from "./sshd/sshd";
 
-const cleanups: Array<() => Promise<void> | void> = [];
-after(async () => {
-  for (const c of cleanups.reverse()) {
-    try {
-      await c();
-    } catch {
-      /* keep cleaning */
-    }
-  }
-});
+const cleanups = fileCleanups();
 
 /** A temporary local user with a password (for password auth); removed in after(). */
 function makeUser(home: string): { name: string; password: string } {

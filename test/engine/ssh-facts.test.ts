@@ -3,7 +3,7 @@
  * real wireguard-go interface (peers, PSK, address, route, MTU) and a wg-quick file visible at
  * /etc/wireguard/<if>.conf inside the namespace. The parse is compared with what the host's own tools say.
  */
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { execFileSync, type ChildProcess } from "node:child_process";
@@ -13,19 +13,10 @@ import * as path from "node:path";
 import { detectNat, factsScript, gatherFacts, parseFacts } from "../../provider/src/engine/facts";
 import { connect, type SshSession } from "../../provider/src/engine/ssh";
 import { presharedKeyFingerprint } from "../../provider/src/planner/live";
-import { genKey, tempDir } from "./sshd/sshd";
+import { fileCleanups, genKey, tempDir } from "./sshd/sshd";
 import { startNetnsSshd, type NetnsSshd } from "./sshd/netns";
 
-const cleanups: Array<() => Promise<void> | void> = [];
-after(async () => {
-  for (const c of cleanups.reverse()) {
-    try {
-      await c();
-    } catch {
-      /* keep cleaning */
-    }
-  }
-});
+const cleanups = fileCleanups();
 
 const wg = (args: string[], input?: string) => execFileSync("wg", args, { input }).toString().trim();
 const has = (cmd: string) => {

@@ -3,24 +3,15 @@
  * hashed by `ssh-keygen -H`), unknown host (fingerprint = `ssh-keygen -lf`), trust-on-first-use, a CHANGED
  * key refused before any command runs, @revoked, @cert-authority, hosts with several host keys.
  */
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { connect, SshError, type Connection, type ConnectOptions } from "../../provider/src/engine/ssh";
-import { genKey, startSshd, tempDir, type Sshd } from "./sshd/sshd";
+import { fileCleanups, genKey, type Sshd, startSshd, tempDir } from "./sshd/sshd";
 
-const cleanups: Array<() => Promise<void> | void> = [];
-after(async () => {
-  for (const c of cleanups.reverse()) {
-    try {
-      await c();
-    } catch {
-      /* keep cleaning */
-    }
-  }
-});
+const cleanups = fileCleanups();
 
 function sshKeygenFingerprint(pubFile: string): string {
   return execFileSync("ssh-keygen", ["-lf", pubFile]).toString().split(" ")[1]!;

@@ -3,25 +3,16 @@
  * in any process's argv, sampled from /proc while it runs), is parsed whole before it runs, gets its own
  * stdin data without expansion, reports exit status/stderr, obeys timeouts, and logs no secrets.
  */
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { connect, SshError, type SshSession } from "../../provider/src/engine/ssh";
 import { redactSecrets, withSecretOnStdin } from "../../provider/src/planner/commands";
-import { genKey, startSshd, tempDir, type Sshd } from "./sshd/sshd";
+import { fileCleanups, genKey, type Sshd, startSshd, tempDir } from "./sshd/sshd";
 
-const cleanups: Array<() => Promise<void> | void> = [];
-after(async () => {
-  for (const c of cleanups.reverse()) {
-    try {
-      await c();
-    } catch {
-      /* keep cleaning */
-    }
-  }
-});
+const cleanups = fileCleanups();
 
 /** All processes' argv (NUL-joined) right now. */
 function allCmdlines(): string[] {

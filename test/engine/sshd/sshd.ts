@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { after } from "node:test";
 
 export interface SshdOptions {
   /** Lines for authorized_keys (public keys). */
@@ -178,4 +179,22 @@ export async function startAgent(): Promise<{ socket: string; add(keyFile: strin
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A list of cleanups run (last first, each even when another fails) after all tests of the calling file:
+ * push a closer for every sshd, agent or directory a test starts.
+ */
+export function fileCleanups(): Array<() => Promise<void> | void> {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch {
+        /* keep cleaning */
+      }
+    }
+  });
+  return cleanups;
 }
