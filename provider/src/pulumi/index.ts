@@ -7,4 +7,5 @@ export { Node, Group, Policy, Mesh, NodeConfig, type NodeArgs, type GroupArgs, t
 export { MeshSecret, DecentralizedNode, type MeshSecretArgs, type DecentralizedNodeArgs } from "./decentralized";
 export { planMeshConfigs, type MeshPlanSummary, type PlannedNodeConfig, type NodeIdentity } from "./plan";
 export { providerFor, DYNAMIC_MODULE } from "./providers";
-export * as lifecycle from "./lifecycle/index";
+// The lifecycles (./lifecycle) run in the provider processes, loaded by path (providers.ts) or by the
+// plugin; a program never loads them (nor the SSH engine behind them).

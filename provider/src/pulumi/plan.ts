@@ -114,11 +114,12 @@ function placeholderKey(hostname: string): string {
 }
 
 export function planTopology(mesh: MeshInputs): MeshTopology {
-  const nodes = mesh.nodes.map((n) => ({ hostname: n.hostname, publicKey: placeholderKey(n.hostname), behindNat: false }));
-  const p = planMeshConfigs(mesh, nodes);
+  // One compile with stand-in keys and no NAT: neither changes AllowedIPs, routes or the interface; the
+  // endpoints are given for both NAT states.
+  const meshIps = mesh.meshIps ?? {};
   const compiled = compileMesh(
-    { ...mesh, nodes: mesh.nodes.map((n) => ({ ...n, meshIp: n.meshIp ?? mesh.meshIps?.[n.hostname] ?? null, publicKey: placeholderKey(n.hostname) })) },
-    { checkKeyPairs: false },
+    { ...mesh, nodes: mesh.nodes.map((n) => ({ ...n, meshIp: n.meshIp ?? meshIps[n.hostname] ?? null, publicKey: placeholderKey(n.hostname), behindNat: false })) },
+    { checkKeyPairs: false, previousMeshIps: meshIps },
   );
   if (!compiled.ok) throw new Error(`mesh ${JSON.stringify(mesh.name)} is invalid:\n  ${messages(compiled.errors).join("\n  ")}`);
   const topo: MeshTopology = { nodes: {}, endpoints: {}, keepalive: compiled.mesh.persistentKeepalive > 0 ? compiled.mesh.persistentKeepalive : null };
@@ -128,25 +129,33 @@ export function planTopology(mesh: MeshInputs): MeshTopology {
       behindNat: nodeEndpoint(compiled.mesh, { ...n, behindNat: true }),
     };
   }
-  for (const [h, c] of Object.entries(p.nodes)) {
-    const { publicKey: _k, peers, ...rest } = c;
-    const stripped: Record<string, { allowedIps: string[] }> = {};
-    for (const [y, peer] of Object.entries(peers)) stripped[y] = { allowedIps: peer.allowedIps };
-    topo.nodes[h] = { ...rest, peers: stripped };
+  for (const d of compiled.plan.nodes) {
+    const peers: Record<string, { allowedIps: string[] }> = {};
+    for (const p of d.peers) peers[p.hostname] = { allowedIps: [...p.allowedIps] };
+    const n: MeshTopology["nodes"][string] = {
+      mesh: mesh.name,
+      hostname: d.hostname,
+      interfaceName: d.interface.name,
+      address: d.interface.address,
+      listenPort: d.interface.listenPort,
+      peers,
+      routes: [...d.routes],
+      forwarding: d.forwarding,
+    };
+    if (d.interface.mtu !== null) n.mtu = d.interface.mtu;
+    topo.nodes[d.hostname] = n;
   }
   return topo;
 }
 
-/** The endpoint node `y`'s peers dial (undefined: none, it is behind NAT without a publicEndpoint). */
-export function peerEndpoint(topo: MeshTopology, y: string, natY: boolean): string | undefined {
-  const e = topo.endpoints[y];
-  if (!e) throw new Error(`plan: ${y} is not a node of the mesh`);
-  return (natY ? e.behindNat : e.reachable) ?? undefined;
+/** The endpoint a node's peers dial, from its topology endpoints and its NAT status (undefined: none). */
+export function endpointFor(ends: MeshTopology["endpoints"][string], behindNat: boolean): string | undefined {
+  return (behindNat ? ends.behindNat : ends.reachable) ?? undefined;
 }
 
-/** The keepalive node `x` sets on its peers (undefined: none). */
-export function peerKeepalive(topo: MeshTopology, natX: boolean): number | undefined {
-  return natX && topo.keepalive !== null ? topo.keepalive : undefined;
+/** The keepalive a node sets on its peers, from the mesh's keepalive and its NAT status (undefined: none). */
+export function keepaliveFor(keepalive: MeshTopology["keepalive"], behindNat: boolean): number | undefined {
+  return behindNat && keepalive !== null ? keepalive : undefined;
 }
 
 /** Node `x`'s entry for peer `y`, from the topology, y's key and both nodes' NAT status. */
@@ -154,9 +163,11 @@ export function peerEntry(topo: MeshTopology, x: string, y: string, publicKeyY: 
   const t = topo.nodes[x]?.peers[y];
   if (!t) throw new Error(`plan: ${y} is not a peer of ${x}`);
   const entry: PeerInputs = { publicKey: publicKeyY, allowedIps: [...t.allowedIps] };
-  const endpoint = peerEndpoint(topo, y, natY);
+  const ends = topo.endpoints[y];
+  if (!ends) throw new Error(`plan: ${y} is not a node of the mesh`);
+  const endpoint = endpointFor(ends, natY);
   if (endpoint !== undefined) entry.endpoint = endpoint;
-  const keepalive = peerKeepalive(topo, natX);
+  const keepalive = keepaliveFor(topo.keepalive, natX);
   if (keepalive !== undefined) entry.persistentKeepalive = keepalive;
   return entry;
 }
@@ -168,13 +179,13 @@ export function peerEntry(topo: MeshTopology, x: string, y: string, publicKeyY: 
  */
 export function peerSets(
   hostnames: readonly string[],
-  groups: readonly { name: string; members: string[] }[],
-  policies: readonly { name: string; fromGroups: string[]; toGroups: string[] }[],
+  groups: readonly { name: string; members: readonly string[] }[],
+  policies: readonly { name: string; fromGroups: readonly string[]; toGroups: readonly string[] }[],
 ): Record<string, string[]> {
   const mesh = normalizeMesh({
     nodes: hostnames.map((hostname) => ({ hostname, sshHost: "unknown.invalid" })),
-    groups: groups.map((g) => ({ name: g.name, members: g.members })),
-    policies: policies.map((p) => ({ name: p.name, fromGroups: p.fromGroups, toGroups: p.toGroups })),
+    groups: groups.map((g) => ({ name: g.name, members: [...g.members] })),
+    policies: policies.map((p) => ({ name: p.name, fromGroups: [...p.fromGroups], toGroups: [...p.toGroups] })),
   });
   const rel = buildPeerRelations(mesh);
   const out: Record<string, string[]> = {};
