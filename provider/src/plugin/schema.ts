@@ -46,6 +46,8 @@ const ref = (token: string, description?: string, extra: Partial<PropertySpec> =
 const resourceRefs = (token: string, description: string): PropertySpec => ({ type: "array", items: { $ref: `#/resources/${token}` }, ...(description ? { description } : {}) });
 const mapOf = (value: PropertySpec, description: string): PropertySpec => ({ type: "object", additionalProperties: value, description });
 
+const PORTS_DOC = 'Protocols/ports the policy allows, enforced by the hosts\' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.';
+
 // ---- shared object types -------------------------------------------------------------------------------
 
 const proxyConnection: Record<keyof ProxyConnection, PropertySpec> = {
@@ -102,6 +104,7 @@ const policyDecl: Record<keyof PolicyInput, PropertySpec> = {
   toGroups: strings("Names of the groups reached."),
   allowMeshIps: bool("From-members may reach to-members' mesh IPs (default true)."),
   allowRoutableNetworks: bool("From-members get the to-members' routable networks (default false)."),
+  ports: strings(PORTS_DOC),
 };
 
 // ---- Node -------------------------------------------------------------------------------------------------
