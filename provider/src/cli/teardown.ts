@@ -5,7 +5,7 @@
  */
 import { UsageError, type CliIO, type Command } from "./commands";
 import { compileOrFail, parseRemoteArgs, remoteSetup, report, REMOTE_OPTIONS_HELP } from "./deploy";
-import { loadMeshInput } from "./stateinput";
+import { loadMeshInput, stateReadOptions } from "./stateinput";
 import { deploy, teardown, targetsFromPlan, withoutNode, type DeployResult } from "../engine/deploy";
 import { teardownHost } from "../engine/teardown";
 
@@ -30,8 +30,8 @@ export const teardownCommand: Command = {
   async run(args: string[], io: CliIO): Promise<number> {
     const parsed = parseRemoteArgs(args, { node: { type: "string" } });
     if (parsed.positionals.length !== 1) throw new UsageError("teardown needs exactly one state file", true);
-    const input = await loadMeshInput(parsed.positionals[0] as string, parsed.values["password-file"] as string | undefined, io);
-    const compiled = compileOrFail(input, io);
+    const input = await loadMeshInput(parsed.positionals[0] as string, parsed.values["password-file"] as string | undefined, io, stateReadOptions(parsed.values));
+    const compiled = compileOrFail(input, io, { policyTests: false });
     const setup = await remoteSetup(parsed.values, io);
     const ifname = compiled.mesh.interfaceName;
     const nodeName = parsed.values["node"] as string | undefined;
@@ -44,7 +44,7 @@ export const teardownCommand: Command = {
     }
     const gone = compiled.mesh.nodes.find((n) => n.hostname === nodeName);
     if (!gone) throw new UsageError(`--node ${JSON.stringify(nodeName)}: no such node in the state file (nodes: ${compiled.mesh.nodes.map((n) => n.hostname).join(", ")})`);
-    const rest = compileOrFail(withoutNode(input, nodeName), io);
+    const rest = compileOrFail(withoutNode(input, nodeName), io, { policyTests: false });
     const started = Date.now();
     const [removed, others] = await Promise.all([
       teardownHost({ node: gone.hostname, connection: setup.connectionFor(gone), interfaceName: ifname }, setup.engine),

@@ -87,5 +87,6 @@ export function withoutNode(input: MeshInput, hostname: string): MeshInput {
     ...input,
     nodes: input.nodes.filter((n) => n.hostname !== hostname),
     groups: input.groups?.map((g) => ({ ...g, members: (g.members ?? []).filter((m) => m !== hostname) })) ?? input.groups,
+    policyTests: input.policyTests?.filter((t) => t.from !== hostname && t.to !== hostname) ?? input.policyTests,
   };
 }
