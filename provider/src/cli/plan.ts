@@ -22,18 +22,13 @@ export interface PlanJson {
     listenPort: number;
     peers: Array<{ hostname: string; publicKey: string; endpoint: string | null; allowedIps: string[]; persistentKeepalive: number | null }>;
     routes: string[];
-    /** The node's firewall (null: none; see enforcement). */
-    firewall: FirewallPlan | null;
   }>;
-  /** "nftables" (`--enforce`) or "none". */
-  enforcement: string;
   warnings: string[];
 }
 
 /** Build the `--json` document. */
-export function planToJson(plan: MeshPlan, warnings: string[], mesh?: Mesh): PlanJson {
+export function planToJson(plan: MeshPlan, warnings: string[]): PlanJson {
   const nodes: PlanJson["nodes"] = {};
-  const firewalls = mesh ? planFirewalls(mesh) : new Map<string, FirewallPlan | null>();
   for (const n of plan.nodes) {
     nodes[n.hostname] = {
       address: n.interface.address,
@@ -46,10 +41,9 @@ export function planToJson(plan: MeshPlan, warnings: string[], mesh?: Mesh): Pla
         persistentKeepalive: p.persistentKeepalive,
       })),
       routes: [...n.routes],
-      firewall: firewalls.get(n.hostname) ?? null,
     };
   }
-  return { interface: plan.interfaceName, network: plan.network, nodes, enforcement: mesh?.enforcement ?? "none", warnings };
+  return { interface: plan.interfaceName, network: plan.network, nodes, warnings };
 }
 
 /** The human listing (in the spirit of the Go tool's `-list`), with each node's planned peers. */
@@ -132,7 +126,7 @@ export function planToText(mesh: Mesh, plan: MeshPlan, warnings: string[]): stri
 
 
 const USAGE = [
-  "Usage: wgmesh plan <mesh-state.json> [--json] [--enforce] [--password-file FILE] [--strict] [--allow-full-mesh]",
+  "Usage: wgmesh plan <mesh-state.json> [--json] [--password-file FILE] [--enforce] [--strict] [--allow-full-mesh]",
   "",
   "Reads a mesh state file of the Go wgmesh tool, validates it, evaluates groups and access policies,",
   "and prints what every node's WireGuard interface must carry: address, listen port, peers (public key,",
@@ -190,7 +184,7 @@ export const planCommand: Command = {
     if (!result.ok) return fail(messages(result.errors), warnings);
 
     if (json) {
-      io.stdout.write(`${JSON.stringify(planToJson(result.plan, warnings, result.mesh), null, 2)}\n`);
+      io.stdout.write(`${JSON.stringify(planToJson(result.plan, warnings), null, 2)}\n`);
     } else {
       io.stdout.write(planToText(result.mesh, result.plan, warnings));
     }

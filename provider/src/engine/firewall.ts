@@ -19,7 +19,7 @@ const NONE: NftState = { tool: false, file: { exists: false, mode: null, owner: 
 
 /** The host's firewall as read (nothing when the reading had no firewall block). */
 export function firewallState(reading: HostReading): NftState {
-  return reading.probe.firewall ?? { ...NONE, tool: reading.facts.tools.nft === true };
+  return reading.probe?.firewall ?? { ...NONE, tool: reading.facts.tools?.nft === true };
 }
 
 /** The planned file text of a node, or null when the node has no firewall. */

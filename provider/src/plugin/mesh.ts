@@ -54,10 +54,11 @@ class PolicyRef extends pulumi.CustomResource {
   declare readonly toGroups: O<string[]>;
   declare readonly allowMeshIps: O<boolean | undefined>;
   declare readonly allowRoutableNetworks: O<boolean | undefined>;
+  declare readonly ports: O<string[] | undefined>; // [issue 13]
   declare readonly fromUrns: O<string[]>;
   declare readonly toUrns: O<string[]>;
   constructor(name: string, urn: string) {
-    const props = ["name", "description", "fromGroups", "toGroups", "allowMeshIps", "allowRoutableNetworks", "fromUrns", "toUrns"];
+    const props = ["name", "description", "fromGroups", "toGroups", "allowMeshIps", "allowRoutableNetworks", "ports", "fromUrns", "toUrns"];
     super(TOKENS.policy, name, Object.fromEntries(props.map((p) => [p, undefined])), { urn });
   }
 }
@@ -143,11 +144,14 @@ export async function constructMesh(name: string, inputs: pulumi.Inputs, options
     groups: pulumi.all([nameByUrn(nodes, (n) => n.hostname), pulumi.all(groups.map((g) => pulumi.all([g.name, g.memberUrns, g.description])))]).apply(([names, gs]) =>
       gs.map(([n, memberUrns, description]) => withoutNulls({ name: n, members: resolve(memberUrns, names), description })),
     ),
-    policies: pulumi.all([nameByUrn(groups, (g) => g.name), pulumi.all(policies.map((p) => pulumi.all([p.name, p.description, p.fromUrns, p.toUrns, p.allowMeshIps, p.allowRoutableNetworks])))]).apply(([names, ps]) =>
-      ps.map(([n, description, fromUrns, toUrns, allowMeshIps, allowRoutableNetworks]) =>
-        withoutNulls({ name: n, description, fromGroups: resolve(fromUrns, names), toGroups: resolve(toUrns, names), allowMeshIps, allowRoutableNetworks }),
+    policies: pulumi.all([nameByUrn(groups, (g) => g.name), pulumi.all(policies.map((p) => pulumi.all([p.name, p.description, p.fromUrns, p.toUrns, p.allowMeshIps, p.allowRoutableNetworks, p.ports])))]).apply(([names, ps]) =>
+      ps.map(([n, description, fromUrns, toUrns, allowMeshIps, allowRoutableNetworks, ports]) =>
+        withoutNulls({ name: n, description, fromGroups: resolve(fromUrns, names), toGroups: resolve(toUrns, names), allowMeshIps, allowRoutableNetworks, ports }),
       ),
     ),
+    // [issue 13] pass-through into the declaration
+    enforcement: inputs.enforcement,
+    policyTests: inputs.policyTests,
   };
   const childOpts = { parent: component, version };
   const declaration = new Child(TOKENS.meshDeclaration, name, { ...declared, meshIps: undefined }, { ...childOpts, dependsOn: [...groups, ...policies] });
@@ -188,6 +192,9 @@ export async function constructMesh(name: string, inputs: pulumi.Inputs, options
         privateKey: pulumi.all([node.keyOnHost, node.privateKey]).apply(([onHost, key]) => (onHost ? undefined : key)),
         connection: node.connection,
         hostFiles: { ...PLANNED_HOST_FILES },
+        // [issue 13] the node's planned firewall and its policy tests, from the same plan as its peers
+        firewall: cfg.apply((c) => c.firewall),
+        policyTests: cfg.apply((c) => c.policyTests),
       },
       { ...childOpts, dependsOn: [node], additionalSecretOutputs: ["privateKey", "connection"] },
     );

@@ -8,7 +8,10 @@ import { nodeEndpoint, normalizeMesh } from "../core/model";
 import { buildPeerRelations } from "../core/policy";
 import { messages } from "../core/validate";
 import type { MeshInputs } from "./lifecycle/mesh";
-import type { PeerInputs } from "./lifecycle/nodeConfig";
+import type { NodePolicyTest, PeerInputs } from "./lifecycle/nodeConfig";
+import { planFirewalls } from "../planner/firewall";
+import type { FirewallPlan } from "../planner/types";
+import type { Mesh } from "../core/model";
 
 /** What the plan needs of one node beyond the Mesh's inputs. */
 export interface NodeIdentity {
@@ -30,6 +33,22 @@ export interface PlannedNodeConfig {
   peers: Record<string, PeerInputs>;
   routes: string[];
   forwarding: boolean;
+  /** The node's firewall when the policies are enforced (absent: none). */
+  firewall?: FirewallPlan;
+  /** The policy tests whose source is this node, keyed "<destination> <port>" (absent: none). */
+  policyTests?: Record<string, NodePolicyTest>;
+}
+
+/** Per node, its policy tests as NodeConfig inputs (planned result "pass": the plan satisfies every test). */
+export function nodePolicyTests(mesh: Mesh): Map<string, Record<string, NodePolicyTest>> {
+  const ip = new Map(mesh.nodes.map((n) => [n.hostname, n.meshIp as string]));
+  const out = new Map<string, Record<string, NodePolicyTest>>();
+  for (const t of mesh.policyTests) {
+    const mine = out.get(t.from) ?? {};
+    mine[`${t.to} ${t.port}`] = { address: ip.get(t.to) as string, port: t.port, expect: t.expect as "allow" | "deny", result: "pass" };
+    out.set(t.from, mine);
+  }
+  return out;
 }
 
 export interface MeshPlanSummary {
@@ -56,12 +75,16 @@ export function planMeshConfigs(mesh: MeshInputs, identities: readonly NodeIdent
       mtu: mesh.mtu,
       groups: mesh.groups,
       policies: mesh.policies,
+      enforcement: mesh.enforcement,
+      policyTests: mesh.policyTests,
       nodes: mesh.nodes.map((n) => ({ ...n, meshIp: n.meshIp ?? meshIps[n.hostname] ?? null, publicKey: keys.get(n.hostname) ?? null, behindNat: nat.get(n.hostname) ?? n.behindNat ?? null })),
     },
     { checkKeyPairs: false, previousMeshIps: meshIps },
   );
   if (!compiled.ok) throw new Error(`mesh ${JSON.stringify(mesh.name)} is invalid:\n  ${messages(compiled.errors).join("\n  ")}`);
   const out: MeshPlanSummary = { nodes: {}, meshIps: {}, publicKeys: {}, endpoints: {}, behindNat: {} };
+  const firewalls = planFirewalls(compiled.mesh);
+  const tests = nodePolicyTests(compiled.mesh);
   for (const n of compiled.mesh.nodes) {
     out.meshIps[n.hostname] = n.meshIp as string;
     out.publicKeys[n.hostname] = n.publicKey as string;
@@ -88,6 +111,10 @@ export function planMeshConfigs(mesh: MeshInputs, identities: readonly NodeIdent
       forwarding: d.forwarding,
     };
     if (d.interface.mtu !== null) cfg.mtu = d.interface.mtu;
+    const fw = firewalls.get(d.hostname);
+    if (fw) cfg.firewall = fw;
+    const t = tests.get(d.hostname);
+    if (t) cfg.policyTests = t;
     out.nodes[d.hostname] = cfg;
   }
   return out;

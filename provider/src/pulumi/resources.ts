@@ -13,7 +13,9 @@ import type * as command from "@pulumi/command";
 import { providerFor } from "./providers";
 import { planMeshConfigs, planTopology, peerEndpoint, peerKeepalive, peerSets, type MeshPlanSummary } from "./plan";
 import type { MeshInputs, MeshNodeInputs } from "./lifecycle/mesh";
-import type { PeerInputs } from "./lifecycle/nodeConfig";
+import type { NodePolicyTest, PeerInputs } from "./lifecycle/nodeConfig";
+import type { FirewallPlan } from "../planner/types";
+import type { Enforcement, PolicyTestInput } from "../core/model";
 import { PLANNED_HOST_FILES } from "./lifecycle/types";
 
 /** Exactly @pulumi/command's `remote.ConnectionArgs`. */
@@ -162,6 +164,8 @@ export interface PolicyArgs {
   allowMeshIps?: pulumi.Input<boolean>;
   /** From-members get the to-members' routable networks (default false). */
   allowRoutableNetworks?: pulumi.Input<boolean>;
+  /** [issue 13] Protocols/ports allowed, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp" (default: all). */
+  ports?: pulumi.Input<string[]>;
 }
 
 /** Access rule: members of `from` may reach members of `to` (they become WireGuard peers). */
@@ -170,7 +174,7 @@ export class Policy extends pulumi.dynamic.Resource {
   public readonly fromGroupNames: string[];
   public readonly toGroupNames: string[];
   /** @internal */
-  readonly declaration: pulumi.Output<{ name: string; description?: string; fromGroups: string[]; toGroups: string[]; allowMeshIps?: boolean; allowRoutableNetworks?: boolean }>;
+  readonly declaration: pulumi.Output<{ name: string; description?: string; fromGroups: string[]; toGroups: string[]; allowMeshIps?: boolean; allowRoutableNetworks?: boolean; ports?: string[] }>;
 
   constructor(name: string, args: PolicyArgs, opts?: pulumi.CustomResourceOptions) {
     const policyName = args.name ?? name;
@@ -179,17 +183,18 @@ export class Policy extends pulumi.dynamic.Resource {
     super(
       providerFor("policy"),
       name,
-      { name: policyName, description: args.description, fromGroups, toGroups, allowMeshIps: args.allowMeshIps, allowRoutableNetworks: args.allowRoutableNetworks },
+      { name: policyName, description: args.description, fromGroups, toGroups, allowMeshIps: args.allowMeshIps, allowRoutableNetworks: args.allowRoutableNetworks, ports: args.ports /* [issue 13] */ },
       opts,
     );
     this.policyName = policyName;
     this.fromGroupNames = fromGroups;
     this.toGroupNames = toGroups;
-    this.declaration = pulumi.all([args.description, args.allowMeshIps, args.allowRoutableNetworks]).apply(([description, allowMeshIps, allowRoutableNetworks]) => {
-      const p: { name: string; description?: string; fromGroups: string[]; toGroups: string[]; allowMeshIps?: boolean; allowRoutableNetworks?: boolean } = { name: policyName, fromGroups, toGroups };
+    this.declaration = pulumi.all([args.description, args.allowMeshIps, args.allowRoutableNetworks, args.ports]).apply(([description, allowMeshIps, allowRoutableNetworks, ports]) => {
+      const p: { name: string; description?: string; fromGroups: string[]; toGroups: string[]; allowMeshIps?: boolean; allowRoutableNetworks?: boolean; ports?: string[] } = { name: policyName, fromGroups, toGroups };
       if (description !== undefined) p.description = description;
       if (allowMeshIps !== undefined) p.allowMeshIps = allowMeshIps;
       if (allowRoutableNetworks !== undefined) p.allowRoutableNetworks = allowRoutableNetworks;
+      if (ports !== undefined) p.ports = [...ports]; // [issue 13]
       return p;
     });
   }
@@ -218,7 +223,10 @@ export interface NodeConfigArgs {
   privateKey?: pulumi.Input<string | undefined>;
   connection: pulumi.Input<ConnectionArgs>;
   /** The host's files as planned (see lifecycle/nodeConfig.ts HostFiles). */
-  hostFiles?: pulumi.Input<{ wgQuickConf: string; unit: string }>;
+  hostFiles?: pulumi.Input<{ wgQuickConf: string; unit: string; firewall?: string }>;
+  /** [issue 13] The node's firewall (absent: none) and the policy tests run from it (see lifecycle/nodeConfig.ts). */
+  firewall?: pulumi.Input<FirewallPlan | undefined>;
+  policyTests?: pulumi.Input<Record<string, NodePolicyTest> | undefined>;
 }
 
 /** One node's planned WireGuard state, applied to its host (created by the Mesh; rarely declared directly). */
@@ -246,6 +254,13 @@ export interface MeshArgs {
   /** Defining any group or policy turns access control on (deny by default). */
   groups?: Group[];
   policies?: Policy[];
+  /**
+   * [issue 13] "nftables" (default when groups/policies exist): each host enforces the policies with its own
+   * nftables table (direction-aware, ports); "none": policies decide peering and AllowedIPs only.
+   */
+  enforcement?: pulumi.Input<Enforcement>;
+  /** [issue 13] Policy tests: checked against the plan at preview, run on the hosts by `pulumi refresh`. */
+  policyTests?: pulumi.Input<pulumi.Input<PolicyTestInput>[]>;
 }
 
 /** The deployment: validates the declaration, allocates mesh IPs, and applies one NodeConfig per node. */
@@ -280,6 +295,9 @@ export class Mesh extends pulumi.dynamic.Resource {
       nodes: pulumi.all(args.nodes.map((n) => n.meshInputs())),
       groups: pulumi.all(groups.map((g) => pulumi.output(g.descriptionInput).apply((description) => ({ name: g.groupName, members: g.memberNames, ...(description !== undefined ? { description } : {}) })))),
       policies: pulumi.all(policies.map((p) => p.declaration)),
+      // [issue 13] pass-through into the declaration (checked by lifecycle/mesh.ts)
+      enforcement: args.enforcement,
+      policyTests: args.policyTests,
     };
     super(providerFor("mesh"), name, { ...declared, meshIps: undefined }, { ...opts, dependsOn: mergeDependsOn(opts?.dependsOn, [...groups, ...policies]) });
 
@@ -341,6 +359,9 @@ export class Mesh extends pulumi.dynamic.Resource {
           privateKey: node.keyOnHost ? undefined : node.privateKey,
           connection: node.connection,
           hostFiles: { ...PLANNED_HOST_FILES },
+          // [issue 13] the node's planned firewall and its policy tests, from the same plan as its peers
+          firewall: own.apply((c) => c.firewall),
+          policyTests: own.apply((c) => c.policyTests),
         },
         { parent: this, dependsOn: [node] },
       );
