@@ -50,6 +50,8 @@ describe("engine e2e: wgmesh deploy --enforce / verify on 3 hosts", { timeout: 6
       ],
     };
     writeFileSync(path.join(dir, "mesh.json"), JSON.stringify(state, null, 2), { mode: 0o600 });
+    const { policy_tests: _tests, ...open } = state;
+    writeFileSync(path.join(dir, "open.json"), JSON.stringify(open, null, 2), { mode: 0o600 });
   });
   after(async () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -78,7 +80,11 @@ describe("engine e2e: wgmesh deploy --enforce / verify on 3 hosts", { timeout: 6
     assert.deepEqual(Object.fromEntries(Object.entries(JSON.parse(fix.stdout).hosts).map(([n, h]) => [n, (h as { status: string }).status])), { app1: "unchanged", db1: "unchanged", web1: "changed" });
     assert.equal(wgmesh("verify", "--enforce", file).code, 0);
 
-    const off = wgmesh("deploy", "--json", file);
+    // Without --enforce the direction-dependent tests fail against the plan: deploy refuses, naming them.
+    const refused = wgmesh("deploy", file);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /policy test #3 \(app1 → web1 tcp\/80, expect deny\) fails: app1 → web1 tcp\/80 is allowed: enforcement is "none"[^\n]*--enforce/);
+    const off = wgmesh("deploy", "--json", path.join(dir, "open.json"));
     assert.equal(off.code, 0, off.stderr);
     for (const h of tb.hosts) {
       assert.notEqual((await tb.exec(h.name, TABLE)).code, 0, `${h.name}: table removed without --enforce`);

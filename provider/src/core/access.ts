@@ -37,7 +37,7 @@ export function accessDecision(mesh: Mesh, from: string, to: string, probe: Port
 
   if (mesh.enforcement === "none") {
     const p = mesh.policies.find((x) => forward(x) || backward(x));
-    if (p) return { allowed: true, policy: p.name, reason: `${what} is allowed: enforcement is "none" and policy ${q(p.name)} makes them WireGuard peers (every port, both directions); set enforcement "nftables" for direction and ports` };
+    if (p) return { allowed: true, policy: p.name, reason: `${what} is allowed: enforcement is "none" and policy ${q(p.name)} makes them WireGuard peers (every port, both directions); set enforcement "nftables" (wgmesh: --enforce) for direction and ports` };
     return { allowed: false, policy: null, reason: `${what} is denied: no policy relates ${from}'s groups ${groupList(gx)} and ${to}'s groups ${groupList(gy)}, so they are not peers` };
   }
 
