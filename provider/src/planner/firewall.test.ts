@@ -100,6 +100,10 @@ describe("firewall plan", () => {
     // Listing form of nft 1.0.6: blank lines between blocks, 4-space continuation of long element lists.
     const listing = renderNftRuleset("wg0", fw).split("\n").slice(5).join("\n").replace(/\n\t}/g, "\n\t}\n");
     assert.deepEqual(parseNftListing(listing, fw.table), fw);
+    const app = planFirewalls(compiled(three)).get("app1")!;
+    const appListing = renderNftRuleset("wg0", app).split("\n").slice(5).join("\n");
+    assert.match(appListing, /meta l4proto icmp/, "positive control");
+    assert.deepEqual(parseNftListing(appListing.replace("meta l4proto icmp", "meta l4proto 1"), app.table).rules, app.rules, "nft's numeric ICMP read back");
     const edited = listing.replace(/\t\tip saddr @src_app ip daddr[^\n]*\n/, "\t\tip saddr 0.0.0.0/0 accept\n");
     assert.deepEqual(parseNftListing(edited, fw.table).rules, { "input app-to-db from app tcp": fw.rules["input app-to-db from app tcp"], "forward #1": "ip saddr 0.0.0.0/0 accept" });
   });

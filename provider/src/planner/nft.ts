@@ -267,9 +267,11 @@ export function parseNftListing(listing: string, table: string): FirewallPlan {
     const chain = section.name.slice(5);
     if (line === "ct state established,related accept" || /^counter name "\w+" drop$/.test(line) || line === "") continue;
     n++;
-    const c = /^(.*) comment "([^"]*)"$/.exec(line);
+    // nft lists the ICMP protocols by number ("meta l4proto 1"): back to the names the plan uses.
+    const text = line.replace(/ meta l4proto 1 /, " meta l4proto icmp ").replace(/ meta l4proto 58 /, " meta l4proto ipv6-icmp ");
+    const c = /^(.*) comment "([^"]*)"$/.exec(text);
     if (c) rules[c[2] as string] = c[1] as string;
-    else rules[`${chain} #${n}`] = line;
+    else rules[`${chain} #${n}`] = text;
   }
   return { table, sets, rules };
 }
