@@ -9,6 +9,8 @@ export * from "./names";
 export * from "./validate";
 export * from "./policy";
 export * from "./compile";
+export * from "./ports";
+export * from "./access";
 export * from "./statefile";
 export * from "./statecrypt";
 export * as cidr from "./cidr";

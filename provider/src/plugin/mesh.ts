@@ -52,10 +52,11 @@ class PolicyRef extends pulumi.CustomResource {
   declare readonly toGroups: O<string[]>;
   declare readonly allowMeshIps: O<boolean | undefined>;
   declare readonly allowRoutableNetworks: O<boolean | undefined>;
+  declare readonly ports: O<string[] | undefined>;
   declare readonly fromUrns: O<string[]>;
   declare readonly toUrns: O<string[]>;
   constructor(name: string, urn: string) {
-    const props = ["name", "description", "fromGroups", "toGroups", "allowMeshIps", "allowRoutableNetworks", "fromUrns", "toUrns"];
+    const props = ["name", "description", "fromGroups", "toGroups", "allowMeshIps", "allowRoutableNetworks", "ports", "fromUrns", "toUrns"];
     super(TOKENS.policy, name, Object.fromEntries(props.map((p) => [p, undefined])), { urn });
   }
 }
@@ -155,12 +156,14 @@ export async function constructMesh(name: string, inputs: pulumi.Inputs, options
     groups: pulumi.all(groups.map((g) => g.description)).apply((descriptions) =>
       groupNames.map((g, i) => withoutNulls({ name: g.name, members: g.members, description: descriptions[i] })),
     ),
-    policies: pulumi.all(policies.map((p) => pulumi.all([p.description, p.allowMeshIps, p.allowRoutableNetworks]))).apply((ps) =>
+    policies: pulumi.all(policies.map((p) => pulumi.all([p.description, p.allowMeshIps, p.allowRoutableNetworks, p.ports]))).apply((ps) =>
       policyNames.map((p, i) => {
-        const [description, allowMeshIps, allowRoutableNetworks] = ps[i] as [string | undefined, boolean | undefined, boolean | undefined];
-        return withoutNulls({ name: p.name, description, fromGroups: p.fromGroups, toGroups: p.toGroups, allowMeshIps, allowRoutableNetworks });
+        const [description, allowMeshIps, allowRoutableNetworks, ports] = ps[i] as [string | undefined, boolean | undefined, boolean | undefined, string[] | undefined];
+        return withoutNulls({ name: p.name, description, fromGroups: p.fromGroups, toGroups: p.toGroups, allowMeshIps, allowRoutableNetworks, ports });
       }),
     ),
+    enforcement: inputs.enforcement,
+    policyTests: inputs.policyTests,
   };
   const childOpts = { parent: component, version };
   const declaration = new Child(TOKENS.meshDeclaration, name, { ...declared, meshIps: undefined }, { ...childOpts, dependsOn: [...groups, ...policies] });

@@ -20,7 +20,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
+import type { FirewallPlan } from "../planner/types";
 import type { MeshInputs } from "./lifecycle/mesh";
+import type { NodePolicyTest } from "./lifecycle/nodeConfig";
 import { PLANNED_HOST_FILES } from "./lifecycle/types";
 import { endpointFor, keepaliveFor, peerSets, planMeshConfigs, planTopology, type MeshPlanSummary, type MeshTopology } from "./plan";
 
@@ -53,7 +55,10 @@ export interface NodeConfigArgs {
   privateKey?: pulumi.Input<string | undefined>;
   connection: pulumi.Input<ConnectionArgs>;
   /** The host's files as planned (see lifecycle/nodeConfig.ts HostFiles). */
-  hostFiles?: pulumi.Input<{ wgQuickConf: string; unit: string }>;
+  hostFiles?: pulumi.Input<{ wgQuickConf: string; unit: string; firewall?: string }>;
+  /** The node's firewall (absent: none) and the policy tests run from it (see lifecycle/nodeConfig.ts). */
+  firewall?: pulumi.Input<FirewallPlan | undefined>;
+  policyTests?: pulumi.Input<Record<string, NodePolicyTest> | undefined>;
 }
 
 /** What the composition needs of one node, whichever front door declared it. */
@@ -247,6 +252,8 @@ export function composeMesh<R extends pulumi.Resource>(c: MeshComposition<R>): C
         privateKey: x.privateKey,
         connection: x.connection,
         hostFiles: { ...PLANNED_HOST_FILES },
+        firewall: sel(own, (n) => n.firewall),
+        policyTests: sel(own, (n) => n.policyTests),
       },
       [x.node],
     ));

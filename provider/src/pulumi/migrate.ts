@@ -14,7 +14,7 @@ import { compileMesh } from "../core/compile";
 import type { Mesh } from "../core/model";
 import { messages } from "../core/validate";
 import { UsageError, type CliIO, type Command } from "../cli/commands";
-import { loadMeshInput, StateInputError } from "../cli/stateinput";
+import { loadMeshInput, StateInputError, STATE_READ_OPTIONS, STATE_READ_HELP, stateReadOptions } from "../cli/stateinput";
 
 /** The stack config key holding a node's WireGuard private key. */
 export function privateKeyConfigKey(hostname: string): string {
@@ -77,7 +77,8 @@ export function renderProgram(mesh: Mesh, meshName: string): string {
     policyVars.push(v);
     const refs = (gs: string[]) => `[${gs.map((g) => groupVar.get(g) as string).join(", ")}]`;
     const desc = p.description ? `description: ${lit(p.description)}, ` : "";
-    lines.push(`const ${v} = new wgmesh.Policy(${lit(`policy-${p.name}`)}, { name: ${lit(p.name)}, ${desc}from: ${refs(p.fromGroups)}, to: ${refs(p.toGroups)}, allowMeshIps: ${p.allowMeshIps}, allowRoutableNetworks: ${p.allowRoutableNetworks} });`);
+    const ports = p.ports ? `, ports: ${lit(p.ports)}` : "";
+    lines.push(`const ${v} = new wgmesh.Policy(${lit(`policy-${p.name}`)}, { name: ${lit(p.name)}, ${desc}from: ${refs(p.fromGroups)}, to: ${refs(p.toGroups)}, allowMeshIps: ${p.allowMeshIps}, allowRoutableNetworks: ${p.allowRoutableNetworks}${ports} });`);
   }
   lines.push(
     "",
@@ -88,6 +89,10 @@ export function renderProgram(mesh: Mesh, meshName: string): string {
     `  nodes: [${mesh.nodes.map((n) => nodeVar.get(n.hostname)).join(", ")}],`,
     ...(mesh.groups.length ? [`  groups: [${[...groupVar.values()].join(", ")}],`] : []),
     ...(policyVars.length ? [`  policies: [${policyVars.join(", ")}],`] : []),
+    ...(mesh.policyTests.length ? [`  policyTests: ${lit(mesh.policyTests)},`] : []),
+    "  // Adopted from the Go tool, which has no firewall: 0 host mutations on the first `pulumi up`.",
+    '  // Set "nftables" to enforce the policies on the hosts (direction-aware, with ports).',
+    '  enforcement: "none",',
     "});",
     "",
     "export const meshIps = mesh.meshIps;",
@@ -122,6 +127,10 @@ const USAGE = [
   "  --password-file FILE   The state file is encrypted (wgmesh -encrypt); FILE holds the password",
   "  --project NAME         Pulumi project name (default: wgmesh-mesh)",
   "  --mesh NAME            Name of the Mesh resource (default: mesh)",
+  STATE_READ_HELP,
+  "",
+  "The program sets enforcement: \"none\" (the Go tool has no firewall), so adopting the running mesh changes",
+  "nothing on the hosts; change it to \"nftables\" to enforce the policies.",
   "",
 ].join("\n");
 
@@ -141,7 +150,7 @@ export const migrateCommand: Command = {
       parsed = parseArgs({
         args: argv,
         allowPositionals: true,
-        options: { stack: { type: "string" }, out: { type: "string" }, "password-file": { type: "string" }, project: { type: "string" }, mesh: { type: "string" } },
+        options: { stack: { type: "string" }, out: { type: "string" }, "password-file": { type: "string" }, project: { type: "string" }, mesh: { type: "string" }, ...STATE_READ_OPTIONS },
       });
     } catch (e) {
       throw new UsageError(String((e as Error).message).replace(/\. To specify.*$/, ""), true);
@@ -157,13 +166,13 @@ export const migrateCommand: Command = {
 
     let input;
     try {
-      input = await loadMeshInput(parsed.positionals[0] as string, parsed.values["password-file"], io);
+      input = await loadMeshInput(parsed.positionals[0] as string, parsed.values["password-file"], io, stateReadOptions(parsed.values));
     } catch (e) {
       if (!(e instanceof StateInputError)) throw e; // an unreadable file: "wgmesh migrate: cannot read state file …"
       io.stderr.write(`wgmesh migrate: ${JSON.stringify(parsed.positionals[0])} is not a usable state file:\n${e.problems.map((p) => `  - ${p}`).join("\n")}\n`);
       return 1;
     }
-    const compiled = compileMesh(input);
+    const compiled = compileMesh(input, { policyTests: false });
     if (!compiled.ok) {
       io.stderr.write(`wgmesh migrate: the mesh is invalid:\n${messages(compiled.errors).map((m) => `  - ${m}`).join("\n")}\n`);
       return 1;

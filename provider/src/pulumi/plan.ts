@@ -8,7 +8,10 @@ import { nodeEndpoint, normalizeMesh } from "../core/model";
 import { buildPeerRelations } from "../core/policy";
 import { messages } from "../core/validate";
 import type { MeshInputs } from "./lifecycle/mesh";
-import type { PeerInputs } from "./lifecycle/nodeConfig";
+import type { NodePolicyTest, PeerInputs } from "./lifecycle/nodeConfig";
+import { planFirewalls } from "../planner/firewall";
+import type { FirewallPlan } from "../planner/types";
+import type { Mesh } from "../core/model";
 
 /** What the plan needs of one node beyond the Mesh's inputs. */
 export interface NodeIdentity {
@@ -30,6 +33,22 @@ export interface PlannedNodeConfig {
   peers: Record<string, PeerInputs>;
   routes: string[];
   forwarding: boolean;
+  /** The node's firewall when the policies are enforced (absent: none). */
+  firewall?: FirewallPlan;
+  /** The policy tests whose source is this node, keyed "<destination> <port>" (absent: none). */
+  policyTests?: Record<string, NodePolicyTest>;
+}
+
+/** Per node, its policy tests as NodeConfig inputs (planned result "pass": the plan satisfies every test). */
+export function nodePolicyTests(mesh: Mesh): Map<string, Record<string, NodePolicyTest>> {
+  const ip = new Map(mesh.nodes.map((n) => [n.hostname, n.meshIp as string]));
+  const out = new Map<string, Record<string, NodePolicyTest>>();
+  for (const t of mesh.policyTests) {
+    const mine = out.get(t.from) ?? {};
+    mine[`${t.to} ${t.port}`] = { address: ip.get(t.to) as string, port: t.port, expect: t.expect as "allow" | "deny", result: "pass" };
+    out.set(t.from, mine);
+  }
+  return out;
 }
 
 export interface MeshPlanSummary {
@@ -42,10 +61,8 @@ export interface MeshPlanSummary {
   behindNat: Record<string, boolean>;
 }
 
-/** Compile the mesh; throws with the core's messages (each naming node/group/policy, field, fix). */
-export function planMeshConfigs(mesh: MeshInputs, identities: readonly NodeIdentity[]): MeshPlanSummary {
-  const keys = new Map(identities.map((i) => [i.hostname, i.publicKey]));
-  const nat = new Map(identities.map((i) => [i.hostname, i.behindNat]));
+/** Compile the Mesh's checked inputs with the given key and NAT status per node; throws with the core's messages. */
+function compileChecked(mesh: MeshInputs, identity: (hostname: string, behindNat: boolean | null | undefined) => { publicKey: string | null; behindNat: boolean | null }) {
   const meshIps = mesh.meshIps ?? {};
   const compiled = compileMesh(
     {
@@ -56,11 +73,45 @@ export function planMeshConfigs(mesh: MeshInputs, identities: readonly NodeIdent
       mtu: mesh.mtu,
       groups: mesh.groups,
       policies: mesh.policies,
-      nodes: mesh.nodes.map((n) => ({ ...n, meshIp: n.meshIp ?? meshIps[n.hostname] ?? null, publicKey: keys.get(n.hostname) ?? null, behindNat: nat.get(n.hostname) ?? n.behindNat ?? null })),
+      enforcement: mesh.enforcement,
+      policyTests: mesh.policyTests,
+      nodes: mesh.nodes.map((n) => ({ ...n, meshIp: n.meshIp ?? meshIps[n.hostname] ?? null, ...identity(n.hostname, n.behindNat) })),
     },
     { checkKeyPairs: false, previousMeshIps: meshIps },
   );
   if (!compiled.ok) throw new Error(`mesh ${JSON.stringify(mesh.name)} is invalid:\n  ${messages(compiled.errors).join("\n  ")}`);
+  return compiled;
+}
+
+/** Per node of a compiled mesh: its NodeConfig inputs but the key and the peers. */
+function nodeBases(meshName: string, compiled: Extract<ReturnType<typeof compileMesh>, { ok: true }>): Map<string, Omit<PlannedNodeConfig, "publicKey" | "peers">> {
+  const firewalls = planFirewalls(compiled.mesh);
+  const tests = nodePolicyTests(compiled.mesh);
+  const out = new Map<string, Omit<PlannedNodeConfig, "publicKey" | "peers">>();
+  for (const d of compiled.plan.nodes) {
+    const base: Omit<PlannedNodeConfig, "publicKey" | "peers"> = {
+      mesh: meshName,
+      hostname: d.hostname,
+      interfaceName: d.interface.name,
+      address: d.interface.address,
+      listenPort: d.interface.listenPort,
+      routes: [...d.routes],
+      forwarding: d.forwarding,
+    };
+    if (d.interface.mtu !== null) base.mtu = d.interface.mtu;
+    const fw = firewalls.get(d.hostname);
+    if (fw) base.firewall = fw;
+    const t = tests.get(d.hostname);
+    if (t) base.policyTests = t;
+    out.set(d.hostname, base);
+  }
+  return out;
+}
+
+/** Compile the mesh with every node's key and NAT status; throws with the core's messages (each naming node/group/policy, field, fix). */
+export function planMeshConfigs(mesh: MeshInputs, identities: readonly NodeIdentity[]): MeshPlanSummary {
+  const ids = new Map(identities.map((i) => [i.hostname, i]));
+  const compiled = compileChecked(mesh, (h, override) => ({ publicKey: ids.get(h)?.publicKey ?? null, behindNat: ids.get(h)?.behindNat ?? override ?? null }));
   const out: MeshPlanSummary = { nodes: {}, meshIps: {}, publicKeys: {}, endpoints: {}, behindNat: {} };
   for (const n of compiled.mesh.nodes) {
     out.meshIps[n.hostname] = n.meshIp as string;
@@ -68,6 +119,7 @@ export function planMeshConfigs(mesh: MeshInputs, identities: readonly NodeIdent
     out.endpoints[n.hostname] = nodeEndpoint(compiled.mesh, n);
     out.behindNat[n.hostname] = n.behindNat;
   }
+  const bases = nodeBases(mesh.name, compiled);
   for (const d of compiled.plan.nodes) {
     const peers: Record<string, PeerInputs> = {};
     for (const p of d.peers) {
@@ -76,19 +128,7 @@ export function planMeshConfigs(mesh: MeshInputs, identities: readonly NodeIdent
       if (p.persistentKeepalive !== null) peer.persistentKeepalive = p.persistentKeepalive;
       peers[p.hostname] = peer;
     }
-    const cfg: PlannedNodeConfig = {
-      mesh: mesh.name,
-      hostname: d.hostname,
-      interfaceName: d.interface.name,
-      address: d.interface.address,
-      listenPort: d.interface.listenPort,
-      publicKey: d.interface.publicKey,
-      peers,
-      routes: [...d.routes],
-      forwarding: d.forwarding,
-    };
-    if (d.interface.mtu !== null) cfg.mtu = d.interface.mtu;
-    out.nodes[d.hostname] = cfg;
+    out.nodes[d.hostname] = { ...(bases.get(d.hostname) as Omit<PlannedNodeConfig, "publicKey" | "peers">), publicKey: d.interface.publicKey, peers };
   }
   return out;
 }
@@ -114,14 +154,9 @@ function placeholderKey(hostname: string): string {
 }
 
 export function planTopology(mesh: MeshInputs): MeshTopology {
-  // One compile with stand-in keys and no NAT: neither changes AllowedIPs, routes or the interface; the
-  // endpoints are given for both NAT states.
-  const meshIps = mesh.meshIps ?? {};
-  const compiled = compileMesh(
-    { ...mesh, nodes: mesh.nodes.map((n) => ({ ...n, meshIp: n.meshIp ?? meshIps[n.hostname] ?? null, publicKey: placeholderKey(n.hostname), behindNat: false })) },
-    { checkKeyPairs: false, previousMeshIps: meshIps },
-  );
-  if (!compiled.ok) throw new Error(`mesh ${JSON.stringify(mesh.name)} is invalid:\n  ${messages(compiled.errors).join("\n  ")}`);
+  // One compile with stand-in keys and no NAT: neither changes AllowedIPs, routes, the interface or the
+  // firewall; the endpoints are given for both NAT states.
+  const compiled = compileChecked(mesh, (h) => ({ publicKey: placeholderKey(h), behindNat: false }));
   const topo: MeshTopology = { nodes: {}, endpoints: {}, keepalive: compiled.mesh.persistentKeepalive > 0 ? compiled.mesh.persistentKeepalive : null };
   for (const n of compiled.mesh.nodes) {
     topo.endpoints[n.hostname] = {
@@ -129,21 +164,11 @@ export function planTopology(mesh: MeshInputs): MeshTopology {
       behindNat: nodeEndpoint(compiled.mesh, { ...n, behindNat: true }),
     };
   }
+  const bases = nodeBases(mesh.name, compiled);
   for (const d of compiled.plan.nodes) {
     const peers: Record<string, { allowedIps: string[] }> = {};
     for (const p of d.peers) peers[p.hostname] = { allowedIps: [...p.allowedIps] };
-    const n: MeshTopology["nodes"][string] = {
-      mesh: mesh.name,
-      hostname: d.hostname,
-      interfaceName: d.interface.name,
-      address: d.interface.address,
-      listenPort: d.interface.listenPort,
-      peers,
-      routes: [...d.routes],
-      forwarding: d.forwarding,
-    };
-    if (d.interface.mtu !== null) n.mtu = d.interface.mtu;
-    topo.nodes[d.hostname] = n;
+    topo.nodes[d.hostname] = { ...(bases.get(d.hostname) as Omit<PlannedNodeConfig, "publicKey" | "peers">), peers };
   }
   return topo;
 }

@@ -13,6 +13,7 @@ import { providerFor } from "./providers";
 import { composeMesh, type ConnectionArgs, type NodeConfigArgs } from "./composition";
 import type { MeshInputs, MeshNodeInputs } from "./lifecycle/mesh";
 import type { PeerInputs } from "./lifecycle/nodeConfig";
+import type { Enforcement, PolicyTestInput } from "../core/model";
 
 export type { ConnectionArgs, NodeConfigArgs, PeerArgs } from "./composition";
 
@@ -159,6 +160,8 @@ export interface PolicyArgs {
   allowMeshIps?: pulumi.Input<boolean>;
   /** From-members get the to-members' routable networks (default false). */
   allowRoutableNetworks?: pulumi.Input<boolean>;
+  /** Protocols/ports allowed, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp" (default: all). */
+  ports?: pulumi.Input<string[]>;
 }
 
 /** Access rule: members of `from` may reach members of `to` (they become WireGuard peers). */
@@ -167,7 +170,7 @@ export class Policy extends pulumi.dynamic.Resource {
   public readonly fromGroupNames: string[];
   public readonly toGroupNames: string[];
   /** @internal */
-  readonly declaration: pulumi.Output<{ name: string; description?: string; fromGroups: string[]; toGroups: string[]; allowMeshIps?: boolean; allowRoutableNetworks?: boolean }>;
+  readonly declaration: pulumi.Output<{ name: string; description?: string; fromGroups: string[]; toGroups: string[]; allowMeshIps?: boolean; allowRoutableNetworks?: boolean; ports?: string[] }>;
 
   constructor(name: string, args: PolicyArgs, opts?: pulumi.CustomResourceOptions) {
     const policyName = args.name ?? name;
@@ -176,17 +179,18 @@ export class Policy extends pulumi.dynamic.Resource {
     super(
       providerFor("policy"),
       name,
-      { name: policyName, description: args.description, fromGroups, toGroups, allowMeshIps: args.allowMeshIps, allowRoutableNetworks: args.allowRoutableNetworks },
+      { name: policyName, description: args.description, fromGroups, toGroups, allowMeshIps: args.allowMeshIps, allowRoutableNetworks: args.allowRoutableNetworks, ports: args.ports },
       opts,
     );
     this.policyName = policyName;
     this.fromGroupNames = fromGroups;
     this.toGroupNames = toGroups;
-    this.declaration = pulumi.all([args.description, args.allowMeshIps, args.allowRoutableNetworks]).apply(([description, allowMeshIps, allowRoutableNetworks]) => {
-      const p: { name: string; description?: string; fromGroups: string[]; toGroups: string[]; allowMeshIps?: boolean; allowRoutableNetworks?: boolean } = { name: policyName, fromGroups, toGroups };
+    this.declaration = pulumi.all([args.description, args.allowMeshIps, args.allowRoutableNetworks, args.ports]).apply(([description, allowMeshIps, allowRoutableNetworks, ports]) => {
+      const p: { name: string; description?: string; fromGroups: string[]; toGroups: string[]; allowMeshIps?: boolean; allowRoutableNetworks?: boolean; ports?: string[] } = { name: policyName, fromGroups, toGroups };
       if (description !== undefined) p.description = description;
       if (allowMeshIps !== undefined) p.allowMeshIps = allowMeshIps;
       if (allowRoutableNetworks !== undefined) p.allowRoutableNetworks = allowRoutableNetworks;
+      if (ports !== undefined) p.ports = [...ports];
       return p;
     });
   }
@@ -217,6 +221,13 @@ export interface MeshArgs {
   /** Defining any group or policy turns access control on (deny by default). */
   groups?: Group[];
   policies?: Policy[];
+  /**
+   * "nftables" (default when groups/policies exist): each host enforces the policies with its own
+   * nftables table (direction-aware, ports); "none": policies decide peering and AllowedIPs only.
+   */
+  enforcement?: pulumi.Input<Enforcement>;
+  /** Policy tests: checked against the plan at preview, run on the hosts by `pulumi refresh`. */
+  policyTests?: pulumi.Input<pulumi.Input<PolicyTestInput>[]>;
 }
 
 /** The deployment: validates the declaration, allocates mesh IPs, and applies one NodeConfig per node. */
@@ -251,6 +262,8 @@ export class Mesh extends pulumi.dynamic.Resource {
       nodes: pulumi.all(args.nodes.map((n) => n.meshInputs())),
       groups: pulumi.all(groups.map((g) => pulumi.output(g.descriptionInput).apply((description) => ({ name: g.groupName, members: g.memberNames, ...(description !== undefined ? { description } : {}) })))),
       policies: pulumi.all(policies.map((p) => p.declaration)),
+      enforcement: args.enforcement,
+      policyTests: args.policyTests,
     };
     super(providerFor("mesh"), name, { ...declared, meshIps: undefined }, { ...opts, dependsOn: mergeDependsOn(opts?.dependsOn, [...groups, ...policies]) });
 
