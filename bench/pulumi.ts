@@ -2,8 +2,9 @@
  * `npm run bench:pulumi` — the Pulumi front door at fleet size (issue 12), through the real CLI.
  *
  * Fresh previews (a new stack; hosts on 127.0.x.y:9 where nothing listens — a preview never connects):
- *   - TypeScript full mesh at N = --sizes (default 10,50,100,200,500), each against a floor program of the
- *     same number of trivial dynamic resources, measured in the same run;
+ *   - TypeScript full mesh at N = --sizes (default 10,50,100,200) with Pulumi's default checkpointing and at
+ *     N = --skip-sizes (default 100,200,500) with PULUMI_SKIP_CHECKPOINTS=true, each against a floor program
+ *     of the same number of trivial dynamic resources in the same mode, measured in the same run;
  *   - TypeScript policy-segmented mesh (100 nodes in 5 groups in a ring) against its floor;
  *   - through the provider plugin: a YAML and a Python program of 100 nodes against floors of the same
  *     number of trivial resources of the same plugin (wgmesh:MeshSecret).
@@ -12,7 +13,7 @@
  * `pulumi stack export` size; repeated at --converged-sizes (default: N/4, N/2, N).
  * Per run: wall, CPU (all processes), peak RSS of the program, provider and engine processes, and the ratio
  * to the floor. A benchmark, not a test: it prints figures (and one JSON line) and cleans up after itself.
- * Usage: node dist/bench/pulumi.js [--sizes 10,50,100] [--no-plugin] [--converged 100] [--converged-sizes 25,50,100] [--keep]
+ * Usage: node dist/bench/pulumi.js [--sizes 10,50,100] [--skip-sizes 500] [--no-plugin] [--converged 100] [--converged-sizes 25,50,100] [--keep]
  */
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
@@ -23,6 +24,8 @@ import { down, up } from "../test/testbed";
 
 interface Row {
   case: string;
+  /** Pulumi's checkpointing: "default" (a full state serialization after every step, also in a preview) or "skip" (PULUMI_SKIP_CHECKPOINTS=true). */
+  checkpoints: "default" | "skip";
   nodes: number;
   resources: number;
   wallS: number;
@@ -41,9 +44,10 @@ interface Row {
 
 const env = pulumiEnv();
 
-function row(label: string, nodes: number, resources: number, m: MeasuredRun, f: MeasuredRun): Row {
+function row(label: string, nodes: number, resources: number, m: MeasuredRun, f: MeasuredRun, checkpoints: Row["checkpoints"]): Row {
   return {
     case: label,
+    checkpoints,
     nodes,
     resources,
     wallS: m.wallS,
@@ -62,7 +66,7 @@ function row(label: string, nodes: number, resources: number, m: MeasuredRun, f:
 function print(r: Row): void {
   const extra = r.stateBytes !== undefined ? `; state ${r.stateBytes} B; up ${r.upWallS} s` : "";
   console.log(
-    `${r.case.padEnd(34)} N=${String(r.nodes).padStart(3)} res=${String(r.resources).padStart(4)}  wall ${r.wallS.toFixed(1).padStart(6)} s (floor ${r.floorWallS.toFixed(1)} s, ×${r.wallRatio})  ` +
+    `${r.case.padEnd(34)} ${r.checkpoints === "skip" ? "skip-ckpt" : "default  "} N=${String(r.nodes).padStart(3)} res=${String(r.resources).padStart(4)}  wall ${r.wallS.toFixed(1).padStart(6)} s (floor ${r.floorWallS.toFixed(1)} s, ×${r.wallRatio})  ` +
       `cpu ${r.cpuS.toFixed(1)} s (floor ${r.floorCpuS.toFixed(1)} s, ×${r.cpuRatio})  rss program ${r.programRssMB} MB (floor ${r.floorProgramRssMB}) provider ${r.providerRssMB} MB engine ${r.engineRssMB} MB${extra}`,
   );
 }
@@ -80,6 +84,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       sizes: { type: "string" },
+      "skip-sizes": { type: "string" },
       "no-plugin": { type: "boolean" },
       converged: { type: "string" },
       "converged-sizes": { type: "string" },
@@ -88,24 +93,31 @@ async function main(): Promise<void> {
   });
   const why = toolchainMissing(env);
   if (why) throw new Error(why);
-  const sizes = (values.sizes ?? "10,50,100,200,500").split(",").map(Number);
+  const sizes = (values.sizes ?? "10,50,100,200").split(",").map(Number);
+  const skipSizes = (values["skip-sizes"] ?? "100,200,500").split(",").filter((x) => x !== "").map(Number);
   const rows: Row[] = [];
   const ws = new Workspace(env);
   console.log(`bench:pulumi — ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}; workspace ${ws.root}`);
   try {
-    // 1. TypeScript full mesh vs floor, fresh stacks.
-    for (const n of sizes) {
-      const mesh = await freshPreview(ws, `ts-full-${n}`, "ts-mesh", unreachableHosts(n));
-      const floor = await freshPreview(ws, `ts-floor-${n}`, "ts-floor", [], { count: mesh.resources });
-      const r = row("fresh preview, TS full mesh", n, mesh.resources, mesh.run, floor.run);
-      rows.push(r);
-      print(r);
+    // 1. TypeScript full mesh vs floor, fresh stacks: with Pulumi's default checkpointing, and with
+    //    PULUMI_SKIP_CHECKPOINTS=true (the engine then serializes the state once instead of after every step).
+    for (const mode of ["default", "skip"] as const) {
+      const list = mode === "default" ? sizes : skipSizes;
+      if (mode === "skip") ws.env.PULUMI_SKIP_CHECKPOINTS = "true";
+      for (const n of list) {
+        const mesh = await freshPreview(ws, `ts-full-${mode}-${n}`, "ts-mesh", unreachableHosts(n));
+        const floor = await freshPreview(ws, `ts-floor-${mode}-${n}`, "ts-floor", [], { count: mesh.resources });
+        const r = row("fresh preview, TS full mesh", n, mesh.resources, mesh.run, floor.run, mode);
+        rows.push(r);
+        print(r);
+      }
+      delete ws.env.PULUMI_SKIP_CHECKPOINTS;
     }
     // 2. Policy-segmented: 100 nodes in 5 groups.
     {
       const mesh = await freshPreview(ws, "ts-seg-100", "ts-mesh", unreachableHosts(100), { groups: 5 });
       const floor = await freshPreview(ws, "ts-seg-floor-100", "ts-floor", [], { count: mesh.resources });
-      const r = row("fresh preview, TS 5 groups", 100, mesh.resources, mesh.run, floor.run);
+      const r = row("fresh preview, TS 5 groups", 100, mesh.resources, mesh.run, floor.run, "default");
       rows.push(r);
       print(r);
     }
@@ -116,7 +128,7 @@ async function main(): Promise<void> {
       for (const lang of ["yaml", "python"] as const) {
         const mesh = await freshPreview(ws, `${lang}-full-100`, `${lang}-mesh`, unreachableHosts(100));
         const floor = await freshPreview(ws, `${lang}-floor-100`, `${lang}-floor`, [], { count: mesh.resources });
-        const r = row(`fresh preview, ${lang === "yaml" ? "YAML" : "Python"} (plugin) full mesh`, 100, mesh.resources, mesh.run, floor.run);
+        const r = row(`fresh preview, ${lang === "yaml" ? "YAML" : "Python"} (plugin) full mesh`, 100, mesh.resources, mesh.run, floor.run, "default");
         rows.push(r);
         print(r);
       }
@@ -144,7 +156,7 @@ async function main(): Promise<void> {
           ws.pulumiOk(floorProject.dir, ["stack", "init", "dev"]);
           ok(await runMeasured(ws, floorProject.dir, ["up", "--yes", "--skip-preview"]), "floor up");
           const floor = ok(await runMeasured(ws, floorProject.dir, ["preview", "--expect-no-changes"]), "floor preview");
-          const r = { ...row("converged preview, TS full mesh", n, resources, preview, floor), stateBytes: state, upWallS: upRun.wallS };
+          const r = { ...row("converged preview, TS full mesh", n, resources, preview, floor, "default"), stateBytes: state, upWallS: upRun.wallS };
           rows.push(r);
           print(r);
           ok(await runMeasured(ws, dir, ["destroy", "--yes", "--skip-preview"]), `pulumi destroy (${n} hosts)`);
