@@ -6,8 +6,8 @@ import { genkeyCommand, pubkeyCommand } from "./keys";
 import { planCommand } from "./plan";
 import { deployCommand } from "./deploy";
 import { teardownCommand } from "./teardown";
-import { migrateCommand } from "../pulumi/migrate";
-import { daemonCommands } from "../daemon/commands";
+import { migrateCommand } from "./migrate";
+import { daemonCommands } from "./daemon";
 
 registerCommand(planCommand);
 registerCommand(genkeyCommand);
