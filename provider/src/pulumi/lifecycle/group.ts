@@ -64,6 +64,9 @@ export const groupLifecycle: Lifecycle<GroupInputs, GroupInputs> = {
     return { outs: plain(news) };
   },
   async delete() {},
+  preview(_olds, news) {
+    return plain(news);
+  },
 };
 
 export const policyLifecycle: Lifecycle<PolicyInputs, PolicyInputs> = {
@@ -83,4 +86,7 @@ export const policyLifecycle: Lifecycle<PolicyInputs, PolicyInputs> = {
     return { outs: plain(news) };
   },
   async delete() {},
+  preview(_olds, news) {
+    return plain(news);
+  },
 };
