@@ -6,7 +6,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type * as provider from "@pulumi/pulumi/provider";
 import { CustomResourceOps, adapterFor } from "./adapters";
-import { EngineLog } from "./log";
+import { EngineLog } from "../pulumi/enginelog";
 import { constructMesh, registerResourceModule } from "./mesh";
 import { TOKENS } from "./schema";
 import type { PreviewOps } from "./serve";

@@ -10,7 +10,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
-import { providerFor } from "./providers";
+import { dynamicUrn, providerFor, URN_KEY } from "./providers";
 import { planMeshConfigs, planTopology, peerEndpoint, peerKeepalive, peerSets, type MeshPlanSummary } from "./plan";
 import type { MeshInputs, MeshNodeInputs } from "./lifecycle/mesh";
 import type { PeerInputs } from "./lifecycle/nodeConfig";
@@ -84,6 +84,7 @@ export class Node extends pulumi.dynamic.Resource {
         natDetected: undefined,
         remoteHostname: undefined,
         os: undefined,
+        [URN_KEY]: dynamicUrn(name, opts),
       },
       { ...opts, additionalSecretOutputs: ["privateKey", "connection"] },
     );
@@ -228,7 +229,7 @@ export class NodeConfig extends pulumi.dynamic.Resource {
   declare public readonly routes: pulumi.Output<string[]>;
 
   constructor(name: string, args: NodeConfigArgs, opts?: pulumi.CustomResourceOptions) {
-    super(providerFor("nodeConfig"), name, { ...args, connection: pulumi.secret(args.connection), privateKey: args.privateKey }, { ...opts, additionalSecretOutputs: ["privateKey", "connection"] });
+    super(providerFor("nodeConfig"), name, { ...args, connection: pulumi.secret(args.connection), privateKey: args.privateKey, [URN_KEY]: dynamicUrn(name, opts) }, { ...opts, additionalSecretOutputs: ["privateKey", "connection"] });
   }
 }
 
