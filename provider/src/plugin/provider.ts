@@ -1,12 +1,14 @@
 /**
  * The plugin's `Provider` for `@pulumi/pulumi/provider`'s `main` (served by ./serve): custom resources
  * dispatched by token to their adapter over the shared lifecycle (./adapters), with pure previews of create
- * and update, the Mesh component constructed in-process (./mesh), the schema served as generated.
+ * and update, the Mesh component constructed in-process (./mesh), the functions (./functions), the schema
+ * served as generated.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type * as provider from "@pulumi/pulumi/provider";
 import { CustomResourceOps, adapterFor } from "./adapters";
 import { EngineLog } from "../pulumi/enginelog";
+import { invoke } from "./functions";
 import { constructMesh, registerResourceModule } from "./mesh";
 import { TOKENS } from "./schema";
 import type { PreviewOps } from "./serve";
@@ -47,6 +49,7 @@ export function makeProvider(opts: PluginOptions): provider.Provider & PreviewOp
     create: (urn, inputs) => logged(() => opsFor(urn).create(urn, inputs, ctx(urn))),
     read: (id, urn, props) => logged(() => opsFor(urn).read(id, props ?? {}, ctx(urn))),
     update: (id, urn, olds, news) => logged(() => opsFor(urn).update(id, olds, news, ctx(urn))),
+    invoke: (token, args) => logged(() => invoke(token, args, log.forResource(undefined))),
     previewCreate: async (urn, inputs) => opsFor(urn).previewCreate(inputs),
     previewUpdate: (id, urn, olds, news) => logged(() => opsFor(urn).previewUpdate(id, olds, news, ctx(urn))),
     delete: (id, urn, props) => logged(() => opsFor(urn).delete(id, props, ctx(urn))),
