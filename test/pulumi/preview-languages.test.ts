@@ -5,6 +5,8 @@
 //      state: its public key stays known);
 //   2. a fourth node added: the other nodes' configs gain exactly that peer (its AllowedIPs known; only what
 //      the new host decides — its key, its NAT-dependent endpoint — unknown), the same in every language.
+// The `up` before shows each host's progress (connecting, installing, operations applied) on its NodeConfig's
+// row, none at stack level.
 // The previews are compared structurally (`pulumi preview --json`: each NodeConfig's inputs before and after,
 // public keys replaced by their node's name) and as the `--diff` text of each NodeConfig.
 import { test, before, after } from "node:test";
@@ -14,7 +16,7 @@ import * as path from "node:path";
 import { down, up, type Testbed } from "../testbed";
 import { Workspace, missing, repoRoot } from "./plugin/e2e";
 import { linkNodeModules } from "./harness";
-import { nodeConfigChanges, nodeConfigDiffs, type Change } from "./previewdiff";
+import { diagnosticsByResource, nodeConfigChanges, nodeConfigDiffs, type Change } from "./previewdiff";
 
 const skip = missing(true);
 const TESTBED = "qprev";
@@ -87,6 +89,15 @@ function previews(t: { diagnostic(m: string): void }, lang: Lang): Previews {
     const ms: Record<string, number> = {};
     const upRun = ws.pulumiOk(dir, ["up", "--yes", "--skip-preview"]);
     ms.up = upRun.ms;
+    // Progress on each resource's row, none at stack level.
+    const diags = diagnosticsByResource(upRun.stdout);
+    for (const h of hosts.slice(0, 3)) {
+      const row = [...diags].find(([k]) => k.endsWith(`-${h.name})`))?.[1] ?? [];
+      assert.ok(row.some((l) => l === `[${h.name}] connecting to root@${h.address}:${h.sshPort}`), `${lang}: ${h.name}'s NodeConfig row shows the connection:\n${upRun.stdout}`);
+      assert.ok(row.some((l) => /^\[\S+\] \d+ operation\(s\) applied$/.test(l)), `${lang}: ${h.name}'s NodeConfig row shows the operations applied:\n${upRun.stdout}`);
+    }
+    const stackRow = [...diags].filter(([k]) => k.startsWith("pulumi:pulumi:Stack")).flatMap(([, v]) => v);
+    assert.deepEqual(stackRow.filter((l) => /\[qprev-h\d\]/.test(l)), [], `${lang}: no progress at stack level`);
     const keys = JSON.parse(ws.pulumiOk(dir, ["stack", "output", "publicKeys", "--json"]).stdout) as Record<string, string>;
     const names = new Map(Object.entries(keys).map(([h, k]) => [k, h]));
     assert.equal(names.size, 3);

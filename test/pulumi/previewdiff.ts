@@ -71,3 +71,18 @@ export function nodeConfigDiffs(text: string, names: Map<string, string>): Recor
   return out;
 }
 
+
+/** The "Diagnostics:" section of `pulumi up` output: "<type> (<name>)" → its message lines. */
+export function diagnosticsByResource(stdout: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const at = stdout.indexOf("\nDiagnostics:\n");
+  if (at < 0) return out;
+  let current: string[] | null = null;
+  for (const line of stdout.slice(at + "\nDiagnostics:\n".length).split("\n")) {
+    const head = /^ {2}(\S+ \(.+\)):$/.exec(line);
+    if (head) out.set(head[1] as string, (current = []));
+    else if (/^ {4}\S/.test(line) && current) current.push(line.trim());
+    else if (/^\S/.test(line)) break;
+  }
+  return out;
+}
