@@ -34,14 +34,14 @@ func main() {
 		}
 
 		var nodes wgmesh.NodeArray
-		var planNodes []wgmesh.PlanNode
+		var planNodes wgmesh.PlanNodeArray
 		for _, h := range hosts {
 			node, err := wgmesh.NewNode(ctx, h.Name, &wgmesh.NodeArgs{Hostname: pulumi.String(h.Name), Connection: connection(h), RoutableNetworks: pulumi.ToStringArray(h.RoutableNetworks)})
 			if err != nil {
 				return err
 			}
 			nodes = append(nodes, node)
-			planNodes = append(planNodes, wgmesh.PlanNode{Hostname: h.Name, SshHost: h.Host, RoutableNetworks: h.RoutableNetworks})
+			planNodes = append(planNodes, wgmesh.PlanNodeArgs{Hostname: pulumi.String(h.Name), SshHost: pulumi.String(h.Host), RoutableNetworks: pulumi.ToStringArray(h.RoutableNetworks)})
 		}
 		mesh, err := wgmesh.NewMesh(ctx, "demo", &wgmesh.MeshArgs{Nodes: nodes})
 		if err != nil {
@@ -49,20 +49,9 @@ func main() {
 		}
 
 		// What `up` will put on each host, computed from the declaration alone.
-		plan, err := wgmesh.GetMeshPlan(ctx, &wgmesh.GetMeshPlanArgs{Nodes: planNodes})
-		if err != nil {
-			return err
-		}
-		plannedPeers := map[string]interface{}{}
-		for h, n := range plan.Nodes {
-			peers := map[string]interface{}{}
-			for p, peer := range n.Peers {
-				peers[p] = map[string]interface{}{"allowedIps": peer.AllowedIps, "endpoint": peer.Endpoint}
-			}
-			plannedPeers[h] = peers
-		}
-		ctx.Export("plannedPeers", pulumi.ToMap(plannedPeers))
-		ctx.Export("diagram", pulumi.String(plan.Diagram))
+		plan := wgmesh.GetMeshPlanOutput(ctx, wgmesh.GetMeshPlanOutputArgs{Nodes: planNodes})
+		ctx.Export("plannedNodes", plan.Nodes())
+		ctx.Export("diagram", plan.Diagram())
 
 		// The first host as it is right now (after the first `up`: its peers, named by the mesh's public keys).
 		status := wgmesh.GetNodeStatusOutput(ctx, wgmesh.GetNodeStatusOutputArgs{Connection: connection(hosts[0]), KnownPeers: mesh.PublicKeys})

@@ -22,8 +22,7 @@ mesh = wgmesh.Mesh("demo", nodes=nodes)
 # What `up` will put on each host, computed from the declaration alone.
 plan = wgmesh.get_mesh_plan(nodes=[wgmesh.PlanNode(hostname=h["name"], ssh_host=h["host"], routable_networks=h.get("routableNetworks"))
                                    for h in hosts])
-pulumi.export("plannedPeers", {h: {p: {"allowedIps": peer.allowed_ips, "endpoint": peer.endpoint} for p, peer in n.peers.items()}
-                               for h, n in plan.nodes.items()})
+pulumi.export("plannedNodes", plan.nodes)
 pulumi.export("diagram", plan.diagram)
 
 # The first host as it is right now (after the first `up`: its peers, named by the mesh's public keys).

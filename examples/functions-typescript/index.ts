@@ -17,7 +17,7 @@ const mesh = new wgmesh.Mesh("demo", { nodes });
 
 // What `up` will put on each host, computed from the declaration alone.
 const plan = wgmesh.getMeshPlanOutput({ nodes: hosts.map((h) => ({ hostname: h.name, sshHost: h.host, routableNetworks: h.routableNetworks })) });
-export const plannedPeers = plan.apply((p) => Object.fromEntries(Object.entries(p.nodes).map(([h, n]) => [h, n.peers])));
+export const plannedNodes = plan.nodes;
 export const diagram = plan.diagram;
 
 // The first host as it is right now (after the first `up`: its peers, named by the mesh's public keys).

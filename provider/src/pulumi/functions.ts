@@ -16,6 +16,7 @@ import type { Connection } from "../engine/ssh/connection";
 import { silentLogger, type Logger } from "../engine/ssh/log";
 import { meshPlan, type MeshPlanArgs, type MeshPlanDoc, type PlanFailure } from "../planner/meshplan";
 import { readNodeHost } from "./lifecycle/hosts";
+import type { ConnectionArgs } from "./resources";
 
 export type { MeshPlanArgs, MeshPlanDoc, PlannedNode, PlannedPeer } from "../planner/meshplan";
 
@@ -34,7 +35,10 @@ export async function getMeshPlan(args: MeshPlanArgs): Promise<MeshPlanDoc> {
   return r.plan;
 }
 
-export function getMeshPlanOutput(args: pulumi.Input<MeshPlanArgs>): pulumi.Output<MeshPlanDoc> {
+/** getMeshPlan with Inputs (e.g. hosts from config Outputs). */
+export type MeshPlanOutputArgs = { [K in keyof MeshPlanArgs]?: pulumi.Input<MeshPlanArgs[K]> };
+
+export function getMeshPlanOutput(args: MeshPlanOutputArgs): pulumi.Output<MeshPlanDoc> {
   return pulumi.output(args).apply((a) => getMeshPlan(a as MeshPlanArgs));
 }
 
@@ -115,8 +119,15 @@ export async function getNodeStatus(args: NodeStatusArgs, log: Logger = silentLo
   return status;
 }
 
-export function getNodeStatusOutput(args: pulumi.Input<NodeStatusArgs>): pulumi.Output<NodeStatus> {
-  return pulumi.output(args).apply((a) => getNodeStatus(a as NodeStatusArgs));
+/** getNodeStatus with Inputs: a Node's connection (secret Outputs inside), a Mesh's publicKeys. */
+export interface NodeStatusOutputArgs {
+  connection: pulumi.Input<ConnectionArgs>;
+  interfaceName?: pulumi.Input<string>;
+  knownPeers?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+export function getNodeStatusOutput(args: NodeStatusOutputArgs): pulumi.Output<NodeStatus> {
+  return pulumi.output(args).apply((a) => getNodeStatus(a as unknown as NodeStatusArgs));
 }
 
 export interface KeyPair {

@@ -8,7 +8,7 @@ export { MeshSecret, DecentralizedNode, type MeshSecretArgs, type DecentralizedN
 export { planMeshConfigs, type MeshPlanSummary, type PlannedNodeConfig, type NodeIdentity } from "./plan";
 export {
   getMeshPlan, getMeshPlanOutput, getNodeStatus, getNodeStatusOutput, generateKeyPair, generateKeyPairOutput, FunctionArgumentsError,
-  type MeshPlanArgs, type MeshPlanDoc, type PlannedNode, type PlannedPeer, type NodeStatusArgs, type NodeStatus, type PeerStatus, type KeyPair,
+  type MeshPlanArgs, type MeshPlanOutputArgs, type MeshPlanDoc, type PlannedNode, type PlannedPeer, type NodeStatusArgs, type NodeStatusOutputArgs, type NodeStatus, type PeerStatus, type KeyPair,
 } from "./functions";
 export { meshDiagram, type DiagramMesh, type DiagramOptions } from "../planner/diagram";
 export { providerFor, DYNAMIC_MODULE } from "./providers";
