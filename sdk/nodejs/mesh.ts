@@ -2,6 +2,8 @@
 // *** Do not edit by hand unless you're certain you know what you are doing! ***
 
 import * as pulumi from "@pulumi/pulumi";
+import * as inputs from "./types/input";
+import * as outputs from "./types/output";
 import * as utilities from "./utilities";
 
 import {Group, Node, Policy} from "./index";
@@ -59,6 +61,7 @@ export class Mesh extends pulumi.ComponentResource {
             if (args?.nodes === undefined && !opts.urn) {
                 throw new Error("Missing required property 'nodes'");
             }
+            resourceInputs["enforcement"] = args?.enforcement;
             resourceInputs["groups"] = args?.groups;
             resourceInputs["interfaceName"] = args?.interfaceName;
             resourceInputs["listenPort"] = args?.listenPort;
@@ -68,6 +71,7 @@ export class Mesh extends pulumi.ComponentResource {
             resourceInputs["nodes"] = args?.nodes;
             resourceInputs["persistentKeepalive"] = args?.persistentKeepalive;
             resourceInputs["policies"] = args?.policies;
+            resourceInputs["policyTests"] = args?.policyTests;
             resourceInputs["behindNat"] = undefined /*out*/;
             resourceInputs["diagram"] = undefined /*out*/;
             resourceInputs["endpoints"] = undefined /*out*/;
@@ -89,6 +93,10 @@ export class Mesh extends pulumi.ComponentResource {
  * The set of arguments for constructing a Mesh resource.
  */
 export interface MeshArgs {
+    /**
+     * How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
+     */
+    enforcement?: pulumi.Input<string | undefined>;
     /**
      * Groups; defining any group or policy turns access control on (deny by default).
      */
@@ -125,4 +133,8 @@ export interface MeshArgs {
      * Policies; members of a policy's groups become peers.
      */
     policies?: pulumi.Input<pulumi.Input<Policy>[] | undefined>;
+    /**
+     * Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`).
+     */
+    policyTests?: pulumi.Input<pulumi.Input<inputs.PolicyTestArgs>[] | undefined>;
 }

@@ -47,6 +47,10 @@ export class MeshDeclaration extends pulumi.CustomResource {
     }
 
     /**
+     * How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
+     */
+    declare public readonly enforcement: pulumi.Output<string | undefined>;
+    /**
      * The groups.
      */
     declare public readonly groups: pulumi.Output<outputs.GroupDeclaration[] | undefined>;
@@ -86,6 +90,10 @@ export class MeshDeclaration extends pulumi.CustomResource {
      * The policies.
      */
     declare public readonly policies: pulumi.Output<outputs.PolicyDeclaration[] | undefined>;
+    /**
+     * Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`).
+     */
+    declare public readonly policyTests: pulumi.Output<outputs.PolicyTest[] | undefined>;
 
     /**
      * Create a MeshDeclaration resource with the given unique name, arguments, and options.
@@ -104,6 +112,7 @@ export class MeshDeclaration extends pulumi.CustomResource {
             if (args?.nodes === undefined && !opts.urn) {
                 throw new Error("Missing required property 'nodes'");
             }
+            resourceInputs["enforcement"] = args?.enforcement;
             resourceInputs["groups"] = args?.groups;
             resourceInputs["interfaceName"] = args?.interfaceName;
             resourceInputs["listenPort"] = args?.listenPort;
@@ -114,7 +123,9 @@ export class MeshDeclaration extends pulumi.CustomResource {
             resourceInputs["nodes"] = args?.nodes;
             resourceInputs["persistentKeepalive"] = args?.persistentKeepalive;
             resourceInputs["policies"] = args?.policies;
+            resourceInputs["policyTests"] = args?.policyTests;
         } else {
+            resourceInputs["enforcement"] = undefined /*out*/;
             resourceInputs["groups"] = undefined /*out*/;
             resourceInputs["interfaceName"] = undefined /*out*/;
             resourceInputs["listenPort"] = undefined /*out*/;
@@ -125,6 +136,7 @@ export class MeshDeclaration extends pulumi.CustomResource {
             resourceInputs["nodes"] = undefined /*out*/;
             resourceInputs["persistentKeepalive"] = undefined /*out*/;
             resourceInputs["policies"] = undefined /*out*/;
+            resourceInputs["policyTests"] = undefined /*out*/;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
         super(MeshDeclaration.__pulumiType, name, resourceInputs, opts);
@@ -135,6 +147,10 @@ export class MeshDeclaration extends pulumi.CustomResource {
  * The set of arguments for constructing a MeshDeclaration resource.
  */
 export interface MeshDeclarationArgs {
+    /**
+     * How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
+     */
+    enforcement?: pulumi.Input<string | undefined>;
     /**
      * The groups.
      */
@@ -175,4 +191,8 @@ export interface MeshDeclarationArgs {
      * The policies.
      */
     policies?: pulumi.Input<pulumi.Input<inputs.PolicyDeclarationArgs>[] | undefined>;
+    /**
+     * Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`).
+     */
+    policyTests?: pulumi.Input<pulumi.Input<inputs.PolicyTestArgs>[] | undefined>;
 }

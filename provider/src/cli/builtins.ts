@@ -6,6 +6,7 @@ import { genkeyCommand, pubkeyCommand } from "./keys";
 import { planCommand } from "./plan";
 import { deployCommand } from "./deploy";
 import { teardownCommand } from "./teardown";
+import { verifyCommand } from "./verify";
 import { migrateCommand } from "./migrate";
 import { daemonCommands } from "./daemon";
 
@@ -14,5 +15,6 @@ registerCommand(genkeyCommand);
 registerCommand(pubkeyCommand);
 registerCommand(deployCommand);
 registerCommand(teardownCommand);
+registerCommand(verifyCommand);
 for (const command of daemonCommands) registerCommand(command);
 registerCommand(migrateCommand);

@@ -221,6 +221,12 @@ async function bindTestSocket(port: number): Promise<{ sock: dgram.Socket; v6: b
 export async function runTestPeer(args: string[], io: CliIO, deps: DaemonCommandDeps = defaultDeps): Promise<number> {
   const f = parseGoFlags("test-peer", args, TEST_PEER_FLAGS);
   if (!flagsOrExit(io, f)) return f.help ? 0 : 2;
+  const localPort = f.values["port"] as number;
+  if (!Number.isInteger(localPort) || localPort < 0 || localPort > 65535) {
+    // A usage error before anything is bound or sent (Node would wrap the port; the Go tool refuses too).
+    io.stderr.write(`invalid value "${localPort}" for flag -port: out of range (0–65535; 0 = random)\n${flagUsage("test-peer", TEST_PEER_FLAGS)}`);
+    return 2;
+  }
   const secret = f.values["secret"] as string;
   const peer = f.values["peer"] as string;
   if (!secret || !peer) {

@@ -48,4 +48,30 @@ export interface NodeDesiredState {
   routes: string[];
   /** IPv4 forwarding must be on (the node has routable networks behind it). */
   forwarding: boolean;
+  /**
+   * (additive) The node's host firewall when policies are enforced (enforcement "nftables" and access
+   * control on), else null/absent: no table of ours on the host. See planner/firewall.ts.
+   */
+  firewall?: FirewallPlan | null;
+}
+
+/**
+ * One node's firewall, in the readable form that the Pulumi NodeConfig carries as an input and `nft` runs
+ * (planner/nft.ts renders the whole table from it). It filters only what arrives on the mesh interface.
+ */
+export interface FirewallPlan {
+  /** The nftables table of this interface, e.g. "inet wgmesh_wg0" (family inet; nothing else is touched). */
+  table: string;
+  /**
+   * Named sets, name → elements (addresses and CIDRs, sorted, never empty): `src_<group>` holds a group's
+   * source addresses (members' mesh IPs and routable networks), `routed` this node's own routable networks.
+   * Names ending in "_v6" are IPv6 sets, the others IPv4.
+   */
+  sets: Record<string, string[]>;
+  /**
+   * The accept rules by label, e.g. "input web-to-app from web tcp" → `ip saddr @src_web tcp dport 8080
+   * accept`. The label's first word is the chain: "input" (connections to the node itself) or "forward"
+   * (connections through it into its routable networks); it is also the rule's nft comment.
+   */
+  rules: Record<string, string>;
 }

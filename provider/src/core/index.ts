@@ -10,6 +10,8 @@ export * from "./validate";
 export * from "./desired";
 export * from "./policy";
 export * from "./compile";
+export * from "./ports";
+export * from "./access";
 export * from "./statefile";
 export * from "./statecrypt";
 export * as cidr from "./cidr";

@@ -17,6 +17,7 @@ import { newCounters, type HostCounters } from "./ssh/counters";
 import { silentLogger, type Logger } from "./ssh/log";
 import type { SshSession } from "./ssh/session";
 import type { EngineOptions, HostResult, HostTarget, Step } from "./types";
+import { firewallDifferences } from "./firewall";
 
 export const DEFAULT_SCRIPT_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -45,6 +46,7 @@ export function remainingDifferences(target: HostTarget, after: HostReading): st
   const conf = renderConf(target.desired, target.key, target.presharedKey);
   if (after.facts.conf.sha256 !== confDigest(conf)) left.push("wg-quick file content");
   if (after.facts.unit.enabled !== "enabled") left.push(`unit not enabled (${after.facts.unit.enabled ?? "unknown"})`);
+  left.push(...firewallDifferences(target.desired, after));
   return left;
 }
 

@@ -35,7 +35,7 @@ function facts(over: Partial<HostFacts> = {}): HostFacts {
     hostname: "x", uid: 0,
     os: { id: "debian", idLike: [], versionId: "12", prettyName: "Debian GNU/Linux 12 (bookworm)" },
     packageManager: "apt",
-    tools: { wg: true, wgQuick: true, wireguardGo: true, ip: true, systemctl: true, sudo: true, modprobe: true },
+    tools: { wg: true, wgQuick: true, wireguardGo: true, ip: true, systemctl: true, sudo: true, modprobe: true, nft: true },
     kernelRelease: "6.1", kernelWireguard: "absent", wireguardGoNeeded: true, systemd: true, forwarding: false,
     hostAddresses: ["198.18.0.11"], iface: { name: "wg0", exists: false, kind: null }, live: NO_IFACE,
     wgDumpSanitized: null, unit: { enabled: "disabled", active: "inactive" },
@@ -203,7 +203,9 @@ describe("engine read script", () => {
     assert.equal(r.status, 0);
     const reading = parseReading(r.stdout.toString(), "wgabsent8");
     assert.equal(reading.facts.iface.exists, false);
-    assert.deepEqual(reading.probe, { sysctl: { exists: false, sha256: null }, key: { exists: false, publicKey: null, mode: null } });
+    const { firewall, ...probe } = reading.probe;
+    assert.deepEqual(probe, { sysctl: { exists: false, sha256: null }, key: { exists: false, publicKey: null, mode: null } });
+    assert.deepEqual({ ...firewall, tool: true }, { tool: true, file: { exists: false, mode: null, owner: null, bodySha256: null, recordedListing: null }, table: { exists: false, listingSha256: null }, listing: null });
     assert.throws(() => parseEngineProbe("nothing"), /no complete block/);
     const pub = keys[0]!.publicKey;
     const p = parseEngineProbe(`x\n@@WGMESH-ENGINE-BEGIN@@\nsysctl=1\nsysctlSha256=${"a".repeat(64)}\nkey=1\nkeyMode=600\nkeyPublic=${pub}\n@@WGMESH-ENGINE-END@@\n`);

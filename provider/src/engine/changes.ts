@@ -20,6 +20,7 @@ import { hostPaths } from "./paths";
 import type { HostReading } from "./probe";
 import { readScript } from "./probe";
 import type { KeySource, Step } from "./types";
+import { firewallSteps } from "./firewall";
 
 /** The persistent forwarding file (its content is fixed per interface). */
 export function sysctlFileContent(ifname: string): string {
@@ -31,8 +32,9 @@ export function sysctlFileContent(ifname: string): string {
  * /etc/wireguard/<if>.key (wg-quick's documented idiom), so the file's bytes are known here.
  */
 export function renderConf(desired: NodeDesiredState, key: KeySource, presharedKey?: string): string {
-  if ("privateKey" in key) return renderWgQuickConf(desired, { privateKey: key.privateKey, presharedKey });
-  return renderWgQuickConf(desired, { presharedKey }, { privateKeyFile: hostPaths(desired.interface.name).key });
+  const firewallFile = desired.firewall ? { firewallFile: hostPaths(desired.interface.name).nft } : {};
+  if ("privateKey" in key) return renderWgQuickConf(desired, { privateKey: key.privateKey, presharedKey }, firewallFile);
+  return renderWgQuickConf(desired, { presharedKey }, { privateKeyFile: hostPaths(desired.interface.name).key, ...firewallFile });
 }
 
 /** A secret-free one-line description of a planner operation. */
@@ -128,8 +130,12 @@ export function planHostChanges(input: ChangePlanInput): ChangePlan {
   const p = hostPaths(ifname);
   const steps: Step[] = [];
 
-  const install = installPlan(input.node, f);
+  const install = installPlan(input.node, f, { firewall: Boolean(desired.firewall) });
   if (install) steps.push({ kind: "install", description: `install ${install.packages.join(", ")}`, script: install.script });
+
+  // The firewall first: the wg-quick file's PreUp loads it (engine/firewall.ts).
+  const firewall = firewallSteps(desired, reading);
+  steps.push(...firewall.load);
 
   const conf = renderConf(desired, key, input.presharedKey);
   if (f.conf.sha256 !== confDigest(conf) || f.conf.mode !== "600" || f.conf.owner !== "0:0") {
@@ -139,6 +145,7 @@ export function planHostChanges(input: ChangePlanInput): ChangePlan {
       script: atomicWriteFileCommand(p.conf, conf, { mode: "600", owner: "0:0", secret: true }),
     });
   }
+  steps.push(...firewall.remove);
 
   if (desired.forwarding) {
     const content = sysctlFileContent(ifname);

@@ -10,6 +10,8 @@ export interface HostPaths {
   sysctl: string;
   /** The systemd unit. */
   unit: string;
+  /** The node's firewall (nft -f script of the table `inet wgmesh_<if>`), loaded by the unit's PreUp. */
+  nft: string;
 }
 
 export function hostPaths(ifname: string): HostPaths {
@@ -19,5 +21,6 @@ export function hostPaths(ifname: string): HostPaths {
     key: `/etc/wireguard/${ifname}.key`,
     sysctl: `/etc/sysctl.d/99-wgmesh-${ifname}.conf`,
     unit: `wg-quick@${ifname}`,
+    nft: `/etc/wireguard/${ifname}.nft`,
   };
 }

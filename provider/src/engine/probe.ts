@@ -7,6 +7,7 @@
 import { factsScript, parseFacts, type HostFacts } from "./facts";
 import { hostPaths } from "./paths";
 import { shellQuote } from "../planner/shell";
+import { nftProbeScript, nftTableName, parseNftProbe, type NftState } from "../planner/nft";
 
 const BEGIN = "@@WGMESH-ENGINE-BEGIN@@";
 const END = "@@WGMESH-ENGINE-END@@";
@@ -14,6 +15,8 @@ const END = "@@WGMESH-ENGINE-END@@";
 export interface EngineProbe {
   sysctl: { exists: boolean; sha256: string | null };
   key: { exists: boolean; publicKey: string | null; mode: string | null };
+  /** The node's firewall file and table (planner/nft.ts); absent when the output had no firewall block. */
+  firewall?: NftState;
 }
 
 /** POSIX sh fragment (subshell, never fails) printing the engine's extra facts. */
@@ -35,6 +38,11 @@ export function engineProbeScript(ifname: string): string {
   ].join("\n") + "\n";
 }
 
+/** The firewall part of the probe (its own marked block, after the engine's). */
+export function firewallProbeScript(ifname: string): string {
+  return nftProbeScript(hostPaths(ifname).nft, `inet ${nftTableName(ifname)}`);
+}
+
 export function parseEngineProbe(stdout: string): EngineProbe {
   const start = stdout.indexOf(BEGIN);
   const stop = stdout.indexOf(END, start);
@@ -46,7 +54,9 @@ export function parseEngineProbe(stdout: string): EngineProbe {
   }
   const sha = kv.get("sysctlSha256") ?? "";
   const pub = kv.get("keyPublic") ?? "";
+  const firewall = stdout.includes("@@WGMESH-NFT-BEGIN@@", stop) ? parseNftProbe(stdout.slice(stop)) : undefined;
   return {
+    ...(firewall ? { firewall } : {}),
     sysctl: { exists: kv.get("sysctl") === "1", sha256: /^[0-9a-f]{64}$/.test(sha) ? sha : null },
     key: {
       exists: kv.get("key") === "1",
@@ -58,7 +68,7 @@ export function parseEngineProbe(stdout: string): EngineProbe {
 
 /** The read-only script of one host: the shared facts plus the engine's probe. */
 export function readScript(ifname: string): string {
-  return factsScript(ifname) + engineProbeScript(ifname);
+  return factsScript(ifname) + engineProbeScript(ifname) + firewallProbeScript(ifname);
 }
 
 export interface HostReading {

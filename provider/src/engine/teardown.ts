@@ -11,6 +11,7 @@ import { hostPaths } from "./paths";
 import type { HostReading } from "./probe";
 import type { Connection } from "./ssh/connection";
 import type { EngineOptions, HostResult, Step } from "./types";
+import { firewallLeftovers, firewallTeardownSteps } from "./firewall";
 
 export interface TeardownTarget {
   node: string;
@@ -46,6 +47,7 @@ export function planTeardown(ifname: string, reading: HostReading): Step[] {
     ...(reading.probe.sysctl.exists ? [p.sysctl] : []),
   ];
   if (files.length) steps.push({ kind: "teardown", description: `remove ${files.join(", ")}`, script: shellCommand("rm", "-f", ...files) });
+  steps.push(...firewallTeardownSteps(ifname, reading));
   return steps;
 }
 
@@ -59,6 +61,7 @@ export function teardownLeftovers(ifname: string, r: HostReading): string[] {
   if (r.facts.conf.exists) left.push(p.conf);
   if (r.probe.key.exists) left.push(p.key);
   if (r.probe.sysctl.exists) left.push(p.sysctl);
+  left.push(...firewallLeftovers(ifname, r));
   return left;
 }
 

@@ -29,7 +29,7 @@ export interface HostTarget {
 
 /** A change step of one host (descriptions never contain secrets). */
 export interface Step {
-  kind: "install" | "write-conf" | "write-sysctl" | "remove-sysctl" | "enable-unit" | "stop-unit" | "operation" | "teardown";
+  kind: "install" | "write-conf" | "write-sysctl" | "remove-sysctl" | "enable-unit" | "stop-unit" | "operation" | "teardown" | "write-firewall" | "remove-firewall";
   /** Human readable, secret-free, e.g. "peer-set app1 (add: endpoint, allowed-ips 10.99.0.3/32)". */
   description: string;
   /** The planner operation, for kind "operation". */

@@ -91,6 +91,12 @@ describe("meshDiagram", () => {
     assert.match(same, /\n {2}n_x <-->\|"inside"\| n_y\n/);
   });
 
+  test("a policy's own ports label its edges (options.ports overrides)", () => {
+    const mesh: DiagramMesh = { ...THREE_TIER, policies: THREE_TIER.policies?.map((p) => (p.name === "app-to-db" ? { ...p, ports: ["tcp/5432"] } : p)) };
+    assert.match(meshDiagram(mesh), /n_app1 -->\|"app-to-db tcp\/5432"\| n_db1/);
+    assert.match(meshDiagram(mesh, { ports: { "app-to-db": ["tcp/6432"] } }), /n_app1 -->\|"app-to-db tcp\/6432"\| n_db1/);
+  });
+
   test("user text is escaped into Mermaid entity codes (no label can break the syntax)", () => {
     assert.equal(mermaidText('a"b<c>#d&e\nf'), "a#34;b#60;c#62;#35;d#38;e f");
     const d = meshDiagram({ nodes: [{ hostname: "n1" }, { hostname: "n2" }], groups: [{ name: 'ops "core" <1>', members: ["n1", "n2"] }], policies: [{ name: "p#1", fromGroups: ['ops "core" <1>'], toGroups: ['ops "core" <1>'] }] });

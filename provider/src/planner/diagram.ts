@@ -8,7 +8,7 @@
  *  - each routed network as its own shape, tied to the node it sits behind with a dotted line;
  *  - one edge per pair of peers, with its direction: `A --> B` when policies let A reach B only, `A <--> B`
  *    both ways (a full mesh: every pair, both ways, unlabelled); labelled with the policies that allow it,
- *    their ports when the policy has them, and "+ networks" when the policy hands over the target's routed
+ *    their ports when the policy has them (Policy.ports), and "+ networks" when the policy hands over the target's routed
  *    networks. When the two directions come from different policies, they are two edges.
  *
  * Pure; linear in nodes + networks + edges (edges are the peerings, Σ over policies of |from|·|to| members).
@@ -27,7 +27,7 @@ export interface DiagramOptions {
   meshIps?: Readonly<Record<string, string>> | null;
   /** hostname → effective NAT status (the override, else what was detected); default: each node's `behindNat`. */
   behindNat?: Readonly<Record<string, boolean>> | null;
-  /** policy name → its ports as the policy states them (e.g. ["tcp/443", "udp/53"]); none: the policy has no port limit. */
+  /** policy name → its ports (e.g. ["tcp/443", "udp/53"]); default: each policy's own `ports` (none: no port limit). */
   ports?: Readonly<Record<string, readonly string[]>> | null;
   /** Flowchart direction (default "LR"). */
   direction?: "LR" | "TB";
@@ -139,9 +139,10 @@ export function meshDiagram(mesh: DiagramMesh, opts: DiagramOptions = {}): strin
     }
   }
   const nets = new Map(nodes.map((n) => [n.hostname, (n.routableNetworks ?? []).length > 0]));
+  const policyPorts = new Map(policies.map((p) => [p.name, p.ports ?? []]));
   const label = (g: Grant, to: string): string => {
     const parts = g.policies.map((p) => {
-      const ports = opts.ports?.[p] ?? [];
+      const ports = opts.ports?.[p] ?? policyPorts.get(p) ?? [];
       return ports.length ? `${p} ${ports.join(" ")}` : p;
     });
     if (g.networks && nets.get(to) === true) parts.push("+ networks");

@@ -36,3 +36,22 @@ export {
   type RenderOptions,
   type AtomicWriteOptions,
 } from "./commands";
+export { planFirewalls, withFirewalls, labelName, identName } from "./firewall";
+export {
+  nftTableName,
+  renderNftRuleset,
+  assertFirewallPlan,
+  describeFirewall,
+  firewallStats,
+  nftApplyCommand,
+  nftRemoveCommand,
+  nftLoadCommand,
+  nftListCommand,
+  nftProbeScript,
+  parseNftProbe,
+  nftMatches,
+  parseNftListing,
+  NFT_COUNTERS,
+  NFT_LISTING_MARK,
+  type NftState,
+} from "./nft";

@@ -10,7 +10,7 @@
  * (see `sortCidrs`); keys are standard base64 as `wg` prints them.
  */
 
-export type { PeerConfig, InterfaceConfig, NodeDesiredState } from "../core/desired";
+export type { PeerConfig, InterfaceConfig, NodeDesiredState, FirewallPlan } from "../core/desired";
 
 /** Secrets that a renderer needs; never logged, never placed in argv, never in plan output. */
 export interface Secrets {

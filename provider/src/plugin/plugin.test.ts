@@ -92,7 +92,7 @@ describe("adapters over the shared lifecycles", () => {
     assert.deepEqual(c.failures, []);
     // Optional settings absent from the program are recorded as null (known "not set" during a preview).
     assert.deepEqual(c.inputs, {
-      name: "web-to-app", fromGroups: ["web"], toGroups: ["app"], allowMeshIps: true, allowRoutableNetworks: null, description: null,
+      name: "web-to-app", fromGroups: ["web"], toGroups: ["app"], allowMeshIps: true, allowRoutableNetworks: null, description: null, ports: null,
       fromUrns: [urn(TOKENS.group, "web")], toUrns: [urn(TOKENS.group, "app")],
     });
     const created = await o.create(urn(TOKENS.policy, "web-to-app"), c.inputs, ctx);

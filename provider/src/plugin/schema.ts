@@ -8,8 +8,9 @@
 import type { GroupInputs, PolicyInputs } from "../pulumi/lifecycle/group";
 import type { MeshInputs, MeshNodeInputs } from "../pulumi/lifecycle/mesh";
 import type { NodeInputs, NodeOutputs } from "../pulumi/lifecycle/node";
-import type { HostFiles, NodeConfigInputs, PeerInputs } from "../pulumi/lifecycle/nodeConfig";
-import type { GroupInput, PolicyInput } from "../core/model";
+import type { HostFiles, NodeConfigInputs, NodePolicyTest, PeerInputs } from "../pulumi/lifecycle/nodeConfig";
+import type { FirewallPlan } from "../planner/types";
+import type { GroupInput, PolicyInput, PolicyTestInput } from "../core/model";
 import type { Connection, ProxyConnection } from "../engine/ssh/connection";
 import type { MeshSecretInputs, MeshSecretOutputs } from "../pulumi/lifecycle/meshSecret";
 import type { DecentralizedNodeInputs, DecentralizedNodeOutputs } from "../pulumi/lifecycle/decentralizedNode";
@@ -56,6 +57,8 @@ const ref = (token: string, description?: string, extra: Partial<PropertySpec> =
 const resourceRefs = (token: string, description: string): PropertySpec => ({ type: "array", items: { $ref: `#/resources/${token}` }, ...(description ? { description } : {}) });
 const mapOf = (value: PropertySpec, description: string): PropertySpec => ({ type: "object", additionalProperties: value, description });
 
+const PORTS_DOC = 'Protocols/ports the policy allows, enforced by the hosts\' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.';
+
 // ---- shared object types -------------------------------------------------------------------------------
 
 const proxyConnection: Record<keyof ProxyConnection, PropertySpec> = {
@@ -86,6 +89,27 @@ const peer: Record<keyof PeerInputs, PropertySpec> = {
 const hostFiles: Record<keyof HostFiles, PropertySpec> = {
   wgQuickConf: str('The wg-quick file: "as planned", or "differs from the plan" / "missing" after a refresh.'),
   unit: str('`systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.'),
+  firewall: str('The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".'),
+};
+
+const firewall: Record<keyof FirewallPlan, PropertySpec> = {
+  table: str('The node\'s own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).'),
+  sets: mapOf({ type: "array", items: { type: "string" } }, 'Named address sets: "src_<group>" the sources of a group (members\' mesh IPs and routable networks), "routed" this node\'s routable networks; "_v6" names are IPv6.'),
+  rules: mapOf({ type: "string" }, 'Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.'),
+};
+
+const nodePolicyTest: Record<keyof NodePolicyTest, PropertySpec> = {
+  address: str("The destination node's mesh IP."),
+  port: str('"tcp/5432", "udp/53" or "icmp".'),
+  expect: str('"allow" or "deny".'),
+  result: str('"pass" as planned; a refresh runs the test from this node\'s host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.'),
+};
+
+const policyTest: Record<keyof PolicyTestInput, PropertySpec> = {
+  from: str("Source node (hostname)."),
+  to: str("Destination node (hostname); the probe goes to its mesh IP."),
+  port: str('"tcp/5432", "udp/53" or "icmp".'),
+  expect: str('"allow" or "deny".'),
 };
 
 const meshNode: Record<keyof MeshNodeInputs, PropertySpec> = {
@@ -112,6 +136,7 @@ const policyDecl: Record<keyof PolicyInput, PropertySpec> = {
   toGroups: strings("Names of the groups reached."),
   allowMeshIps: bool("From-members may reach to-members' mesh IPs (default true)."),
   allowRoutableNetworks: bool("From-members get the to-members' routable networks (default false)."),
+  ports: strings(PORTS_DOC),
 };
 
 // ---- Node -------------------------------------------------------------------------------------------------
@@ -167,6 +192,7 @@ const policyOutputs: Record<keyof PolicyInputs | (typeof POLICY_REFS)[number], P
   toGroups: strings("Names of the groups reached."),
   allowMeshIps: bool("From-members may reach to-members' mesh IPs (default true)."),
   allowRoutableNetworks: bool("From-members get the to-members' routable networks in AllowedIPs and routes (default false)."),
+  ports: strings(PORTS_DOC),
   fromUrns: strings("URNs of the `from` Group resources."),
   toUrns: strings("URNs of the `to` Group resources."),
 };
@@ -179,6 +205,8 @@ const meshSettings = {
   listenPort: int("Default WireGuard listen port (default 51820)."),
   persistentKeepalive: int("Keepalive seconds set by nodes behind NAT (default 25; 0 = off)."),
   mtu: int("Interface MTU (default: WireGuard's)."),
+  enforcement: str('How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies\' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).'),
+  policyTests: { type: "array" as const, items: ref("wgmesh:index:PolicyTest"), description: "Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`)." },
 };
 
 const meshDeclaration: Record<keyof MeshInputs, PropertySpec> = {
@@ -205,6 +233,8 @@ const nodeConfig: Record<keyof NodeConfigInputs, PropertySpec> = {
   privateKey: str("The node's private key (secret); absent with keyOnHost.", { secret: true }),
   connection: ref("wgmesh:index:Connection", "SSH connection (secret).", { secret: true }),
   hostFiles: ref("wgmesh:index:HostFiles", "What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift."),
+  firewall: ref("wgmesh:index:Firewall", "The node's firewall when the policies are enforced (absent: none): `pulumi preview --diff` shows per node the rules and set members added or removed; a refresh reports the live table."),
+  policyTests: mapOf(ref("wgmesh:index:NodePolicyTest"), 'The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.'),
 };
 
 // ---- decentralized mode: MeshSecret, DecentralizedNode ----------------------------------------------------
@@ -390,6 +420,9 @@ export function buildSchema(version: string) {
       "wgmesh:index:MeshNode": objectType("What the mesh needs of a node (its topology settings).", meshNode, ["hostname", "sshHost"]),
       "wgmesh:index:GroupDeclaration": objectType("A group as the mesh sees it.", groupDecl, ["name"]),
       "wgmesh:index:PolicyDeclaration": objectType("A policy as the mesh sees it.", policyDecl, ["fromGroups", "name", "toGroups"]),
+      "wgmesh:index:Firewall": objectType("A node's nftables firewall: its table, named sets and accept rules.", firewall, ["rules", "sets", "table"]),
+      "wgmesh:index:NodePolicyTest": objectType("A policy test run from this node.", nodePolicyTest, ["address", "expect", "port", "result"]),
+      "wgmesh:index:PolicyTest": objectType("A policy test: may `from` open a connection to `to` on `port`?", policyTest, ["expect", "from", "port", "to"]),
       "wgmesh:index:DaemonHostState": objectType("How a DecentralizedNode's host compares with the plan.", daemonHostState, ["binary", "secret", "service", "unit"]),
       "wgmesh:index:PlanNode": objectType("A node as getMeshPlan takes it.", planNode, ["hostname", "sshHost"]),
       "wgmesh:index:PlannedPeer": objectType("One peer of a node in a mesh plan.", plannedPeer, ["allowedIps"]),
@@ -430,6 +463,7 @@ export function buildSchema(version: string) {
           to: resourceRefs(TOKENS.group, "Groups reached."),
           allowMeshIps: policyOutputs.allowMeshIps as PropertySpec,
           allowRoutableNetworks: policyOutputs.allowRoutableNetworks as PropertySpec,
+          ports: policyOutputs.ports as PropertySpec,
         },
         ["from", "to"], policyOutputs, ["fromGroups", "fromUrns", "name", "toGroups", "toUrns"],
       ),

@@ -12,4 +12,5 @@ export {
 } from "./functions";
 export { meshDiagram, type DiagramMesh, type DiagramOptions } from "../planner/diagram";
 export { providerFor, DYNAMIC_MODULE } from "./providers";
-export * as lifecycle from "./lifecycle/index";
+// The lifecycles (./lifecycle) run in the provider processes, loaded by path (providers.ts) or by the
+// plugin; a program never loads them (nor the SSH engine behind them).

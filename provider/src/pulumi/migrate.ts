@@ -68,7 +68,8 @@ export function renderProgram(mesh: Mesh, meshName: string): string {
     policyVars.push(v);
     const refs = (gs: string[]) => `[${gs.map((g) => groupVar.get(g) as string).join(", ")}]`;
     const desc = p.description ? `description: ${lit(p.description)}, ` : "";
-    lines.push(`const ${v} = new wgmesh.Policy(${lit(`policy-${p.name}`)}, { name: ${lit(p.name)}, ${desc}from: ${refs(p.fromGroups)}, to: ${refs(p.toGroups)}, allowMeshIps: ${p.allowMeshIps}, allowRoutableNetworks: ${p.allowRoutableNetworks} });`);
+    const ports = p.ports ? `, ports: ${lit(p.ports)}` : "";
+    lines.push(`const ${v} = new wgmesh.Policy(${lit(`policy-${p.name}`)}, { name: ${lit(p.name)}, ${desc}from: ${refs(p.fromGroups)}, to: ${refs(p.toGroups)}, allowMeshIps: ${p.allowMeshIps}, allowRoutableNetworks: ${p.allowRoutableNetworks}${ports} });`);
   }
   lines.push(
     "",
@@ -79,6 +80,10 @@ export function renderProgram(mesh: Mesh, meshName: string): string {
     `  nodes: [${mesh.nodes.map((n) => nodeVar.get(n.hostname)).join(", ")}],`,
     ...(mesh.groups.length ? [`  groups: [${[...groupVar.values()].join(", ")}],`] : []),
     ...(policyVars.length ? [`  policies: [${policyVars.join(", ")}],`] : []),
+    ...(mesh.policyTests.length ? [`  policyTests: ${lit(mesh.policyTests)},`] : []),
+    "  // Adopted from the Go tool, which has no firewall: 0 host mutations on the first `pulumi up`.",
+    '  // Set "nftables" to enforce the policies on the hosts (direction-aware, with ports).',
+    '  enforcement: "none",',
     "});",
     "",
     "export const meshIps = mesh.meshIps;",

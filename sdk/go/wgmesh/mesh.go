@@ -48,6 +48,8 @@ func NewMesh(ctx *pulumi.Context,
 }
 
 type meshArgs struct {
+	// How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
+	Enforcement *string `pulumi:"enforcement"`
 	// Groups; defining any group or policy turns access control on (deny by default).
 	Groups []*Group `pulumi:"groups"`
 	// WireGuard interface on every host (default "wg0").
@@ -66,10 +68,14 @@ type meshArgs struct {
 	PersistentKeepalive *int `pulumi:"persistentKeepalive"`
 	// Policies; members of a policy's groups become peers.
 	Policies []*Policy `pulumi:"policies"`
+	// Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`).
+	PolicyTests []PolicyTest `pulumi:"policyTests"`
 }
 
 // The set of arguments for constructing a Mesh resource.
 type MeshArgs struct {
+	// How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
+	Enforcement pulumi.StringPtrInput
 	// Groups; defining any group or policy turns access control on (deny by default).
 	Groups GroupArrayInput
 	// WireGuard interface on every host (default "wg0").
@@ -88,6 +94,8 @@ type MeshArgs struct {
 	PersistentKeepalive pulumi.IntPtrInput
 	// Policies; members of a policy's groups become peers.
 	Policies PolicyArrayInput
+	// Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`).
+	PolicyTests PolicyTestArrayInput
 }
 
 func (MeshArgs) ElementType() reflect.Type {

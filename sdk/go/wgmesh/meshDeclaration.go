@@ -16,6 +16,8 @@ import (
 type MeshDeclaration struct {
 	pulumi.CustomResourceState
 
+	// How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
+	Enforcement pulumi.StringPtrOutput `pulumi:"enforcement"`
 	// The groups.
 	Groups GroupDeclarationArrayOutput `pulumi:"groups"`
 	// WireGuard interface on every host (default "wg0").
@@ -36,6 +38,8 @@ type MeshDeclaration struct {
 	PersistentKeepalive pulumi.IntPtrOutput `pulumi:"persistentKeepalive"`
 	// The policies.
 	Policies PolicyDeclarationArrayOutput `pulumi:"policies"`
+	// Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`).
+	PolicyTests PolicyTestArrayOutput `pulumi:"policyTests"`
 }
 
 // NewMeshDeclaration registers a new resource with the given unique name, arguments, and options.
@@ -90,6 +94,8 @@ func MeshDeclarationExists(ctx *pulumi.Context,
 }
 
 type meshDeclarationArgs struct {
+	// How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
+	Enforcement *string `pulumi:"enforcement"`
 	// The groups.
 	Groups []GroupDeclaration `pulumi:"groups"`
 	// WireGuard interface on every host (default "wg0").
@@ -110,10 +116,14 @@ type meshDeclarationArgs struct {
 	PersistentKeepalive *int `pulumi:"persistentKeepalive"`
 	// The policies.
 	Policies []PolicyDeclaration `pulumi:"policies"`
+	// Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`).
+	PolicyTests []PolicyTest `pulumi:"policyTests"`
 }
 
 // The set of arguments for constructing a MeshDeclaration resource.
 type MeshDeclarationArgs struct {
+	// How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
+	Enforcement pulumi.StringPtrInput
 	// The groups.
 	Groups GroupDeclarationArrayInput
 	// WireGuard interface on every host (default "wg0").
@@ -134,6 +144,8 @@ type MeshDeclarationArgs struct {
 	PersistentKeepalive pulumi.IntPtrInput
 	// The policies.
 	Policies PolicyDeclarationArrayInput
+	// Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`).
+	PolicyTests PolicyTestArrayInput
 }
 
 func (MeshDeclarationArgs) ElementType() reflect.Type {
@@ -223,6 +235,11 @@ func (o MeshDeclarationOutput) ToMeshDeclarationOutputWithContext(ctx context.Co
 	return o
 }
 
+// How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
+func (o MeshDeclarationOutput) Enforcement() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *MeshDeclaration) pulumi.StringPtrOutput { return v.Enforcement }).(pulumi.StringPtrOutput)
+}
+
 // The groups.
 func (o MeshDeclarationOutput) Groups() GroupDeclarationArrayOutput {
 	return o.ApplyT(func(v *MeshDeclaration) GroupDeclarationArrayOutput { return v.Groups }).(GroupDeclarationArrayOutput)
@@ -271,6 +288,11 @@ func (o MeshDeclarationOutput) PersistentKeepalive() pulumi.IntPtrOutput {
 // The policies.
 func (o MeshDeclarationOutput) Policies() PolicyDeclarationArrayOutput {
 	return o.ApplyT(func(v *MeshDeclaration) PolicyDeclarationArrayOutput { return v.Policies }).(PolicyDeclarationArrayOutput)
+}
+
+// Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`).
+func (o MeshDeclarationOutput) PolicyTests() PolicyTestArrayOutput {
+	return o.ApplyT(func(v *MeshDeclaration) PolicyTestArrayOutput { return v.PolicyTests }).(PolicyTestArrayOutput)
 }
 
 type MeshDeclarationArrayOutput struct{ *pulumi.OutputState }

@@ -13,6 +13,8 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from . import outputs
+from ._inputs import *
 from .group import Group
 from .node import Node
 from .policy import Policy
@@ -23,6 +25,7 @@ __all__ = ['MeshArgs', 'Mesh']
 class MeshArgs:
     def __init__(__self__, *,
                  nodes: pulumi.Input[Sequence[pulumi.Input['Node']]],
+                 enforcement: pulumi.Input[Optional[_builtins.str]] = None,
                  groups: pulumi.Input[Optional[Sequence[pulumi.Input['Group']]]] = None,
                  interface_name: pulumi.Input[Optional[_builtins.str]] = None,
                  listen_port: pulumi.Input[Optional[_builtins.int]] = None,
@@ -30,11 +33,13 @@ class MeshArgs:
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  network: pulumi.Input[Optional[_builtins.str]] = None,
                  persistent_keepalive: pulumi.Input[Optional[_builtins.int]] = None,
-                 policies: pulumi.Input[Optional[Sequence[pulumi.Input['Policy']]]] = None):
+                 policies: pulumi.Input[Optional[Sequence[pulumi.Input['Policy']]]] = None,
+                 policy_tests: pulumi.Input[Optional[Sequence[pulumi.Input['PolicyTestArgs']]]] = None):
         """
         The set of arguments for constructing a Mesh resource.
 
         :param pulumi.Input[Sequence[pulumi.Input['Node']]] nodes: The nodes of the mesh.
+        :param pulumi.Input[_builtins.str] enforcement: How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
         :param pulumi.Input[Sequence[pulumi.Input['Group']]] groups: Groups; defining any group or policy turns access control on (deny by default).
         :param pulumi.Input[_builtins.str] interface_name: WireGuard interface on every host (default "wg0").
         :param pulumi.Input[_builtins.int] listen_port: Default WireGuard listen port (default 51820).
@@ -43,8 +48,11 @@ class MeshArgs:
         :param pulumi.Input[_builtins.str] network: IPv4 mesh network (default "10.99.0.0/16").
         :param pulumi.Input[_builtins.int] persistent_keepalive: Keepalive seconds set by nodes behind NAT (default 25; 0 = off).
         :param pulumi.Input[Sequence[pulumi.Input['Policy']]] policies: Policies; members of a policy's groups become peers.
+        :param pulumi.Input[Sequence[pulumi.Input['PolicyTestArgs']]] policy_tests: Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`).
         """
         pulumi.set(__self__, "nodes", nodes)
+        if enforcement is not None:
+            pulumi.set(__self__, "enforcement", enforcement)
         if groups is not None:
             pulumi.set(__self__, "groups", groups)
         if interface_name is not None:
@@ -61,6 +69,8 @@ class MeshArgs:
             pulumi.set(__self__, "persistent_keepalive", persistent_keepalive)
         if policies is not None:
             pulumi.set(__self__, "policies", policies)
+        if policy_tests is not None:
+            pulumi.set(__self__, "policy_tests", policy_tests)
 
     @_builtins.property
     @pulumi.getter
@@ -73,6 +83,18 @@ class MeshArgs:
     @nodes.setter
     def nodes(self, value: pulumi.Input[Sequence[pulumi.Input['Node']]]):
         pulumi.set(self, "nodes", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def enforcement(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
+        """
+        return pulumi.get(self, "enforcement")
+
+    @enforcement.setter
+    def enforcement(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "enforcement", value)
 
     @_builtins.property
     @pulumi.getter
@@ -170,6 +192,18 @@ class MeshArgs:
     def policies(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['Policy']]]]):
         pulumi.set(self, "policies", value)
 
+    @_builtins.property
+    @pulumi.getter(name="policyTests")
+    def policy_tests(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['PolicyTestArgs']]]]:
+        """
+        Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`).
+        """
+        return pulumi.get(self, "policy_tests")
+
+    @policy_tests.setter
+    def policy_tests(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['PolicyTestArgs']]]]):
+        pulumi.set(self, "policy_tests", value)
+
 
 @pulumi.type_token("wgmesh:index:Mesh")
 class Mesh(pulumi.ComponentResource):
@@ -177,6 +211,7 @@ class Mesh(pulumi.ComponentResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 enforcement: pulumi.Input[Optional[_builtins.str]] = None,
                  groups: pulumi.Input[Optional[Sequence[pulumi.Input['Group']]]] = None,
                  interface_name: pulumi.Input[Optional[_builtins.str]] = None,
                  listen_port: pulumi.Input[Optional[_builtins.int]] = None,
@@ -186,12 +221,14 @@ class Mesh(pulumi.ComponentResource):
                  nodes: pulumi.Input[Optional[Sequence[pulumi.Input['Node']]]] = None,
                  persistent_keepalive: pulumi.Input[Optional[_builtins.int]] = None,
                  policies: pulumi.Input[Optional[Sequence[pulumi.Input['Policy']]]] = None,
+                 policy_tests: pulumi.Input[Optional[Sequence[pulumi.Input[Union['PolicyTestArgs', 'PolicyTestArgsDict', 'outputs.PolicyTest']]]]] = None,
                  __props__=None):
         """
         The deployment: validates the declaration, allocates mesh IPs, and applies one NodeConfig per node (named `<mesh>-<node>`, so `pulumi preview --diff` shows per node which peers, AllowedIPs and routes change).
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[_builtins.str] enforcement: How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
         :param pulumi.Input[Sequence[pulumi.Input['Group']]] groups: Groups; defining any group or policy turns access control on (deny by default).
         :param pulumi.Input[_builtins.str] interface_name: WireGuard interface on every host (default "wg0").
         :param pulumi.Input[_builtins.int] listen_port: Default WireGuard listen port (default 51820).
@@ -201,6 +238,7 @@ class Mesh(pulumi.ComponentResource):
         :param pulumi.Input[Sequence[pulumi.Input['Node']]] nodes: The nodes of the mesh.
         :param pulumi.Input[_builtins.int] persistent_keepalive: Keepalive seconds set by nodes behind NAT (default 25; 0 = off).
         :param pulumi.Input[Sequence[pulumi.Input['Policy']]] policies: Policies; members of a policy's groups become peers.
+        :param pulumi.Input[Sequence[pulumi.Input[Union['PolicyTestArgs', 'PolicyTestArgsDict', 'outputs.PolicyTest']]]] policy_tests: Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`).
         """
         ...
     @overload
@@ -226,6 +264,7 @@ class Mesh(pulumi.ComponentResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 enforcement: pulumi.Input[Optional[_builtins.str]] = None,
                  groups: pulumi.Input[Optional[Sequence[pulumi.Input['Group']]]] = None,
                  interface_name: pulumi.Input[Optional[_builtins.str]] = None,
                  listen_port: pulumi.Input[Optional[_builtins.int]] = None,
@@ -235,6 +274,7 @@ class Mesh(pulumi.ComponentResource):
                  nodes: pulumi.Input[Optional[Sequence[pulumi.Input['Node']]]] = None,
                  persistent_keepalive: pulumi.Input[Optional[_builtins.int]] = None,
                  policies: pulumi.Input[Optional[Sequence[pulumi.Input['Policy']]]] = None,
+                 policy_tests: pulumi.Input[Optional[Sequence[pulumi.Input[Union['PolicyTestArgs', 'PolicyTestArgsDict', 'outputs.PolicyTest']]]]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
         if not isinstance(opts, pulumi.ResourceOptions):
@@ -246,6 +286,7 @@ class Mesh(pulumi.ComponentResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = MeshArgs.__new__(MeshArgs)
 
+            __props__.__dict__["enforcement"] = enforcement
             __props__.__dict__["groups"] = groups
             __props__.__dict__["interface_name"] = interface_name
             __props__.__dict__["listen_port"] = listen_port
@@ -257,6 +298,7 @@ class Mesh(pulumi.ComponentResource):
             __props__.__dict__["nodes"] = nodes
             __props__.__dict__["persistent_keepalive"] = persistent_keepalive
             __props__.__dict__["policies"] = policies
+            __props__.__dict__["policy_tests"] = policy_tests
             __props__.__dict__["behind_nat"] = None
             __props__.__dict__["diagram"] = None
             __props__.__dict__["endpoints"] = None

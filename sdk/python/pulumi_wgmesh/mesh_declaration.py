@@ -23,6 +23,7 @@ class MeshDeclarationArgs:
     def __init__(__self__, *,
                  name: pulumi.Input[_builtins.str],
                  nodes: pulumi.Input[Sequence[pulumi.Input['MeshNodeArgs']]],
+                 enforcement: pulumi.Input[Optional[_builtins.str]] = None,
                  groups: pulumi.Input[Optional[Sequence[pulumi.Input['GroupDeclarationArgs']]]] = None,
                  interface_name: pulumi.Input[Optional[_builtins.str]] = None,
                  listen_port: pulumi.Input[Optional[_builtins.int]] = None,
@@ -30,12 +31,14 @@ class MeshDeclarationArgs:
                  mtu: pulumi.Input[Optional[_builtins.int]] = None,
                  network: pulumi.Input[Optional[_builtins.str]] = None,
                  persistent_keepalive: pulumi.Input[Optional[_builtins.int]] = None,
-                 policies: pulumi.Input[Optional[Sequence[pulumi.Input['PolicyDeclarationArgs']]]] = None):
+                 policies: pulumi.Input[Optional[Sequence[pulumi.Input['PolicyDeclarationArgs']]]] = None,
+                 policy_tests: pulumi.Input[Optional[Sequence[pulumi.Input['PolicyTestArgs']]]] = None):
         """
         The set of arguments for constructing a MeshDeclaration resource.
 
         :param pulumi.Input[_builtins.str] name: Mesh name.
         :param pulumi.Input[Sequence[pulumi.Input['MeshNodeArgs']]] nodes: The nodes' topology settings.
+        :param pulumi.Input[_builtins.str] enforcement: How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
         :param pulumi.Input[Sequence[pulumi.Input['GroupDeclarationArgs']]] groups: The groups.
         :param pulumi.Input[_builtins.str] interface_name: WireGuard interface on every host (default "wg0").
         :param pulumi.Input[_builtins.int] listen_port: Default WireGuard listen port (default 51820).
@@ -44,9 +47,12 @@ class MeshDeclarationArgs:
         :param pulumi.Input[_builtins.str] network: IPv4 mesh network (default "10.99.0.0/16").
         :param pulumi.Input[_builtins.int] persistent_keepalive: Keepalive seconds set by nodes behind NAT (default 25; 0 = off).
         :param pulumi.Input[Sequence[pulumi.Input['PolicyDeclarationArgs']]] policies: The policies.
+        :param pulumi.Input[Sequence[pulumi.Input['PolicyTestArgs']]] policy_tests: Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`).
         """
         pulumi.set(__self__, "name", name)
         pulumi.set(__self__, "nodes", nodes)
+        if enforcement is not None:
+            pulumi.set(__self__, "enforcement", enforcement)
         if groups is not None:
             pulumi.set(__self__, "groups", groups)
         if interface_name is not None:
@@ -63,6 +69,8 @@ class MeshDeclarationArgs:
             pulumi.set(__self__, "persistent_keepalive", persistent_keepalive)
         if policies is not None:
             pulumi.set(__self__, "policies", policies)
+        if policy_tests is not None:
+            pulumi.set(__self__, "policy_tests", policy_tests)
 
     @_builtins.property
     @pulumi.getter
@@ -87,6 +95,18 @@ class MeshDeclarationArgs:
     @nodes.setter
     def nodes(self, value: pulumi.Input[Sequence[pulumi.Input['MeshNodeArgs']]]):
         pulumi.set(self, "nodes", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def enforcement(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
+        """
+        return pulumi.get(self, "enforcement")
+
+    @enforcement.setter
+    def enforcement(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "enforcement", value)
 
     @_builtins.property
     @pulumi.getter
@@ -184,6 +204,18 @@ class MeshDeclarationArgs:
     def policies(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['PolicyDeclarationArgs']]]]):
         pulumi.set(self, "policies", value)
 
+    @_builtins.property
+    @pulumi.getter(name="policyTests")
+    def policy_tests(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['PolicyTestArgs']]]]:
+        """
+        Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`).
+        """
+        return pulumi.get(self, "policy_tests")
+
+    @policy_tests.setter
+    def policy_tests(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['PolicyTestArgs']]]]):
+        pulumi.set(self, "policy_tests", value)
+
 
 @pulumi.type_token("wgmesh:index:MeshDeclaration")
 class MeshDeclaration(pulumi.CustomResource):
@@ -191,6 +223,7 @@ class MeshDeclaration(pulumi.CustomResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 enforcement: pulumi.Input[Optional[_builtins.str]] = None,
                  groups: pulumi.Input[Optional[Sequence[pulumi.Input[Union['GroupDeclarationArgs', 'GroupDeclarationArgsDict', 'outputs.GroupDeclaration']]]]] = None,
                  interface_name: pulumi.Input[Optional[_builtins.str]] = None,
                  listen_port: pulumi.Input[Optional[_builtins.int]] = None,
@@ -201,12 +234,14 @@ class MeshDeclaration(pulumi.CustomResource):
                  nodes: pulumi.Input[Optional[Sequence[pulumi.Input[Union['MeshNodeArgs', 'MeshNodeArgsDict', 'outputs.MeshNode']]]]] = None,
                  persistent_keepalive: pulumi.Input[Optional[_builtins.int]] = None,
                  policies: pulumi.Input[Optional[Sequence[pulumi.Input[Union['PolicyDeclarationArgs', 'PolicyDeclarationArgsDict', 'outputs.PolicyDeclaration']]]]] = None,
+                 policy_tests: pulumi.Input[Optional[Sequence[pulumi.Input[Union['PolicyTestArgs', 'PolicyTestArgsDict', 'outputs.PolicyTest']]]]] = None,
                  __props__=None):
         """
         The Mesh's validated declaration and its stable mesh IP allocation (created by the Mesh; not declared directly).
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[_builtins.str] enforcement: How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
         :param pulumi.Input[Sequence[pulumi.Input[Union['GroupDeclarationArgs', 'GroupDeclarationArgsDict', 'outputs.GroupDeclaration']]]] groups: The groups.
         :param pulumi.Input[_builtins.str] interface_name: WireGuard interface on every host (default "wg0").
         :param pulumi.Input[_builtins.int] listen_port: Default WireGuard listen port (default 51820).
@@ -217,6 +252,7 @@ class MeshDeclaration(pulumi.CustomResource):
         :param pulumi.Input[Sequence[pulumi.Input[Union['MeshNodeArgs', 'MeshNodeArgsDict', 'outputs.MeshNode']]]] nodes: The nodes' topology settings.
         :param pulumi.Input[_builtins.int] persistent_keepalive: Keepalive seconds set by nodes behind NAT (default 25; 0 = off).
         :param pulumi.Input[Sequence[pulumi.Input[Union['PolicyDeclarationArgs', 'PolicyDeclarationArgsDict', 'outputs.PolicyDeclaration']]]] policies: The policies.
+        :param pulumi.Input[Sequence[pulumi.Input[Union['PolicyTestArgs', 'PolicyTestArgsDict', 'outputs.PolicyTest']]]] policy_tests: Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`).
         """
         ...
     @overload
@@ -242,6 +278,7 @@ class MeshDeclaration(pulumi.CustomResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 enforcement: pulumi.Input[Optional[_builtins.str]] = None,
                  groups: pulumi.Input[Optional[Sequence[pulumi.Input[Union['GroupDeclarationArgs', 'GroupDeclarationArgsDict', 'outputs.GroupDeclaration']]]]] = None,
                  interface_name: pulumi.Input[Optional[_builtins.str]] = None,
                  listen_port: pulumi.Input[Optional[_builtins.int]] = None,
@@ -252,6 +289,7 @@ class MeshDeclaration(pulumi.CustomResource):
                  nodes: pulumi.Input[Optional[Sequence[pulumi.Input[Union['MeshNodeArgs', 'MeshNodeArgsDict', 'outputs.MeshNode']]]]] = None,
                  persistent_keepalive: pulumi.Input[Optional[_builtins.int]] = None,
                  policies: pulumi.Input[Optional[Sequence[pulumi.Input[Union['PolicyDeclarationArgs', 'PolicyDeclarationArgsDict', 'outputs.PolicyDeclaration']]]]] = None,
+                 policy_tests: pulumi.Input[Optional[Sequence[pulumi.Input[Union['PolicyTestArgs', 'PolicyTestArgsDict', 'outputs.PolicyTest']]]]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
         if not isinstance(opts, pulumi.ResourceOptions):
@@ -261,6 +299,7 @@ class MeshDeclaration(pulumi.CustomResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = MeshDeclarationArgs.__new__(MeshDeclarationArgs)
 
+            __props__.__dict__["enforcement"] = enforcement
             __props__.__dict__["groups"] = groups
             __props__.__dict__["interface_name"] = interface_name
             __props__.__dict__["listen_port"] = listen_port
@@ -275,6 +314,7 @@ class MeshDeclaration(pulumi.CustomResource):
             __props__.__dict__["nodes"] = nodes
             __props__.__dict__["persistent_keepalive"] = persistent_keepalive
             __props__.__dict__["policies"] = policies
+            __props__.__dict__["policy_tests"] = policy_tests
         super(MeshDeclaration, __self__).__init__(
             'wgmesh:index:MeshDeclaration',
             resource_name,
@@ -297,6 +337,7 @@ class MeshDeclaration(pulumi.CustomResource):
 
         __props__ = MeshDeclarationArgs.__new__(MeshDeclarationArgs)
 
+        __props__.__dict__["enforcement"] = None
         __props__.__dict__["groups"] = None
         __props__.__dict__["interface_name"] = None
         __props__.__dict__["listen_port"] = None
@@ -307,6 +348,7 @@ class MeshDeclaration(pulumi.CustomResource):
         __props__.__dict__["nodes"] = None
         __props__.__dict__["persistent_keepalive"] = None
         __props__.__dict__["policies"] = None
+        __props__.__dict__["policy_tests"] = None
         return MeshDeclaration(resource_name, opts=opts, __props__=__props__)
 
     @staticmethod
@@ -314,6 +356,14 @@ class MeshDeclaration(pulumi.CustomResource):
             opts: Optional[pulumi.ResourceOptions] = None) -> pulumi.Output[bool]:
         __props__: dict = {}
         return pulumi.runtime.exists_resource(None, 'wgmesh:index:MeshDeclaration', id, __props__, opts or pulumi.ResourceOptions())
+
+    @_builtins.property
+    @pulumi.getter
+    def enforcement(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
+        """
+        return pulumi.get(self, "enforcement")
 
     @_builtins.property
     @pulumi.getter
@@ -394,4 +444,12 @@ class MeshDeclaration(pulumi.CustomResource):
         The policies.
         """
         return pulumi.get(self, "policies")
+
+    @_builtins.property
+    @pulumi.getter(name="policyTests")
+    def policy_tests(self) -> pulumi.Output[Optional[Sequence['outputs.PolicyTest']]]:
+        """
+        Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`).
+        """
+        return pulumi.get(self, "policy_tests")
 

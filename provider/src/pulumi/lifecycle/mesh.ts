@@ -5,7 +5,8 @@
  * No host side: the per-node NodeConfig children do the work.
  */
 import { assignMeshIps } from "../../core/allocate";
-import { normalizeMesh, type GroupInput, type NodeInput, type PolicyInput } from "../../core/model";
+import { normalizeMesh, type Enforcement, type GroupInput, type NodeInput, type PolicyInput, type PolicyTestInput } from "../../core/model";
+import { evaluatePolicyTests } from "../../core/access";
 import { validateMesh, type Finding } from "../../core/validate";
 import { containsUnknown, diffProps, withoutUnknowns } from "./common";
 import { UNKNOWN, type CheckFailure, type Lifecycle } from "./types";
@@ -27,6 +28,10 @@ export interface MeshInputs {
   nodes: MeshNodeInputs[];
   groups?: GroupInput[] | null;
   policies?: PolicyInput[] | null;
+  /** "nftables" (default with groups/policies): policies enforced by a firewall on each host; "none". */
+  enforcement?: Enforcement | null;
+  /** Policy tests, evaluated against the plan at check (a failing test fails the preview). */
+  policyTests?: PolicyTestInput[] | null;
   /** hostname → mesh IP; computed by check (kept from the previous allocation). */
   meshIps?: Record<string, string> | null;
 }
@@ -39,6 +44,7 @@ function property(f: Finding): string {
     case "node": return "nodes";
     case "group": return "groups";
     case "policy": return "policies";
+    case "policyTest": return "policyTests";
     default: return f.field ?? "nodes";
   }
 }
@@ -48,7 +54,7 @@ export function checkMesh(olds: Partial<MeshInputs> | undefined, news: MeshInput
   const { meshIps: _ignored, ...declared } = news;
   // Preview before the nodes exist: the node list (or a group/policy list) may be unknown as a whole.
   // It is checked once known (at the latest when the change is applied).
-  const lists = [declared.nodes, declared.groups ?? [], declared.policies ?? []];
+  const lists = [declared.nodes, declared.groups ?? [], declared.policies ?? [], declared.policyTests ?? []];
   if (lists.some((l) => !Array.isArray(l) || l.some((e) => e === null || typeof e !== "object"))) {
     return { inputs: { ...declared, meshIps: UNKNOWN as never }, failures: [] };
   }
@@ -57,7 +63,11 @@ export function checkMesh(olds: Partial<MeshInputs> | undefined, news: MeshInput
     ...m,
     nodes: (m.nodes ?? []).map((n) => ({ ...n, sshHost: n.sshHost ?? "unknown.invalid" })),
   });
-  const errors = validateMesh(mesh, { checkKeyPairs: false }).errors.filter((f) => !KEY_CODES.has(f.code));
+  let errors = validateMesh(mesh, { checkKeyPairs: false }).errors.filter((f) => !KEY_CODES.has(f.code));
+  // Policy tests against the plan: who may reach whom depends only on names, groups, policies, enforcement.
+  if (errors.length === 0 && !containsUnknown([declared.groups, declared.policies, declared.policyTests, declared.enforcement, (declared.nodes ?? []).map((n) => n.hostname)])) {
+    errors = evaluatePolicyTests(mesh);
+  }
   const failures: CheckFailure[] = errors.map((f) => ({ property: property(f), reason: (news.name ? `mesh ${JSON.stringify(news.name)}: ` : "") + f.message }));
   if (failures.length > 0) return { inputs: news, failures };
 
@@ -79,7 +89,7 @@ export function checkMesh(olds: Partial<MeshInputs> | undefined, news: MeshInput
   return { inputs: { ...declared, meshIps }, failures };
 }
 
-const PROPS = ["name", "network", "interfaceName", "listenPort", "persistentKeepalive", "mtu", "nodes", "groups", "policies", "meshIps"] as const;
+const PROPS = ["name", "network", "interfaceName", "listenPort", "persistentKeepalive", "mtu", "nodes", "groups", "policies", "enforcement", "policyTests", "meshIps"] as const;
 
 export const meshLifecycle: Lifecycle<MeshInputs, MeshInputs> = {
   async check(olds, news) {

@@ -5,7 +5,9 @@
  *
  * create/update: the engine's per-host apply (one SSH connection; install, conf, online operations, verify).
  * delete: the engine's teardown of this host (interface, unit, conf, on-host key, sysctl file).
- * read: the live `wg show dump`/addresses/routes mapped back onto the same shape, so refresh shows drift.
+ * read: the live `wg show dump`/addresses/routes mapped back onto the same shape, so refresh shows drift;
+ * the live firewall table too (as planned, or the rules really there), and the node's policy tests are run
+ * from its host (TCP connect / ICMP), so a failing one shows as drift of `policyTests`.
  */
 import { sortCidrs } from "../../core/cidr";
 import { applyHost } from "../../engine/apply";
@@ -15,7 +17,10 @@ import { confDigest } from "../../planner/wgquick";
 import { teardownHost } from "../../engine/teardown";
 import type { Connection } from "../../engine/ssh/connection";
 import { endpointMatches } from "../../planner/diff";
-import type { LiveState, NodeDesiredState } from "../../planner/types";
+import type { FirewallPlan, LiveState, NodeDesiredState } from "../../planner/types";
+import { assertFirewallPlan, parseNftListing } from "../../planner/nft";
+import { firewallState, firewallStatus } from "../../engine/firewall";
+import { runPolicyTests } from "../../engine/verify";
 import { assertInterfaceName } from "../../planner/commands";
 import { absent, compact, containsUnknown, deepEqual, sshOptions } from "./common";
 import { readNodeHost } from "./hosts";
@@ -28,6 +33,17 @@ export interface PeerInputs {
   endpoint?: string | null;
   allowedIps: string[];
   persistentKeepalive?: number | null;
+}
+
+/** One policy test whose source is this node (keyed "<to> <port>" in `policyTests`). */
+export interface NodePolicyTest {
+  /** The destination's mesh IP. */
+  address: string;
+  /** "tcp/5432", "udp/53" or "icmp". */
+  port: string;
+  expect: "allow" | "deny";
+  /** "pass" as planned; a refresh reports what the host saw ("fail: …"). */
+  result: string;
 }
 
 export interface NodeConfigInputs {
@@ -50,7 +66,14 @@ export interface NodeConfigInputs {
   /** Secret. */
   connection: Connection;
   /**
-   * The host's persistent files as planned: `{ wgQuickConf: "as planned", unit: "enabled" }`. `read`
+   * The node's firewall (planner/firewall.ts) when the mesh's policies are enforced: the nftables table, its
+   * named source sets and its accept rules by label. Absent: no table of ours on the host.
+   */
+  firewall?: FirewallPlan | null;
+  /** Policy tests from this node, run on its host at refresh (key: "<destination> <port>"). */
+  policyTests?: Record<string, NodePolicyTest> | null;
+  /**
+   * The host's persistent files as planned: `{ wgQuickConf: "as planned", unit: "enabled", firewall: "as planned" }`. `read`
    * reports what it finds, so a hand-edited wg-quick file or a disabled unit shows as drift on refresh.
    * Optional (compared only when given).
    */
@@ -62,6 +85,11 @@ export interface HostFiles {
   wgQuickConf: string;
   /** `systemctl is-enabled wg-quick@<if>`: "enabled" as planned. */
   unit: string;
+  /**
+   * The firewall table and /etc/wireguard/<if>.nft: "as planned" (also: neither, when none is planned), else
+   * "missing", "differs from the plan" (a flushed or edited table) or "present but not planned". Optional.
+   */
+  firewall?: string | null;
 }
 
 
@@ -72,7 +100,19 @@ export function hostFilesFrom(inputs: NodeConfigInputs, reading: HostReading): H
   return {
     wgQuickConf: !conf.exists ? "missing" : conf.sha256 === confDigest(renderConf(desiredState(inputs), key)) ? "as planned" : "differs from the plan",
     unit: reading.facts.unit.enabled || "unknown",
+    firewall: firewallStatus(desiredState(inputs), reading),
   };
+}
+
+/** The live firewall in the inputs' shape: the planned one when it is as planned, else what the table holds. */
+export function liveFirewall(inputs: NodeConfigInputs, reading: HostReading): FirewallPlan | undefined {
+  const status = firewallStatus(desiredState(inputs), reading);
+  if (status === "as planned") return inputs.firewall ?? undefined;
+  const s = firewallState(reading);
+  if (!s.table.exists) return undefined;
+  const table = inputs.firewall?.table ?? `inet wgmesh_${inputs.interfaceName}`;
+  // No listing printed: the table is the one recorded when the file was loaded (only the file differs).
+  return s.listing ? parseNftListing(s.listing, table) : inputs.firewall ?? { table, sets: {}, rules: {} };
 }
 
 export type NodeConfigOutputs = NodeConfigInputs;
@@ -96,6 +136,7 @@ export function desiredState(i: NodeConfigInputs): NodeDesiredState {
     }),
     routes: [...(i.routes ?? [])],
     forwarding: i.forwarding === true,
+    firewall: i.firewall ?? null,
   };
 }
 
@@ -145,13 +186,20 @@ export function checkNodeConfig(news: NodeConfigInputs): CheckFailure[] {
       failures.push({ property: "interfaceName", reason: `node ${JSON.stringify(news.hostname)}: ${(e as Error).message}` });
     }
   }
+  if (!absent(news.firewall) && !containsUnknown(news.firewall) && !containsUnknown(news.interfaceName)) {
+    try {
+      assertFirewallPlan(news.firewall as FirewallPlan, news.interfaceName);
+    } catch (e) {
+      failures.push({ property: "firewall", reason: `node ${JSON.stringify(news.hostname)}: ${(e as Error).message}` });
+    }
+  }
   if (!news.keyOnHost && absent(news.privateKey)) {
     failures.push({ property: "privateKey", reason: `node ${JSON.stringify(news.hostname)}: no private key and keyOnHost is false; pass the Node's privateKey or set keyOnHost` });
   }
   return failures;
 }
 
-const PLAN_PROPS = ["interfaceName", "address", "listenPort", "mtu", "publicKey", "peers", "routes", "forwarding", "keyOnHost", "privateKey", "connection"] as const;
+const PLAN_PROPS = ["interfaceName", "address", "listenPort", "mtu", "publicKey", "peers", "routes", "forwarding", "firewall", "policyTests", "keyOnHost", "privateKey", "connection"] as const;
 
 async function apply(inputs: NodeConfigInputs, ctx: LifecycleContext): Promise<NodeConfigOutputs> {
   const result = await applyHost(
@@ -199,8 +247,14 @@ export const nodeConfigLifecycle: Lifecycle<NodeConfigInputs, NodeConfigOutputs>
   },
 
   async read(id, props, ctx) {
-    const { reading } = await readNodeHost(props.hostname, props.connection, props.interfaceName, ctx);
-    const live = liveToInputs(props, reading.facts.live);
+    const tests = Object.entries(props.policyTests ?? {});
+    let results: Record<string, NodePolicyTest> | undefined;
+    const { reading } = await readNodeHost(props.hostname, props.connection, props.interfaceName, ctx, async (session) => {
+      if (tests.length === 0) return;
+      const ran = await runPolicyTests(session, tests.map(([k, t]) => ({ id: k, address: t.address, port: t.port, expect: t.expect })));
+      results = Object.fromEntries(tests.map(([k, t], i) => [k, { ...t, result: ran[i]?.result === "pass" || ran[i]?.result.startsWith("pass ") ? t.result : ran[i]?.result ?? "fail: not run" }]));
+    });
+    const live = compact({ ...liveToInputs(props, reading.facts.live), firewall: liveFirewall(props, reading), policyTests: results ?? props.policyTests ?? undefined });
     return { id, props: absent(props.hostFiles) ? live : { ...live, hostFiles: hostFilesFrom(props, reading) } };
   },
 

@@ -57,4 +57,4 @@ export interface Lifecycle<I, O> {
 }
 
 /** A NodeConfig's `hostFiles` input as planned (see nodeConfig.ts HostFiles). */
-export const PLANNED_HOST_FILES: Readonly<{ wgQuickConf: string; unit: string }> = Object.freeze({ wgQuickConf: "as planned", unit: "enabled" });
+export const PLANNED_HOST_FILES: Readonly<{ wgQuickConf: string; unit: string; firewall: string }> = Object.freeze({ wgQuickConf: "as planned", unit: "enabled", firewall: "as planned" });
