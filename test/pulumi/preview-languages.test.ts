@@ -8,7 +8,7 @@
 // The `up` before shows each host's progress (connecting, installing, operations applied) on its NodeConfig's
 // row, none at stack level.
 // The previews are compared structurally (`pulumi preview --json`: each NodeConfig's inputs before and after,
-// public keys replaced by their node's name) and as the `--diff` text of each NodeConfig.
+// public keys replaced by their node's name) and as the `--diff` text of each NodeConfig (./previewdiff.ts).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";

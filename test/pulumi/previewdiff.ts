@@ -64,7 +64,13 @@ export function nodeConfigDiffs(text: string, names: Map<string, string>): Recor
     const urn = block.map((l) => /\[urn=([^\]]+)\]/.exec(l)?.[1]).find((u) => u !== undefined);
     const name = urn ? nodeConfigName(urn) : null;
     if (name === null) continue;
-    let t = block.filter((l) => !/^\s*\[(urn|id|provider)=/.test(l)).map((l) => l.slice(indent).replace(/ +$/, "")).join("\n");
+    // Two display details of a created NodeConfig are no plan content: an optional input passed as null
+    // ("<null>", the plugin's composition) is absent in TypeScript, and a new node's private key shows as
+    // [unknown] or [secret] depending on whether its secretness is known yet.
+    let t = block
+      .filter((l) => !/^\s*\[(urn|id|provider)=/.test(l) && !/^\s*[+]?\s*\w+\s*: <null>$/.test(l) && !/^\s*privateKey\s*: \[(unknown|secret)\]$/.test(l))
+      .map((l) => l.slice(indent).replace(/ +$/, ""))
+      .join("\n");
     for (const [k, host] of names) t = t.split(k).join(`<key of ${host}>`);
     out[name] = t;
   }
