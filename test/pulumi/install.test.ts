@@ -72,7 +72,7 @@ function install(w: Workspace, lang: Lang): string {
       fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify(pkg, null, 2));
       timed("typescript: npm install", () => w.ok("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], dir));
       assert.ok(!fs.lstatSync(path.join(dir, "node_modules/@wgmesh/pulumi")).isSymbolicLink(), "the package is installed from the tarball, not linked");
-      assert.equal(w.ok(path.join(dir, "node_modules/.bin/wgmesh"), ["plan", "--help"], dir).stdout.split("\n")[0], "Usage: wgmesh plan <mesh-state.json> [--json | --format text|json|mermaid] [--password-file FILE]");
+      assert.match(w.ok(path.join(dir, "node_modules/.bin/wgmesh"), ["plan", "--help"], dir).stdout, /^Usage: wgmesh plan <mesh-state\.json> \[--json \| --format text\|json\|mermaid\]/, "the package's wgmesh command runs");
       break;
     case "python": {
       // A virtualenv of the project, as a user makes one; its bin first on PATH (the python host runs `python3`).
