@@ -7,8 +7,8 @@ import { planCommand } from "./plan";
 import { deployCommand } from "./deploy";
 import { teardownCommand } from "./teardown";
 import { verifyCommand } from "./verify";
-import { migrateCommand } from "../pulumi/migrate";
-import { daemonCommands } from "../daemon/commands";
+import { migrateCommand } from "./migrate";
+import { daemonCommands } from "./daemon";
 
 registerCommand(planCommand);
 registerCommand(genkeyCommand);

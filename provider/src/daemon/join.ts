@@ -16,7 +16,7 @@ import * as dgram from "node:dgram";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { CliIO } from "../cli/commands";
+import type { CommandIO } from "./io";
 import { cidrHasAddress } from "../core/cidr";
 import { findCollisions, resolveLocalCollision } from "./collisions";
 import { DaemonCore, DiscoveryLayer } from "./core";
@@ -363,7 +363,7 @@ export class MeshDaemon {
   }
 }
 
-export async function runJoin(args: string[], io: CliIO, signals: NodeJS.Process = process): Promise<number> {
+export async function runJoin(args: string[], io: CommandIO, signals: NodeJS.Process = process): Promise<number> {
   const f = parseGoFlags("join", args, JOIN_FLAGS);
   if (!f.ok) {
     if (!f.help) io.stderr.write(`${f.message}\n`);
