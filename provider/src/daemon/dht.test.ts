@@ -28,6 +28,11 @@ test("DHT values: only IP literals on gossip_port are contacted, each at most on
   onValue({ host: "192.0.2.11", port: 22 }); // not the mesh's port: never a HELLO cannon
   onValue({ host: "not-an-ip", port: gp });
   assert.deepEqual(contacted, [`192.0.2.10:${gp}`]);
+  // a member we exchanged with recently needs no HELLO for its value
+  (core.exchange as unknown as { lastExchangeFrom: (ip: string) => number | undefined }).lastExchangeFrom = (ip) => (ip === "192.0.2.12" ? Date.now() : undefined);
+  onValue({ host: "192.0.2.12", port: gp });
+  onValue({ host: "192.0.2.13", port: gp });
+  assert.deepEqual(contacted, [`192.0.2.10:${gp}`, `192.0.2.13:${gp}`]);
   fc.assert(fc.property(fc.anything(), fc.anything(), (v, ih) => {
     try {
       onValue(v, ih);

@@ -19,7 +19,7 @@
  *   the daemon.
  */
 import * as os from "node:os";
-import type { DaemonCore, DiscoveryLayer } from "./core";
+import { KEEPALIVE_FRESH_MS, type DaemonCore, type DiscoveryLayer } from "./core";
 import { hourOf, infohashes } from "./derive";
 import type { Logger } from "./log";
 import { normalizeIp } from "./netaddr";
@@ -53,6 +53,12 @@ export interface DhtLayerOptions {
   /** UDP port of the DHT socket (default gossip_port + 1, falling back to any). */
   port?: number;
   nowMs?: () => number;
+  /** The DHT's UDP socket (default: the library's own udp4 socket; the simulation passes an in-memory one). */
+  socket?: () => unknown;
+  /** The DHT node ID (default random, as the library picks it). */
+  nodeId?: Buffer;
+  /** This host's addresses, to skip our own DHT values (default: the host's interfaces). */
+  localAddresses?: () => Set<string>;
 }
 
 /** Parse `HOST:PORT,HOST:PORT` (IPv6 as [addr]:port). Throws with the bad entry named. */
@@ -93,7 +99,7 @@ export class DhtLayer implements DiscoveryLayer {
     this.core = core;
     this.stopped = false;
     const mod = (await import("bittorrent-dht")) as unknown as { default: new (opts: Record<string, unknown>) => DhtClient };
-    const dht = new mod.default({ bootstrap: this.o.bootstrap });
+    const dht = new mod.default({ bootstrap: this.o.bootstrap, ...(this.o.socket ? { socket: this.o.socket() } : {}), ...(this.o.nodeId ? { nodeId: this.o.nodeId } : {}) });
     this.dht = dht;
     dht.on("error", (e) => {
       this.stats.errors++;
@@ -226,9 +232,13 @@ export class DhtLayer implements DiscoveryLayer {
       this.stats.ignored++;
       return;
     }
-    if (localAddresses().has(ip)) return; // our own announcement
+    if ((this.o.localAddresses ?? localAddresses)().has(ip)) return; // our own announcement
     const key = `${ip}:${port}`;
     const now = this.nowMs();
+    // A member we exchanged with recently needs no HELLO for its value: the keep-alive round covers it.
+    // (Go HELLOs every value every minute: N² exchanges per minute in a mesh of N.)
+    const exchanged = core.exchange.lastExchangeFrom(ip);
+    if (exchanged !== undefined && now - exchanged < KEEPALIVE_FRESH_MS) return;
     const last = this.lastContact.get(key);
     if (last !== undefined && now - last < CONTACT_INTERVAL_MS) return;
     if (last === undefined && ++this.newThisLookup > MAX_NEW_PER_LOOKUP) {

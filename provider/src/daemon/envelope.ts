@@ -13,6 +13,20 @@ export const TAG_SIZE = 16;
 export const MAX_MESSAGE_AGE_S = 600;
 /** Go's receive buffer: anything larger cannot have come from a Go node. */
 export const MAX_DATAGRAM_BYTES = 65536;
+/** The largest UDP payload over IPv4 (65535 − 20 IP − 8 UDP header bytes): a larger send fails (EMSGSIZE). */
+export const MAX_UDP_PAYLOAD = 65507;
+
+/** Bytes of the envelope `sealEnvelope(type, plaintext)` produces for a plaintext of `plaintextBytes`. */
+export function sealedSize(type: string, plaintextBytes: number): number {
+  // {"type":"T","nonce":"<16>","ciphertext":"<base64 of plaintext + tag>"}
+  return 54 + Buffer.byteLength(type) + 4 * Math.ceil((plaintextBytes + TAG_SIZE) / 3);
+}
+
+/** The largest plaintext whose envelope (of any message type) still fits in `datagramBytes`. */
+export function maxPlaintextFor(datagramBytes: number): number {
+  const longestType = Math.max(...MESSAGE_TYPES.map((t) => Buffer.byteLength(t)));
+  return Math.floor((datagramBytes - 54 - longestType) / 4) * 3 - TAG_SIZE;
+}
 
 export const MESSAGE_TYPES = ["HELLO", "REPLY", "ANNOUNCE", "GOODBYE", "RENDEZVOUS_OFFER", "RENDEZVOUS_START"] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
@@ -21,11 +35,13 @@ export function isMessageType(t: string): t is MessageType {
   return (MESSAGE_TYPES as readonly string[]).includes(t);
 }
 
-const STD_B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Strict padded standard base64 (what Go writes); returns undefined for anything else. */
+/**
+ * Strict padded standard base64 (what Go writes); returns undefined for anything else. Node's decoder is
+ * lenient (skips junk, takes base64url, needs no padding), so the input must be exactly the canonical
+ * re-encoding of what it decoded to — which rejects all of those, without a regex over the whole text.
+ */
 export function decodeStdBase64(s: string): Buffer | undefined {
-  if (!STD_B64.test(s)) return undefined;
+  if (s.length % 4 !== 0) return undefined;
   const b = Buffer.from(s, "base64");
   return b.toString("base64") === s ? b : undefined;
 }
@@ -36,10 +52,11 @@ export function sealEnvelope(type: string, plaintext: string | Buffer, key: Buff
   if (nonce.length !== NONCE_SIZE) throw new RangeError("nonce must be 12 bytes");
   const cipher = createCipheriv("aes-256-gcm", key, nonce);
   const body = Buffer.concat([cipher.update(typeof plaintext === "string" ? Buffer.from(plaintext, "utf8") : plaintext), cipher.final(), cipher.getAuthTag()]);
+  // base64 text needs no JSON escaping: quoted as is (goString would scan the whole ciphertext)
   return Buffer.from(goObject([
     ["type", goString(type)],
-    ["nonce", goString(nonce.toString("base64"))],
-    ["ciphertext", goString(body.toString("base64"))],
+    ["nonce", `"${nonce.toString("base64")}"`],
+    ["ciphertext", `"${body.toString("base64")}"`],
   ]), "utf8");
 }
 
