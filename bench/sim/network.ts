@@ -1,14 +1,15 @@
 /**
  * An in-memory UDP network for the simulation. Sockets have node:dgram's shape (the parts the daemon's
  * exchange and k-rpc-socket use); a datagram is delivered after a seeded latency as a virtual timer, or
- * lost with the configured probability. What a kernel would refuse is refused the same way: a payload
+ * lost: the loss rate is per IP packet, and a datagram larger than one 1500-byte MTU travels as fragments,
+ * lost if any one is (as on a real path). What a kernel would refuse is refused the same way: a payload
  * above the UDP maximum (65,507 bytes) fails with EMSGSIZE, a datagram to an address nobody listens on
  * vanishes (ICMP is not modelled). Datagrams to a mesh address travel "through the tunnel": the network
  * asks `tunnel(fromIp, meshIp)` which node, if any, WireGuard would carry them to, and the receiver sees
  * the sender's mesh address as source, as on a real host.
  */
 import { EventEmitter } from "node:events";
-import { MAX_UDP_PAYLOAD } from "../../provider/src/daemon/envelope";
+import { ipv4Fragments, MAX_UDP_PAYLOAD } from "../../provider/src/daemon/envelope";
 import type { RemoteInfo } from "../../provider/src/daemon/transport";
 import type { SimRandom } from "./random";
 
@@ -109,7 +110,8 @@ export class SimNetwork {
       c.unreachable++; // nobody listens there (left, crashed, never was): the datagram vanishes
       return undefined;
     }
-    if (this.o.loss > 0 && this.o.rng.float() < this.o.loss) {
+    // loss is per IP packet: a datagram is lost when any of its fragments is
+    if (this.o.loss > 0 && this.o.rng.float() >= (1 - this.o.loss) ** ipv4Fragments(data.length)) {
       c.lost++;
       return undefined;
     }

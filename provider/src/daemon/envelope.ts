@@ -15,6 +15,16 @@ export const MAX_MESSAGE_AGE_S = 600;
 export const MAX_DATAGRAM_BYTES = 65536;
 /** The largest UDP payload over IPv4 (65535 − 20 IP − 8 UDP header bytes): a larger send fails (EMSGSIZE). */
 export const MAX_UDP_PAYLOAD = 65507;
+/** IPv4 fragments of a UDP payload on a 1500-byte MTU (1480 bytes of IP payload each, the first carries the UDP header). */
+export function ipv4Fragments(udpPayloadBytes: number): number {
+  return Math.max(1, Math.ceil((udpPayloadBytes + 8) / 1480));
+}
+/**
+ * Our sends stay within 8 fragments (11,832 bytes). A datagram is lost when any fragment is: at 1 % packet
+ * loss 8 fragments arrive 92 % of the time, 45 (a full 64 KiB datagram) 64 %; at 10 % loss 43 % vs 0.9 %.
+ * Go fills datagrams to the UDP maximum and beyond (weakness 12).
+ */
+export const SEND_DATAGRAM_BYTES = 8 * 1480 - 8;
 
 /** Bytes of the envelope `sealEnvelope(type, plaintext)` produces for a plaintext of `plaintextBytes`. */
 export function sealedSize(type: string, plaintextBytes: number): number {

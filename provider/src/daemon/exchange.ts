@@ -216,16 +216,17 @@ export class PeerExchange {
   }
 
   /**
-   * Our announcement without known_peers, plus the active peers (store order) whose entries fit one
-   * datagram after it (`LIMITS.sendBudgetBytes`, weakness 12): one pass that stops at the budget, each
-   * entry encoded once per change of the peer — the cost of a send no longer grows with the store.
+   * Our announcement without known_peers, plus the active peers whose entries fit after it
+   * (`LIMITS.sendBudgetBytes`: 8 IPv4 fragments, weakness 12), newest first — what the receiver is least
+   * likely to know yet: joins spread in a few exchanges even when a datagram carries only ≈ 40 of
+   * hundreds of peers. One pass that stops at the budget, each entry encoded once per change of the peer.
    */
   private announcementParts(extra: { observed_endpoint?: string }): { a: PeerAnnouncement; known: KnownPeer[]; texts: string[] } {
     const a = this.ownAnnouncement(extra);
     const known: KnownPeer[] = [];
     const texts: string[] = [];
     let size = Buffer.byteLength(encodeAnnouncement(a)) + Buffer.byteLength(',"known_peers":[]');
-    for (const p of this.opts.store.activeRecords()) {
+    for (const p of this.opts.store.activeRecords("newest-first")) {
       if (p.wg_pubkey === a.wg_pubkey) continue;
       const e = this.knownEntry(p);
       const add = Buffer.byteLength(e.text) + (texts.length ? 1 : 0);

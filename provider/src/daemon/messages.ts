@@ -10,7 +10,7 @@
  * matches case-insensitively; Go never sends other spellings).
  */
 import * as ipaddr from "ipaddr.js";
-import { decodeStdBase64, MAX_UDP_PAYLOAD, maxPlaintextFor, PROTOCOL_VERSION } from "./envelope";
+import { decodeStdBase64, maxPlaintextFor, PROTOCOL_VERSION, SEND_DATAGRAM_BYTES } from "./envelope";
 import { goInt, goObject, goString, goStringArray } from "./gojson";
 
 export interface KnownPeer {
@@ -72,9 +72,10 @@ export const LIMITS = {
   candidates: 64,
   /**
    * Our own sends: known_peers are cut so the payload stays within this many bytes, which keeps the sealed
-   * datagram (base64 adds a third) within the UDP maximum (weakness 12): 49 067 bytes, ≈ 240 known peers.
+   * datagram (base64 adds a third) within 8 IPv4 fragments (SEND_DATAGRAM_BYTES; weakness 12):
+   * 8,805 bytes, ≈ 40 known peers.
    */
-  sendBudgetBytes: maxPlaintextFor(MAX_UDP_PAYLOAD),
+  sendBudgetBytes: maxPlaintextFor(SEND_DATAGRAM_BYTES),
 };
 
 // ----------------------------------------------------------------------------------------------

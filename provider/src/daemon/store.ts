@@ -208,9 +208,17 @@ export class PeerStore {
    * The active records themselves, in store order, without copies (for the hot send path: building an
    * announcement reads a few fields of hundreds of peers). Callers must not modify them or keep them.
    */
-  *activeRecords(): IterableIterator<Readonly<PeerRecord>> {
+  *activeRecords(order: "oldest-first" | "newest-first" = "oldest-first"): IterableIterator<Readonly<PeerRecord>> {
     const now = this.nowMs();
-    for (const p of this.peers.values()) if (now - p.last_seen_ms < PEER_DEAD_MS) yield p;
+    if (order === "oldest-first") {
+      for (const p of this.peers.values()) if (now - p.last_seen_ms < PEER_DEAD_MS) yield p;
+      return;
+    }
+    const all = [...this.peers.values()];
+    for (let i = all.length - 1; i >= 0; i--) {
+      const p = all[i] as PeerRecord;
+      if (now - p.last_seen_ms < PEER_DEAD_MS) yield p;
+    }
   }
 
   counts(): { active: number; total: number; dead: number } {
