@@ -67,6 +67,30 @@ function pingAll(lab: NetLab, from: string, ips: string[]): string[] {
   return r.stdout.split("\n").filter(Boolean);
 }
 
+/**
+ * The kernel's neighbour tables are shared by all network namespaces (gc_thresh3, default 1024 entries):
+ * N nodes need ≈ 2·N² entries (mesh peers on wg0, segment neighbours on eth0) — from ≈ 25 nodes on, sends
+ * fail with ENOBUFS ("neighbor table overflow" in dmesg). Raised for the run (never lowered), restored after.
+ */
+function raiseNeighbourLimits(n: number): () => void {
+  const saved: [string, string][] = [];
+  const want = Math.max(4096, 4 * n * n);
+  for (const fam of ["ipv4", "ipv6"]) {
+    for (const [k, v] of [["gc_thresh2", want / 2], ["gc_thresh3", want]] as const) {
+      const f = `/proc/sys/net/${fam}/neigh/default/${k}`;
+      const cur = fs.readFileSync(f, "utf8").trim();
+      if (Number(cur) < v) {
+        saved.push([f, cur]);
+        fs.writeFileSync(f, String(v));
+      }
+    }
+  }
+  if (saved.length) console.log(`(neighbour table limits raised for the run: ${saved.map(([f]) => f.split("/").slice(-4).join(".")).join(", ")} → ${want})`);
+  return () => {
+    for (const [f, v] of saved) fs.writeFileSync(f, v);
+  };
+}
+
 async function run(n: number, flags: string[], subnet: number): Promise<JoinResult> {
   const lab = new NetLab(subnet, { prefix: "x17j" });
   try {
@@ -125,6 +149,12 @@ async function run(n: number, flags: string[], subnet: number): Promise<JoinResu
       await sleep(200);
     }
     const byIp = new Map([...ips].map(([k, v]) => [v, k]));
+    const hold = process.env["BENCH_JOIN_HOLD_FILE"];
+    if (hold) {
+      // debugging: keep the lab until the file exists (inspect with `ip netns exec <prefix>-bN …`)
+      console.error(`holding lab ${lab.prefix} (${[...ips].map(([k, v]) => `${k}=${v}`).join(" ")}) until ${hold} exists`);
+      while (!fs.existsSync(hold)) await sleep(1000);
+    }
     const first = lastFailures[0];
     if (first) {
       const [from, ip] = first.split("→") as [string, string];
@@ -159,6 +189,8 @@ async function main(): Promise<void> {
   if (wanted.length === 0) throw new Error(`--mode ${values.mode}: one of dht+lan, dht`);
   const base: Record<number, number> = { 5: 170, 20: 172, 50: 174 };
   const rows: Record<string, unknown>[] = [];
+  const restore = raiseNeighbourLimits(Math.max(...sizes));
+  process.once("exit", restore);
   console.log("nodes  discovery   all daemons up   peer lists complete   wg peers complete   all pairs ping   daemon RSS / PSS MiB (min/median/max)   wireguard-go RSS MiB");
   for (const n of sizes) {
     for (const [label, flags] of wanted) {
@@ -169,6 +201,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(JSON.stringify({ bench: "join", rows }));
+  restore();
 }
 
 main().catch((e) => {
