@@ -268,7 +268,7 @@ export async function runSimulation(o: SimOptions): Promise<{ report: SimReport;
       await clock.runUntil(lastEvent + 1);
       // Crashed members leave active lists only after PEER_DEAD_MS without contact: converge from there on.
       const done = await converge(lastEvent + Math.max(deadlineMs, PEER_DEAD_MS + 5 * 60_000), "churn");
-      afterChurn = done === null ? null : (done - lastEvent) / 1000;
+      afterChurn = done === null ? null : Math.round(done - lastEvent) / 1000;
       convergedAt = done;
     }
     sample();
