@@ -13,10 +13,10 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { Workspace, pulumiEnv, repoRoot, toolchainMissing, type RunResult } from "./harness";
 import { up, type Testbed } from "../testbed";
+import { freePort } from "../engine/sshd/sshd";
 
 const MOTO_VERSION = "5.2.5";
 const MOTO = process.env["WGMESH_MOTO_SERVER"] ?? `/var/cache/wgmesh/moto-${MOTO_VERSION}/bin/moto_server`;
@@ -26,17 +26,6 @@ const NAMES = ["app1", "app2", "app3"];
 const baseEnv = pulumiEnv();
 const skip = toolchainMissing(baseEnv) || (process.getuid?.() !== 0 ? "the testbed needs root" : false) ||
   (fs.existsSync(MOTO) ? false : `moto server not installed (${MOTO}); run: bash scripts/moto-prepare.sh`);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** `pulumi …` as a child process, for running two operators at once. */
 function pulumiAsync(ws: Workspace, cwd: string, args: string[]): Promise<RunResult> {
