@@ -41,6 +41,9 @@ test("two cores on loopback: exchange, RPC (peers.count/get), keepalive, GOODBYE
     }
     // keepalive: A HELLOs every active peer's control endpoint (host of its WG endpoint + gossip port)
     assert.equal(await a.keepalive(), 1);
+    // the periodic round skips a peer exchanged with in the last KEEPALIVE_FRESH_MS (either side's HELLO)
+    assert.equal(await a.keepalive({ staleOnly: true }), 0);
+    assert.equal(await b.keepalive({ staleOnly: true }), 0, "B answered A's HELLO: A is fresh for B too");
     // stop A: B receives a GOODBYE and forgets A
     await a.stop();
     await new Promise((res) => setTimeout(res, 100));
