@@ -26,6 +26,12 @@ export interface NodeInputs {
   privateKey?: string | null;
   /** Interface whose on-host key file is used with keyOnHost (default "wg0"). */
   interfaceName?: string | null;
+  /**
+   * Any change (set, changed or removed) gives the node a new key pair at the next update — like the keepers
+   * of @pulumi/random: a date ("2025-06"), a counter, a time-based rotating value. keyOnHost: the new key is
+   * made on the host. Not with an imported privateKey (rotate that by changing the key itself).
+   */
+  rotationTrigger?: string | null;
 }
 
 export interface NodeOutputs extends NodeInputs {
@@ -68,16 +74,24 @@ export function checkNode(news: NodeInputs): CheckFailure[] {
     if (f.subject.kind === "mesh" && f.code !== "interface-name") continue;
     failures.push({ property: FIELD_TO_PROPERTY[f.field ?? ""] ?? f.field ?? "connection", reason: f.message.replace(/^mesh: /, `node ${JSON.stringify(n.hostname)}: `) });
   }
+  if (!absent(news.rotationTrigger) && !absent(news.privateKey)) {
+    failures.push({ property: "rotationTrigger", reason: `node ${JSON.stringify(n.hostname)}: rotationTrigger is set, but the node uses an imported privateKey, which only its owner can replace; rotate it by changing privateKey (e.g. a new key from 'wgmesh genkey' in the stack config), and remove rotationTrigger` });
+  }
   if (n.keyOnHost && !absent(news.privateKey)) {
     failures.push({ property: "privateKey", reason: `node ${JSON.stringify(n.hostname)}: privateKey and keyOnHost are both set; either give the key (privateKey) or let the host generate its own (keyOnHost), not both` });
   }
   return failures;
 }
 
-async function identity(inputs: NodeInputs, ctx: LifecycleContext, previous?: NodeOutputs): Promise<Pick<NodeOutputs, "publicKey" | "privateKey" | "privateKeyImported">> {
+/** Whether an update rotates the key: the trigger changed (set, changed or removed). */
+export function rotationRequested(olds: Pick<NodeInputs, "rotationTrigger">, news: Pick<NodeInputs, "rotationTrigger">): boolean {
+  return containsUnknown(news.rotationTrigger) || !deepEqual(olds.rotationTrigger ?? null, news.rotationTrigger ?? null);
+}
+
+async function identity(inputs: NodeInputs, ctx: LifecycleContext, previous?: NodeOutputs, rotate = false): Promise<Pick<NodeOutputs, "publicKey" | "privateKey" | "privateKeyImported">> {
   if (inputs.keyOnHost) {
-    const r = await provisionHostKey(inputs.hostname, inputs.connection, { ...sshOptions(ctx), interfaceName: ifnameOf(inputs) });
-    ctx.log("info", `[${inputs.hostname}] ${r.created ? "generated a key on the host" : "using the key on the host"} (public key ${r.publicKey})`);
+    const r = await provisionHostKey(inputs.hostname, inputs.connection, { ...sshOptions(ctx), interfaceName: ifnameOf(inputs), rotate });
+    ctx.log("info", `[${inputs.hostname}] ${rotate ? "rotated: a new key on the host" : r.created ? "generated a key on the host" : "using the key on the host"} (public key ${r.publicKey})`);
     return { publicKey: r.publicKey, privateKey: null, privateKeyImported: false };
   }
   if (!absent(inputs.privateKey)) {
@@ -88,7 +102,9 @@ async function identity(inputs: NodeInputs, ctx: LifecycleContext, previous?: No
     return { publicKey: publicKeyFromPrivate(previous.privateKey), privateKey: previous.privateKey, privateKeyImported: false };
   }
   const privateKey = generatePrivateKey();
-  return { publicKey: publicKeyFromPrivate(privateKey), privateKey, privateKeyImported: false };
+  const publicKey = publicKeyFromPrivate(privateKey);
+  if (rotate) ctx.log("info", `[${inputs.hostname}] rotated: a new key pair (public key ${publicKey})`);
+  return { publicKey, privateKey, privateKeyImported: false };
 }
 
 async function facts(inputs: NodeInputs, ctx: LifecycleContext): Promise<Pick<NodeOutputs, "natDetected" | "remoteHostname" | "os"> & { hostKeyPublic: string | null; hostKeyExists: boolean }> {
@@ -104,6 +120,7 @@ function outputs(inputs: NodeInputs, id: Awaited<ReturnType<typeof identity>>, f
     connection: inputs.connection,
     keyOnHost: inputs.keyOnHost ?? false,
     interfaceName: ifnameOf(inputs),
+    rotationTrigger: inputs.rotationTrigger ?? undefined,
     ...id,
     natDetected: fx.natDetected,
     remoteHostname: fx.remoteHostname,
@@ -134,6 +151,7 @@ export const nodeLifecycle: Lifecycle<NodeInputs, NodeOutputs> = {
     cmp("connection", olds.connection, news.connection);
     cmp("keyOnHost", olds.keyOnHost ?? false, news.keyOnHost ?? false, true);
     cmp("interfaceName", olds.interfaceName ?? "wg0", news.interfaceName ?? "wg0", !!news.keyOnHost);
+    if (rotationRequested(olds, news)) changed.push("rotationTrigger");
     // An absent privateKey input keeps the key made at create; a given one must match.
     if (!absent(news.privateKey)) cmp("privateKey", olds.privateKey, news.privateKey);
     else if (olds.privateKeyImported) changed.push("privateKey"); // stop using an imported key: a fresh one
@@ -161,8 +179,10 @@ export const nodeLifecycle: Lifecycle<NodeInputs, NodeOutputs> = {
   },
 
   async update(_id, olds, news, ctx) {
-    const keepPrevious = absent(news.privateKey) && !olds.privateKeyImported ? olds : undefined;
-    const id = await identity(news, ctx, keepPrevious);
+    // A changed rotationTrigger: a new key pair (generated here, or on the host with keyOnHost).
+    const rotate = absent(news.privateKey) && rotationRequested(olds, news);
+    const keepPrevious = absent(news.privateKey) && !olds.privateKeyImported && !rotate ? olds : undefined;
+    const id = await identity(news, ctx, keepPrevious, rotate);
     const fx = deepEqual(olds.connection, news.connection)
       ? { natDetected: olds.natDetected, remoteHostname: olds.remoteHostname, os: olds.os, hostKeyPublic: null, hostKeyExists: false }
       : await facts(news, ctx);
