@@ -205,6 +205,184 @@ func (o DaemonHostStateOutput) Unit() pulumi.StringOutput {
 	return o.ApplyT(func(v DaemonHostState) string { return v.Unit }).(pulumi.StringOutput)
 }
 
+// A node's nftables firewall: its table, named sets and accept rules.
+type Firewall struct {
+	// Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+	Rules map[string]string `pulumi:"rules"`
+	// Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+	Sets map[string][]string `pulumi:"sets"`
+	// The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+	Table string `pulumi:"table"`
+}
+
+// FirewallInput is an input type that accepts FirewallArgs and FirewallOutput values.
+// You can construct a concrete instance of `FirewallInput` via:
+//
+//	FirewallArgs{...}
+type FirewallInput interface {
+	pulumi.Input
+
+	ToFirewallOutput() FirewallOutput
+	ToFirewallOutputWithContext(context.Context) FirewallOutput
+}
+
+// A node's nftables firewall: its table, named sets and accept rules.
+type FirewallArgs struct {
+	// Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+	Rules pulumi.StringMapInput `pulumi:"rules"`
+	// Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+	Sets pulumi.StringArrayMapInput `pulumi:"sets"`
+	// The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+	Table pulumi.StringInput `pulumi:"table"`
+}
+
+func (FirewallArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*Firewall)(nil)).Elem()
+}
+
+func (i FirewallArgs) ToFirewallOutput() FirewallOutput {
+	return i.ToFirewallOutputWithContext(context.Background())
+}
+
+func (i FirewallArgs) ToFirewallOutputWithContext(ctx context.Context) FirewallOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(FirewallOutput)
+}
+
+func (i FirewallArgs) ToFirewallPtrOutput() FirewallPtrOutput {
+	return i.ToFirewallPtrOutputWithContext(context.Background())
+}
+
+func (i FirewallArgs) ToFirewallPtrOutputWithContext(ctx context.Context) FirewallPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(FirewallOutput).ToFirewallPtrOutputWithContext(ctx)
+}
+
+// FirewallPtrInput is an input type that accepts FirewallArgs, FirewallPtr and FirewallPtrOutput values.
+// You can construct a concrete instance of `FirewallPtrInput` via:
+//
+//	        FirewallArgs{...}
+//
+//	or:
+//
+//	        nil
+type FirewallPtrInput interface {
+	pulumi.Input
+
+	ToFirewallPtrOutput() FirewallPtrOutput
+	ToFirewallPtrOutputWithContext(context.Context) FirewallPtrOutput
+}
+
+type firewallPtrType FirewallArgs
+
+func FirewallPtr(v *FirewallArgs) FirewallPtrInput {
+	return (*firewallPtrType)(v)
+}
+
+func (*firewallPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**Firewall)(nil)).Elem()
+}
+
+func (i *firewallPtrType) ToFirewallPtrOutput() FirewallPtrOutput {
+	return i.ToFirewallPtrOutputWithContext(context.Background())
+}
+
+func (i *firewallPtrType) ToFirewallPtrOutputWithContext(ctx context.Context) FirewallPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(FirewallPtrOutput)
+}
+
+// A node's nftables firewall: its table, named sets and accept rules.
+type FirewallOutput struct{ *pulumi.OutputState }
+
+func (FirewallOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*Firewall)(nil)).Elem()
+}
+
+func (o FirewallOutput) ToFirewallOutput() FirewallOutput {
+	return o
+}
+
+func (o FirewallOutput) ToFirewallOutputWithContext(ctx context.Context) FirewallOutput {
+	return o
+}
+
+func (o FirewallOutput) ToFirewallPtrOutput() FirewallPtrOutput {
+	return o.ToFirewallPtrOutputWithContext(context.Background())
+}
+
+func (o FirewallOutput) ToFirewallPtrOutputWithContext(ctx context.Context) FirewallPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v Firewall) *Firewall {
+		return &v
+	}).(FirewallPtrOutput)
+}
+
+// Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+func (o FirewallOutput) Rules() pulumi.StringMapOutput {
+	return o.ApplyT(func(v Firewall) map[string]string { return v.Rules }).(pulumi.StringMapOutput)
+}
+
+// Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+func (o FirewallOutput) Sets() pulumi.StringArrayMapOutput {
+	return o.ApplyT(func(v Firewall) map[string][]string { return v.Sets }).(pulumi.StringArrayMapOutput)
+}
+
+// The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+func (o FirewallOutput) Table() pulumi.StringOutput {
+	return o.ApplyT(func(v Firewall) string { return v.Table }).(pulumi.StringOutput)
+}
+
+type FirewallPtrOutput struct{ *pulumi.OutputState }
+
+func (FirewallPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**Firewall)(nil)).Elem()
+}
+
+func (o FirewallPtrOutput) ToFirewallPtrOutput() FirewallPtrOutput {
+	return o
+}
+
+func (o FirewallPtrOutput) ToFirewallPtrOutputWithContext(ctx context.Context) FirewallPtrOutput {
+	return o
+}
+
+func (o FirewallPtrOutput) Elem() FirewallOutput {
+	return o.ApplyT(func(v *Firewall) Firewall {
+		if v != nil {
+			return *v
+		}
+		var ret Firewall
+		return ret
+	}).(FirewallOutput)
+}
+
+// Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+func (o FirewallPtrOutput) Rules() pulumi.StringMapOutput {
+	return o.ApplyT(func(v *Firewall) map[string]string {
+		if v == nil {
+			return nil
+		}
+		return v.Rules
+	}).(pulumi.StringMapOutput)
+}
+
+// Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+func (o FirewallPtrOutput) Sets() pulumi.StringArrayMapOutput {
+	return o.ApplyT(func(v *Firewall) map[string][]string {
+		if v == nil {
+			return nil
+		}
+		return v.Sets
+	}).(pulumi.StringArrayMapOutput)
+}
+
+// The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+func (o FirewallPtrOutput) Table() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Firewall) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Table
+	}).(pulumi.StringPtrOutput)
+}
+
 // A group as the mesh sees it.
 type GroupDeclaration struct {
 	// Free text.
@@ -325,6 +503,8 @@ func (o GroupDeclarationArrayOutput) Index(i pulumi.IntInput) GroupDeclarationOu
 
 // The state of a node's persistent WireGuard files.
 type HostFiles struct {
+	// The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+	Firewall *string `pulumi:"firewall"`
 	// `systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.
 	Unit string `pulumi:"unit"`
 	// The wg-quick file: "as planned", or "differs from the plan" / "missing" after a refresh.
@@ -344,6 +524,8 @@ type HostFilesInput interface {
 
 // The state of a node's persistent WireGuard files.
 type HostFilesArgs struct {
+	// The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+	Firewall pulumi.StringPtrInput `pulumi:"firewall"`
 	// `systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.
 	Unit pulumi.StringInput `pulumi:"unit"`
 	// The wg-quick file: "as planned", or "differs from the plan" / "missing" after a refresh.
@@ -428,6 +610,11 @@ func (o HostFilesOutput) ToHostFilesPtrOutputWithContext(ctx context.Context) Ho
 	}).(HostFilesPtrOutput)
 }
 
+// The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+func (o HostFilesOutput) Firewall() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v HostFiles) *string { return v.Firewall }).(pulumi.StringPtrOutput)
+}
+
 // `systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.
 func (o HostFilesOutput) Unit() pulumi.StringOutput {
 	return o.ApplyT(func(v HostFiles) string { return v.Unit }).(pulumi.StringOutput)
@@ -460,6 +647,16 @@ func (o HostFilesPtrOutput) Elem() HostFilesOutput {
 		var ret HostFiles
 		return ret
 	}).(HostFilesOutput)
+}
+
+// The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+func (o HostFilesPtrOutput) Firewall() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *HostFiles) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Firewall
+	}).(pulumi.StringPtrOutput)
 }
 
 // `systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.
@@ -645,6 +842,133 @@ func (o MeshNodeArrayOutput) Index(i pulumi.IntInput) MeshNodeOutput {
 	}).(MeshNodeOutput)
 }
 
+// A policy test run from this node.
+type NodePolicyTest struct {
+	// The destination node's mesh IP.
+	Address string `pulumi:"address"`
+	// "allow" or "deny".
+	Expect string `pulumi:"expect"`
+	// "tcp/5432", "udp/53" or "icmp".
+	Port string `pulumi:"port"`
+	// "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+	Result string `pulumi:"result"`
+}
+
+// NodePolicyTestInput is an input type that accepts NodePolicyTestArgs and NodePolicyTestOutput values.
+// You can construct a concrete instance of `NodePolicyTestInput` via:
+//
+//	NodePolicyTestArgs{...}
+type NodePolicyTestInput interface {
+	pulumi.Input
+
+	ToNodePolicyTestOutput() NodePolicyTestOutput
+	ToNodePolicyTestOutputWithContext(context.Context) NodePolicyTestOutput
+}
+
+// A policy test run from this node.
+type NodePolicyTestArgs struct {
+	// The destination node's mesh IP.
+	Address pulumi.StringInput `pulumi:"address"`
+	// "allow" or "deny".
+	Expect pulumi.StringInput `pulumi:"expect"`
+	// "tcp/5432", "udp/53" or "icmp".
+	Port pulumi.StringInput `pulumi:"port"`
+	// "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+	Result pulumi.StringInput `pulumi:"result"`
+}
+
+func (NodePolicyTestArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*NodePolicyTest)(nil)).Elem()
+}
+
+func (i NodePolicyTestArgs) ToNodePolicyTestOutput() NodePolicyTestOutput {
+	return i.ToNodePolicyTestOutputWithContext(context.Background())
+}
+
+func (i NodePolicyTestArgs) ToNodePolicyTestOutputWithContext(ctx context.Context) NodePolicyTestOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(NodePolicyTestOutput)
+}
+
+// NodePolicyTestMapInput is an input type that accepts NodePolicyTestMap and NodePolicyTestMapOutput values.
+// You can construct a concrete instance of `NodePolicyTestMapInput` via:
+//
+//	NodePolicyTestMap{ "key": NodePolicyTestArgs{...} }
+type NodePolicyTestMapInput interface {
+	pulumi.Input
+
+	ToNodePolicyTestMapOutput() NodePolicyTestMapOutput
+	ToNodePolicyTestMapOutputWithContext(context.Context) NodePolicyTestMapOutput
+}
+
+type NodePolicyTestMap map[string]NodePolicyTestInput
+
+func (NodePolicyTestMap) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]NodePolicyTest)(nil)).Elem()
+}
+
+func (i NodePolicyTestMap) ToNodePolicyTestMapOutput() NodePolicyTestMapOutput {
+	return i.ToNodePolicyTestMapOutputWithContext(context.Background())
+}
+
+func (i NodePolicyTestMap) ToNodePolicyTestMapOutputWithContext(ctx context.Context) NodePolicyTestMapOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(NodePolicyTestMapOutput)
+}
+
+// A policy test run from this node.
+type NodePolicyTestOutput struct{ *pulumi.OutputState }
+
+func (NodePolicyTestOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*NodePolicyTest)(nil)).Elem()
+}
+
+func (o NodePolicyTestOutput) ToNodePolicyTestOutput() NodePolicyTestOutput {
+	return o
+}
+
+func (o NodePolicyTestOutput) ToNodePolicyTestOutputWithContext(ctx context.Context) NodePolicyTestOutput {
+	return o
+}
+
+// The destination node's mesh IP.
+func (o NodePolicyTestOutput) Address() pulumi.StringOutput {
+	return o.ApplyT(func(v NodePolicyTest) string { return v.Address }).(pulumi.StringOutput)
+}
+
+// "allow" or "deny".
+func (o NodePolicyTestOutput) Expect() pulumi.StringOutput {
+	return o.ApplyT(func(v NodePolicyTest) string { return v.Expect }).(pulumi.StringOutput)
+}
+
+// "tcp/5432", "udp/53" or "icmp".
+func (o NodePolicyTestOutput) Port() pulumi.StringOutput {
+	return o.ApplyT(func(v NodePolicyTest) string { return v.Port }).(pulumi.StringOutput)
+}
+
+// "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+func (o NodePolicyTestOutput) Result() pulumi.StringOutput {
+	return o.ApplyT(func(v NodePolicyTest) string { return v.Result }).(pulumi.StringOutput)
+}
+
+type NodePolicyTestMapOutput struct{ *pulumi.OutputState }
+
+func (NodePolicyTestMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]NodePolicyTest)(nil)).Elem()
+}
+
+func (o NodePolicyTestMapOutput) ToNodePolicyTestMapOutput() NodePolicyTestMapOutput {
+	return o
+}
+
+func (o NodePolicyTestMapOutput) ToNodePolicyTestMapOutputWithContext(ctx context.Context) NodePolicyTestMapOutput {
+	return o
+}
+
+func (o NodePolicyTestMapOutput) MapIndex(k pulumi.StringInput) NodePolicyTestOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) NodePolicyTest {
+		return vs[0].(map[string]NodePolicyTest)[vs[1].(string)]
+	}).(NodePolicyTestOutput)
+}
+
 // One WireGuard peer of a node.
 type Peer struct {
 	// The peer's AllowedIPs: its mesh IP (/32) and the routable networks this node may reach through it.
@@ -784,6 +1108,8 @@ type PolicyDeclaration struct {
 	FromGroups []string `pulumi:"fromGroups"`
 	// Policy name.
 	Name string `pulumi:"name"`
+	// Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+	Ports []string `pulumi:"ports"`
 	// Names of the groups reached.
 	ToGroups []string `pulumi:"toGroups"`
 }
@@ -811,6 +1137,8 @@ type PolicyDeclarationArgs struct {
 	FromGroups pulumi.StringArrayInput `pulumi:"fromGroups"`
 	// Policy name.
 	Name pulumi.StringInput `pulumi:"name"`
+	// Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+	Ports pulumi.StringArrayInput `pulumi:"ports"`
 	// Names of the groups reached.
 	ToGroups pulumi.StringArrayInput `pulumi:"toGroups"`
 }
@@ -892,6 +1220,11 @@ func (o PolicyDeclarationOutput) Name() pulumi.StringOutput {
 	return o.ApplyT(func(v PolicyDeclaration) string { return v.Name }).(pulumi.StringOutput)
 }
 
+// Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+func (o PolicyDeclarationOutput) Ports() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v PolicyDeclaration) []string { return v.Ports }).(pulumi.StringArrayOutput)
+}
+
 // Names of the groups reached.
 func (o PolicyDeclarationOutput) ToGroups() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v PolicyDeclaration) []string { return v.ToGroups }).(pulumi.StringArrayOutput)
@@ -915,6 +1248,242 @@ func (o PolicyDeclarationArrayOutput) Index(i pulumi.IntInput) PolicyDeclaration
 	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PolicyDeclaration {
 		return vs[0].([]PolicyDeclaration)[vs[1].(int)]
 	}).(PolicyDeclarationOutput)
+}
+
+// A policy test: may `from` open a connection to `to` on `port`?
+type PolicyTest struct {
+	// "allow" or "deny".
+	Expect string `pulumi:"expect"`
+	// Source node (hostname).
+	From string `pulumi:"from"`
+	// "tcp/5432", "udp/53" or "icmp".
+	Port string `pulumi:"port"`
+	// Destination node (hostname); the probe goes to its mesh IP.
+	To string `pulumi:"to"`
+}
+
+// PolicyTestInput is an input type that accepts PolicyTestArgs and PolicyTestOutput values.
+// You can construct a concrete instance of `PolicyTestInput` via:
+//
+//	PolicyTestArgs{...}
+type PolicyTestInput interface {
+	pulumi.Input
+
+	ToPolicyTestOutput() PolicyTestOutput
+	ToPolicyTestOutputWithContext(context.Context) PolicyTestOutput
+}
+
+// A policy test: may `from` open a connection to `to` on `port`?
+type PolicyTestArgs struct {
+	// "allow" or "deny".
+	Expect pulumi.StringInput `pulumi:"expect"`
+	// Source node (hostname).
+	From pulumi.StringInput `pulumi:"from"`
+	// "tcp/5432", "udp/53" or "icmp".
+	Port pulumi.StringInput `pulumi:"port"`
+	// Destination node (hostname); the probe goes to its mesh IP.
+	To pulumi.StringInput `pulumi:"to"`
+}
+
+func (PolicyTestArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*PolicyTest)(nil)).Elem()
+}
+
+func (i PolicyTestArgs) ToPolicyTestOutput() PolicyTestOutput {
+	return i.ToPolicyTestOutputWithContext(context.Background())
+}
+
+func (i PolicyTestArgs) ToPolicyTestOutputWithContext(ctx context.Context) PolicyTestOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PolicyTestOutput)
+}
+
+// PolicyTestArrayInput is an input type that accepts PolicyTestArray and PolicyTestArrayOutput values.
+// You can construct a concrete instance of `PolicyTestArrayInput` via:
+//
+//	PolicyTestArray{ PolicyTestArgs{...} }
+type PolicyTestArrayInput interface {
+	pulumi.Input
+
+	ToPolicyTestArrayOutput() PolicyTestArrayOutput
+	ToPolicyTestArrayOutputWithContext(context.Context) PolicyTestArrayOutput
+}
+
+type PolicyTestArray []PolicyTestInput
+
+func (PolicyTestArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PolicyTest)(nil)).Elem()
+}
+
+func (i PolicyTestArray) ToPolicyTestArrayOutput() PolicyTestArrayOutput {
+	return i.ToPolicyTestArrayOutputWithContext(context.Background())
+}
+
+func (i PolicyTestArray) ToPolicyTestArrayOutputWithContext(ctx context.Context) PolicyTestArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PolicyTestArrayOutput)
+}
+
+// A policy test: may `from` open a connection to `to` on `port`?
+type PolicyTestOutput struct{ *pulumi.OutputState }
+
+func (PolicyTestOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PolicyTest)(nil)).Elem()
+}
+
+func (o PolicyTestOutput) ToPolicyTestOutput() PolicyTestOutput {
+	return o
+}
+
+func (o PolicyTestOutput) ToPolicyTestOutputWithContext(ctx context.Context) PolicyTestOutput {
+	return o
+}
+
+// "allow" or "deny".
+func (o PolicyTestOutput) Expect() pulumi.StringOutput {
+	return o.ApplyT(func(v PolicyTest) string { return v.Expect }).(pulumi.StringOutput)
+}
+
+// Source node (hostname).
+func (o PolicyTestOutput) From() pulumi.StringOutput {
+	return o.ApplyT(func(v PolicyTest) string { return v.From }).(pulumi.StringOutput)
+}
+
+// "tcp/5432", "udp/53" or "icmp".
+func (o PolicyTestOutput) Port() pulumi.StringOutput {
+	return o.ApplyT(func(v PolicyTest) string { return v.Port }).(pulumi.StringOutput)
+}
+
+// Destination node (hostname); the probe goes to its mesh IP.
+func (o PolicyTestOutput) To() pulumi.StringOutput {
+	return o.ApplyT(func(v PolicyTest) string { return v.To }).(pulumi.StringOutput)
+}
+
+type PolicyTestArrayOutput struct{ *pulumi.OutputState }
+
+func (PolicyTestArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PolicyTest)(nil)).Elem()
+}
+
+func (o PolicyTestArrayOutput) ToPolicyTestArrayOutput() PolicyTestArrayOutput {
+	return o
+}
+
+func (o PolicyTestArrayOutput) ToPolicyTestArrayOutputWithContext(ctx context.Context) PolicyTestArrayOutput {
+	return o
+}
+
+func (o PolicyTestArrayOutput) Index(i pulumi.IntInput) PolicyTestOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PolicyTest {
+		return vs[0].([]PolicyTest)[vs[1].(int)]
+	}).(PolicyTestOutput)
+}
+
+// One pair's preshared key and its id.
+type PresharedKey struct {
+	// 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+	Id string `pulumi:"id"`
+	// The pair's WireGuard preshared key (as `wg genpsk` prints it).
+	Key string `pulumi:"key"`
+}
+
+// PresharedKeyInput is an input type that accepts PresharedKeyArgs and PresharedKeyOutput values.
+// You can construct a concrete instance of `PresharedKeyInput` via:
+//
+//	PresharedKeyArgs{...}
+type PresharedKeyInput interface {
+	pulumi.Input
+
+	ToPresharedKeyOutput() PresharedKeyOutput
+	ToPresharedKeyOutputWithContext(context.Context) PresharedKeyOutput
+}
+
+// One pair's preshared key and its id.
+type PresharedKeyArgs struct {
+	// 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+	Id pulumi.StringInput `pulumi:"id"`
+	// The pair's WireGuard preshared key (as `wg genpsk` prints it).
+	Key pulumi.StringInput `pulumi:"key"`
+}
+
+func (PresharedKeyArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*PresharedKey)(nil)).Elem()
+}
+
+func (i PresharedKeyArgs) ToPresharedKeyOutput() PresharedKeyOutput {
+	return i.ToPresharedKeyOutputWithContext(context.Background())
+}
+
+func (i PresharedKeyArgs) ToPresharedKeyOutputWithContext(ctx context.Context) PresharedKeyOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PresharedKeyOutput)
+}
+
+// PresharedKeyMapInput is an input type that accepts PresharedKeyMap and PresharedKeyMapOutput values.
+// You can construct a concrete instance of `PresharedKeyMapInput` via:
+//
+//	PresharedKeyMap{ "key": PresharedKeyArgs{...} }
+type PresharedKeyMapInput interface {
+	pulumi.Input
+
+	ToPresharedKeyMapOutput() PresharedKeyMapOutput
+	ToPresharedKeyMapOutputWithContext(context.Context) PresharedKeyMapOutput
+}
+
+type PresharedKeyMap map[string]PresharedKeyInput
+
+func (PresharedKeyMap) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]PresharedKey)(nil)).Elem()
+}
+
+func (i PresharedKeyMap) ToPresharedKeyMapOutput() PresharedKeyMapOutput {
+	return i.ToPresharedKeyMapOutputWithContext(context.Background())
+}
+
+func (i PresharedKeyMap) ToPresharedKeyMapOutputWithContext(ctx context.Context) PresharedKeyMapOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PresharedKeyMapOutput)
+}
+
+// One pair's preshared key and its id.
+type PresharedKeyOutput struct{ *pulumi.OutputState }
+
+func (PresharedKeyOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PresharedKey)(nil)).Elem()
+}
+
+func (o PresharedKeyOutput) ToPresharedKeyOutput() PresharedKeyOutput {
+	return o
+}
+
+func (o PresharedKeyOutput) ToPresharedKeyOutputWithContext(ctx context.Context) PresharedKeyOutput {
+	return o
+}
+
+// 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+func (o PresharedKeyOutput) Id() pulumi.StringOutput {
+	return o.ApplyT(func(v PresharedKey) string { return v.Id }).(pulumi.StringOutput)
+}
+
+// The pair's WireGuard preshared key (as `wg genpsk` prints it).
+func (o PresharedKeyOutput) Key() pulumi.StringOutput {
+	return o.ApplyT(func(v PresharedKey) string { return v.Key }).(pulumi.StringOutput)
+}
+
+type PresharedKeyMapOutput struct{ *pulumi.OutputState }
+
+func (PresharedKeyMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]PresharedKey)(nil)).Elem()
+}
+
+func (o PresharedKeyMapOutput) ToPresharedKeyMapOutput() PresharedKeyMapOutput {
+	return o
+}
+
+func (o PresharedKeyMapOutput) ToPresharedKeyMapOutputWithContext(ctx context.Context) PresharedKeyMapOutput {
+	return o
+}
+
+func (o PresharedKeyMapOutput) MapIndex(k pulumi.StringInput) PresharedKeyOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) PresharedKey {
+		return vs[0].(map[string]PresharedKey)[vs[1].(string)]
+	}).(PresharedKeyOutput)
 }
 
 // A bastion host the connection goes through.
@@ -1228,32 +1797,95 @@ func (o ProxyConnectionPtrOutput) User() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+type PresharedKeyMapMap map[string]PresharedKeyMapInput
+
+func (PresharedKeyMapMap) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]map[string]PresharedKey)(nil)).Elem()
+}
+
+func (i PresharedKeyMapMap) ToPresharedKeyMapMapOutput() PresharedKeyMapMapOutput {
+	return i.ToPresharedKeyMapMapOutputWithContext(context.Background())
+}
+
+func (i PresharedKeyMapMap) ToPresharedKeyMapMapOutputWithContext(ctx context.Context) PresharedKeyMapMapOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PresharedKeyMapMapOutput)
+}
+
+// PresharedKeyMapMapInput is an input type that accepts PresharedKeyMapMap and PresharedKeyMapMapOutput values.
+// You can construct a concrete instance of `PresharedKeyMapMapInput` via:
+//
+//	PresharedKeyMapMap{ "key": PresharedKeyMap{ "key": PresharedKeyArgs{...} } }
+type PresharedKeyMapMapInput interface {
+	pulumi.Input
+
+	ToPresharedKeyMapMapOutput() PresharedKeyMapMapOutput
+	ToPresharedKeyMapMapOutputWithContext(context.Context) PresharedKeyMapMapOutput
+}
+
+type PresharedKeyMapMapOutput struct{ *pulumi.OutputState }
+
+func (PresharedKeyMapMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]map[string]PresharedKey)(nil)).Elem()
+}
+
+func (o PresharedKeyMapMapOutput) ToPresharedKeyMapMapOutput() PresharedKeyMapMapOutput {
+	return o
+}
+
+func (o PresharedKeyMapMapOutput) ToPresharedKeyMapMapOutputWithContext(ctx context.Context) PresharedKeyMapMapOutput {
+	return o
+}
+
+func (o PresharedKeyMapMapOutput) MapIndex(k pulumi.StringInput) PresharedKeyMapOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) map[string]PresharedKey {
+		return vs[0].(map[string]map[string]PresharedKey)[vs[1].(string)]
+	}).(PresharedKeyMapOutput)
+}
+
 func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*ConnectionInput)(nil)).Elem(), ConnectionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*FirewallInput)(nil)).Elem(), FirewallArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*FirewallPtrInput)(nil)).Elem(), FirewallArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*GroupDeclarationInput)(nil)).Elem(), GroupDeclarationArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*GroupDeclarationArrayInput)(nil)).Elem(), GroupDeclarationArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*HostFilesInput)(nil)).Elem(), HostFilesArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*HostFilesPtrInput)(nil)).Elem(), HostFilesArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*MeshNodeInput)(nil)).Elem(), MeshNodeArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*MeshNodeArrayInput)(nil)).Elem(), MeshNodeArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*NodePolicyTestInput)(nil)).Elem(), NodePolicyTestArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*NodePolicyTestMapInput)(nil)).Elem(), NodePolicyTestMap{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PeerInput)(nil)).Elem(), PeerArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PeerMapInput)(nil)).Elem(), PeerMap{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicyDeclarationInput)(nil)).Elem(), PolicyDeclarationArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicyDeclarationArrayInput)(nil)).Elem(), PolicyDeclarationArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PolicyTestInput)(nil)).Elem(), PolicyTestArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PolicyTestArrayInput)(nil)).Elem(), PolicyTestArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PresharedKeyInput)(nil)).Elem(), PresharedKeyArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PresharedKeyMapInput)(nil)).Elem(), PresharedKeyMap{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ProxyConnectionInput)(nil)).Elem(), ProxyConnectionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ProxyConnectionPtrInput)(nil)).Elem(), ProxyConnectionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PresharedKeyMapMapInput)(nil)).Elem(), PresharedKeyMapMap{})
 	pulumi.RegisterOutputType(ConnectionOutput{})
 	pulumi.RegisterOutputType(DaemonHostStateOutput{})
+	pulumi.RegisterOutputType(FirewallOutput{})
+	pulumi.RegisterOutputType(FirewallPtrOutput{})
 	pulumi.RegisterOutputType(GroupDeclarationOutput{})
 	pulumi.RegisterOutputType(GroupDeclarationArrayOutput{})
 	pulumi.RegisterOutputType(HostFilesOutput{})
 	pulumi.RegisterOutputType(HostFilesPtrOutput{})
 	pulumi.RegisterOutputType(MeshNodeOutput{})
 	pulumi.RegisterOutputType(MeshNodeArrayOutput{})
+	pulumi.RegisterOutputType(NodePolicyTestOutput{})
+	pulumi.RegisterOutputType(NodePolicyTestMapOutput{})
 	pulumi.RegisterOutputType(PeerOutput{})
 	pulumi.RegisterOutputType(PeerMapOutput{})
 	pulumi.RegisterOutputType(PolicyDeclarationOutput{})
 	pulumi.RegisterOutputType(PolicyDeclarationArrayOutput{})
+	pulumi.RegisterOutputType(PolicyTestOutput{})
+	pulumi.RegisterOutputType(PolicyTestArrayOutput{})
+	pulumi.RegisterOutputType(PresharedKeyOutput{})
+	pulumi.RegisterOutputType(PresharedKeyMapOutput{})
 	pulumi.RegisterOutputType(ProxyConnectionOutput{})
 	pulumi.RegisterOutputType(ProxyConnectionPtrOutput{})
+	pulumi.RegisterOutputType(PresharedKeyMapMapOutput{})
 }

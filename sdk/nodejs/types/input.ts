@@ -56,6 +56,24 @@ export interface ConnectionArgs {
 }
 
 /**
+ * A node's nftables firewall: its table, named sets and accept rules.
+ */
+export interface FirewallArgs {
+    /**
+     * Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+     */
+    rules: pulumi.Input<{[key: string]: pulumi.Input<string>}>;
+    /**
+     * Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+     */
+    sets: pulumi.Input<{[key: string]: pulumi.Input<pulumi.Input<string>[]>}>;
+    /**
+     * The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+     */
+    table: pulumi.Input<string>;
+}
+
+/**
  * A group as the mesh sees it.
  */
 export interface GroupDeclarationArgs {
@@ -77,6 +95,10 @@ export interface GroupDeclarationArgs {
  * The state of a node's persistent WireGuard files.
  */
 export interface HostFilesArgs {
+    /**
+     * The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+     */
+    firewall?: pulumi.Input<string | undefined>;
     /**
      * `systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.
      */
@@ -126,6 +148,28 @@ export interface MeshNodeArgs {
 }
 
 /**
+ * A policy test run from this node.
+ */
+export interface NodePolicyTestArgs {
+    /**
+     * The destination node's mesh IP.
+     */
+    address: pulumi.Input<string>;
+    /**
+     * "allow" or "deny".
+     */
+    expect: pulumi.Input<string>;
+    /**
+     * "tcp/5432", "udp/53" or "icmp".
+     */
+    port: pulumi.Input<string>;
+    /**
+     * "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+     */
+    result: pulumi.Input<string>;
+}
+
+/**
  * One WireGuard peer of a node.
  */
 export interface PeerArgs {
@@ -172,9 +216,49 @@ export interface PolicyDeclarationArgs {
      */
     name: pulumi.Input<string>;
     /**
+     * Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+     */
+    ports?: pulumi.Input<pulumi.Input<string>[] | undefined>;
+    /**
      * Names of the groups reached.
      */
     toGroups: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/**
+ * A policy test: may `from` open a connection to `to` on `port`?
+ */
+export interface PolicyTestArgs {
+    /**
+     * "allow" or "deny".
+     */
+    expect: pulumi.Input<string>;
+    /**
+     * Source node (hostname).
+     */
+    from: pulumi.Input<string>;
+    /**
+     * "tcp/5432", "udp/53" or "icmp".
+     */
+    port: pulumi.Input<string>;
+    /**
+     * Destination node (hostname); the probe goes to its mesh IP.
+     */
+    to: pulumi.Input<string>;
+}
+
+/**
+ * One pair's preshared key and its id.
+ */
+export interface PresharedKeyArgs {
+    /**
+     * 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+     */
+    id: pulumi.Input<string>;
+    /**
+     * The pair's WireGuard preshared key (as `wg genpsk` prints it).
+     */
+    key: pulumi.Input<string>;
 }
 
 /**

@@ -78,6 +78,24 @@ export interface DaemonHostState {
 }
 
 /**
+ * A node's nftables firewall: its table, named sets and accept rules.
+ */
+export interface Firewall {
+    /**
+     * Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+     */
+    rules: {[key: string]: string};
+    /**
+     * Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+     */
+    sets: {[key: string]: string[]};
+    /**
+     * The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+     */
+    table: string;
+}
+
+/**
  * A group as the mesh sees it.
  */
 export interface GroupDeclaration {
@@ -99,6 +117,10 @@ export interface GroupDeclaration {
  * The state of a node's persistent WireGuard files.
  */
 export interface HostFiles {
+    /**
+     * The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+     */
+    firewall?: string;
     /**
      * `systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.
      */
@@ -148,6 +170,28 @@ export interface MeshNode {
 }
 
 /**
+ * A policy test run from this node.
+ */
+export interface NodePolicyTest {
+    /**
+     * The destination node's mesh IP.
+     */
+    address: string;
+    /**
+     * "allow" or "deny".
+     */
+    expect: string;
+    /**
+     * "tcp/5432", "udp/53" or "icmp".
+     */
+    port: string;
+    /**
+     * "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+     */
+    result: string;
+}
+
+/**
  * One WireGuard peer of a node.
  */
 export interface Peer {
@@ -194,9 +238,49 @@ export interface PolicyDeclaration {
      */
     name: string;
     /**
+     * Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+     */
+    ports?: string[];
+    /**
      * Names of the groups reached.
      */
     toGroups: string[];
+}
+
+/**
+ * A policy test: may `from` open a connection to `to` on `port`?
+ */
+export interface PolicyTest {
+    /**
+     * "allow" or "deny".
+     */
+    expect: string;
+    /**
+     * Source node (hostname).
+     */
+    from: string;
+    /**
+     * "tcp/5432", "udp/53" or "icmp".
+     */
+    port: string;
+    /**
+     * Destination node (hostname); the probe goes to its mesh IP.
+     */
+    to: string;
+}
+
+/**
+ * One pair's preshared key and its id.
+ */
+export interface PresharedKey {
+    /**
+     * 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+     */
+    id: string;
+    /**
+     * The pair's WireGuard preshared key (as `wg genpsk` prints it).
+     */
+    key: string;
 }
 
 /**

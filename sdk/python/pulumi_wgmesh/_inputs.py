@@ -17,16 +17,24 @@ from . import _utilities
 __all__ = [
     'ConnectionArgs',
     'ConnectionArgsDict',
+    'FirewallArgs',
+    'FirewallArgsDict',
     'GroupDeclarationArgs',
     'GroupDeclarationArgsDict',
     'HostFilesArgs',
     'HostFilesArgsDict',
     'MeshNodeArgs',
     'MeshNodeArgsDict',
+    'NodePolicyTestArgs',
+    'NodePolicyTestArgsDict',
     'PeerArgs',
     'PeerArgsDict',
     'PolicyDeclarationArgs',
     'PolicyDeclarationArgsDict',
+    'PolicyTestArgs',
+    'PolicyTestArgsDict',
+    'PresharedKeyArgs',
+    'PresharedKeyArgsDict',
     'ProxyConnectionArgs',
     'ProxyConnectionArgsDict',
 ]
@@ -264,6 +272,77 @@ class ConnectionArgs:
         pulumi.set(self, "user", value)
 
 
+class FirewallArgsDict(TypedDict):
+    """
+    A node's nftables firewall: its table, named sets and accept rules.
+    """
+    rules: pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]
+    """
+    Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+    """
+    sets: pulumi.Input[Mapping[str, pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]]
+    """
+    Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+    """
+    table: pulumi.Input[_builtins.str]
+    """
+    The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+    """
+
+@pulumi.input_type
+class FirewallArgs:
+    def __init__(__self__, *,
+                 rules: pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]],
+                 sets: pulumi.Input[Mapping[str, pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]],
+                 table: pulumi.Input[_builtins.str]):
+        """
+        A node's nftables firewall: its table, named sets and accept rules.
+
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] rules: Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+        :param pulumi.Input[Mapping[str, pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]] sets: Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+        :param pulumi.Input[_builtins.str] table: The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+        """
+        pulumi.set(__self__, "rules", rules)
+        pulumi.set(__self__, "sets", sets)
+        pulumi.set(__self__, "table", table)
+
+    @_builtins.property
+    @pulumi.getter
+    def rules(self) -> pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]:
+        """
+        Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+        """
+        return pulumi.get(self, "rules")
+
+    @rules.setter
+    def rules(self, value: pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]):
+        pulumi.set(self, "rules", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def sets(self) -> pulumi.Input[Mapping[str, pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]]:
+        """
+        Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+        """
+        return pulumi.get(self, "sets")
+
+    @sets.setter
+    def sets(self, value: pulumi.Input[Mapping[str, pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]]):
+        pulumi.set(self, "sets", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def table(self) -> pulumi.Input[_builtins.str]:
+        """
+        The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+        """
+        return pulumi.get(self, "table")
+
+    @table.setter
+    def table(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "table", value)
+
+
 class GroupDeclarationArgsDict(TypedDict):
     """
     A group as the mesh sees it.
@@ -349,20 +428,28 @@ class HostFilesArgsDict(TypedDict):
     """
     The wg-quick file: "as planned", or "differs from the plan" / "missing" after a refresh.
     """
+    firewall: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+    """
 
 @pulumi.input_type
 class HostFilesArgs:
     def __init__(__self__, *,
                  unit: pulumi.Input[_builtins.str],
-                 wg_quick_conf: pulumi.Input[_builtins.str]):
+                 wg_quick_conf: pulumi.Input[_builtins.str],
+                 firewall: pulumi.Input[Optional[_builtins.str]] = None):
         """
         The state of a node's persistent WireGuard files.
 
         :param pulumi.Input[_builtins.str] unit: `systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.
         :param pulumi.Input[_builtins.str] wg_quick_conf: The wg-quick file: "as planned", or "differs from the plan" / "missing" after a refresh.
+        :param pulumi.Input[_builtins.str] firewall: The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
         """
         pulumi.set(__self__, "unit", unit)
         pulumi.set(__self__, "wg_quick_conf", wg_quick_conf)
+        if firewall is not None:
+            pulumi.set(__self__, "firewall", firewall)
 
     @_builtins.property
     @pulumi.getter
@@ -387,6 +474,18 @@ class HostFilesArgs:
     @wg_quick_conf.setter
     def wg_quick_conf(self, value: pulumi.Input[_builtins.str]):
         pulumi.set(self, "wg_quick_conf", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def firewall(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+        """
+        return pulumi.get(self, "firewall")
+
+    @firewall.setter
+    def firewall(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "firewall", value)
 
 
 class MeshNodeArgsDict(TypedDict):
@@ -561,6 +660,96 @@ class MeshNodeArgs:
         pulumi.set(self, "ssh_port", value)
 
 
+class NodePolicyTestArgsDict(TypedDict):
+    """
+    A policy test run from this node.
+    """
+    address: pulumi.Input[_builtins.str]
+    """
+    The destination node's mesh IP.
+    """
+    expect: pulumi.Input[_builtins.str]
+    """
+    "allow" or "deny".
+    """
+    port: pulumi.Input[_builtins.str]
+    """
+    "tcp/5432", "udp/53" or "icmp".
+    """
+    result: pulumi.Input[_builtins.str]
+    """
+    "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+    """
+
+@pulumi.input_type
+class NodePolicyTestArgs:
+    def __init__(__self__, *,
+                 address: pulumi.Input[_builtins.str],
+                 expect: pulumi.Input[_builtins.str],
+                 port: pulumi.Input[_builtins.str],
+                 result: pulumi.Input[_builtins.str]):
+        """
+        A policy test run from this node.
+
+        :param pulumi.Input[_builtins.str] address: The destination node's mesh IP.
+        :param pulumi.Input[_builtins.str] expect: "allow" or "deny".
+        :param pulumi.Input[_builtins.str] port: "tcp/5432", "udp/53" or "icmp".
+        :param pulumi.Input[_builtins.str] result: "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+        """
+        pulumi.set(__self__, "address", address)
+        pulumi.set(__self__, "expect", expect)
+        pulumi.set(__self__, "port", port)
+        pulumi.set(__self__, "result", result)
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> pulumi.Input[_builtins.str]:
+        """
+        The destination node's mesh IP.
+        """
+        return pulumi.get(self, "address")
+
+    @address.setter
+    def address(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "address", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def expect(self) -> pulumi.Input[_builtins.str]:
+        """
+        "allow" or "deny".
+        """
+        return pulumi.get(self, "expect")
+
+    @expect.setter
+    def expect(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "expect", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def port(self) -> pulumi.Input[_builtins.str]:
+        """
+        "tcp/5432", "udp/53" or "icmp".
+        """
+        return pulumi.get(self, "port")
+
+    @port.setter
+    def port(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "port", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def result(self) -> pulumi.Input[_builtins.str]:
+        """
+        "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+        """
+        return pulumi.get(self, "result")
+
+    @result.setter
+    def result(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "result", value)
+
+
 class PeerArgsDict(TypedDict):
     """
     One WireGuard peer of a node.
@@ -681,6 +870,10 @@ class PolicyDeclarationArgsDict(TypedDict):
     """
     Free text.
     """
+    ports: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]]
+    """
+    Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+    """
 
 @pulumi.input_type
 class PolicyDeclarationArgs:
@@ -690,7 +883,8 @@ class PolicyDeclarationArgs:
                  to_groups: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
                  allow_mesh_ips: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_routable_networks: pulumi.Input[Optional[_builtins.bool]] = None,
-                 description: pulumi.Input[Optional[_builtins.str]] = None):
+                 description: pulumi.Input[Optional[_builtins.str]] = None,
+                 ports: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None):
         """
         A policy as the mesh sees it.
 
@@ -700,6 +894,7 @@ class PolicyDeclarationArgs:
         :param pulumi.Input[_builtins.bool] allow_mesh_ips: From-members may reach to-members' mesh IPs (default true).
         :param pulumi.Input[_builtins.bool] allow_routable_networks: From-members get the to-members' routable networks (default false).
         :param pulumi.Input[_builtins.str] description: Free text.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ports: Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
         """
         pulumi.set(__self__, "from_groups", from_groups)
         pulumi.set(__self__, "name", name)
@@ -710,6 +905,8 @@ class PolicyDeclarationArgs:
             pulumi.set(__self__, "allow_routable_networks", allow_routable_networks)
         if description is not None:
             pulumi.set(__self__, "description", description)
+        if ports is not None:
+            pulumi.set(__self__, "ports", ports)
 
     @_builtins.property
     @pulumi.getter(name="fromGroups")
@@ -782,6 +979,160 @@ class PolicyDeclarationArgs:
     @description.setter
     def description(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "description", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def ports(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+        """
+        return pulumi.get(self, "ports")
+
+    @ports.setter
+    def ports(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "ports", value)
+
+
+class PolicyTestArgsDict(TypedDict):
+    """
+    A policy test: may `from` open a connection to `to` on `port`?
+    """
+    expect: pulumi.Input[_builtins.str]
+    """
+    "allow" or "deny".
+    """
+    from_: pulumi.Input[_builtins.str]
+    """
+    Source node (hostname).
+    """
+    port: pulumi.Input[_builtins.str]
+    """
+    "tcp/5432", "udp/53" or "icmp".
+    """
+    to: pulumi.Input[_builtins.str]
+    """
+    Destination node (hostname); the probe goes to its mesh IP.
+    """
+
+@pulumi.input_type
+class PolicyTestArgs:
+    def __init__(__self__, *,
+                 expect: pulumi.Input[_builtins.str],
+                 from_: pulumi.Input[_builtins.str],
+                 port: pulumi.Input[_builtins.str],
+                 to: pulumi.Input[_builtins.str]):
+        """
+        A policy test: may `from` open a connection to `to` on `port`?
+
+        :param pulumi.Input[_builtins.str] expect: "allow" or "deny".
+        :param pulumi.Input[_builtins.str] from_: Source node (hostname).
+        :param pulumi.Input[_builtins.str] port: "tcp/5432", "udp/53" or "icmp".
+        :param pulumi.Input[_builtins.str] to: Destination node (hostname); the probe goes to its mesh IP.
+        """
+        pulumi.set(__self__, "expect", expect)
+        pulumi.set(__self__, "from_", from_)
+        pulumi.set(__self__, "port", port)
+        pulumi.set(__self__, "to", to)
+
+    @_builtins.property
+    @pulumi.getter
+    def expect(self) -> pulumi.Input[_builtins.str]:
+        """
+        "allow" or "deny".
+        """
+        return pulumi.get(self, "expect")
+
+    @expect.setter
+    def expect(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "expect", value)
+
+    @_builtins.property
+    @pulumi.getter(name="from")
+    def from_(self) -> pulumi.Input[_builtins.str]:
+        """
+        Source node (hostname).
+        """
+        return pulumi.get(self, "from_")
+
+    @from_.setter
+    def from_(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "from_", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def port(self) -> pulumi.Input[_builtins.str]:
+        """
+        "tcp/5432", "udp/53" or "icmp".
+        """
+        return pulumi.get(self, "port")
+
+    @port.setter
+    def port(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "port", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def to(self) -> pulumi.Input[_builtins.str]:
+        """
+        Destination node (hostname); the probe goes to its mesh IP.
+        """
+        return pulumi.get(self, "to")
+
+    @to.setter
+    def to(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "to", value)
+
+
+class PresharedKeyArgsDict(TypedDict):
+    """
+    One pair's preshared key and its id.
+    """
+    id: pulumi.Input[_builtins.str]
+    """
+    8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+    """
+    key: pulumi.Input[_builtins.str]
+    """
+    The pair's WireGuard preshared key (as `wg genpsk` prints it).
+    """
+
+@pulumi.input_type
+class PresharedKeyArgs:
+    def __init__(__self__, *,
+                 id: pulumi.Input[_builtins.str],
+                 key: pulumi.Input[_builtins.str]):
+        """
+        One pair's preshared key and its id.
+
+        :param pulumi.Input[_builtins.str] id: 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+        :param pulumi.Input[_builtins.str] key: The pair's WireGuard preshared key (as `wg genpsk` prints it).
+        """
+        pulumi.set(__self__, "id", id)
+        pulumi.set(__self__, "key", key)
+
+    @_builtins.property
+    @pulumi.getter
+    def id(self) -> pulumi.Input[_builtins.str]:
+        """
+        8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+        """
+        return pulumi.get(self, "id")
+
+    @id.setter
+    def id(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "id", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def key(self) -> pulumi.Input[_builtins.str]:
+        """
+        The pair's WireGuard preshared key (as `wg genpsk` prints it).
+        """
+        return pulumi.get(self, "key")
+
+    @key.setter
+    def key(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "key", value)
 
 
 class ProxyConnectionArgsDict(TypedDict):

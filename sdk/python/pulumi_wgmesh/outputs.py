@@ -18,11 +18,15 @@ from . import outputs
 __all__ = [
     'Connection',
     'DaemonHostState',
+    'Firewall',
     'GroupDeclaration',
     'HostFiles',
     'MeshNode',
+    'NodePolicyTest',
     'Peer',
     'PolicyDeclaration',
+    'PolicyTest',
+    'PresharedKey',
     'ProxyConnection',
 ]
 
@@ -253,6 +257,51 @@ class DaemonHostState(dict):
 
 
 @pulumi.output_type
+class Firewall(dict):
+    """
+    A node's nftables firewall: its table, named sets and accept rules.
+    """
+    def __init__(__self__, *,
+                 rules: Mapping[str, _builtins.str],
+                 sets: Mapping[str, Sequence[_builtins.str]],
+                 table: _builtins.str):
+        """
+        A node's nftables firewall: its table, named sets and accept rules.
+
+        :param Mapping[str, _builtins.str] rules: Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+        :param Mapping[str, Sequence[_builtins.str]] sets: Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+        :param _builtins.str table: The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+        """
+        pulumi.set(__self__, "rules", rules)
+        pulumi.set(__self__, "sets", sets)
+        pulumi.set(__self__, "table", table)
+
+    @_builtins.property
+    @pulumi.getter
+    def rules(self) -> Mapping[str, _builtins.str]:
+        """
+        Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+        """
+        return pulumi.get(self, "rules")
+
+    @_builtins.property
+    @pulumi.getter
+    def sets(self) -> Mapping[str, Sequence[_builtins.str]]:
+        """
+        Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+        """
+        return pulumi.get(self, "sets")
+
+    @_builtins.property
+    @pulumi.getter
+    def table(self) -> _builtins.str:
+        """
+        The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+        """
+        return pulumi.get(self, "table")
+
+
+@pulumi.output_type
 class GroupDeclaration(dict):
     """
     A group as the mesh sees it.
@@ -323,15 +372,19 @@ class HostFiles(dict):
 
     def __init__(__self__, *,
                  unit: _builtins.str,
-                 wg_quick_conf: _builtins.str):
+                 wg_quick_conf: _builtins.str,
+                 firewall: Optional[_builtins.str] = None):
         """
         The state of a node's persistent WireGuard files.
 
         :param _builtins.str unit: `systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.
         :param _builtins.str wg_quick_conf: The wg-quick file: "as planned", or "differs from the plan" / "missing" after a refresh.
+        :param _builtins.str firewall: The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
         """
         pulumi.set(__self__, "unit", unit)
         pulumi.set(__self__, "wg_quick_conf", wg_quick_conf)
+        if firewall is not None:
+            pulumi.set(__self__, "firewall", firewall)
 
     @_builtins.property
     @pulumi.getter
@@ -348,6 +401,14 @@ class HostFiles(dict):
         The wg-quick file: "as planned", or "differs from the plan" / "missing" after a refresh.
         """
         return pulumi.get(self, "wg_quick_conf")
+
+    @_builtins.property
+    @pulumi.getter
+    def firewall(self) -> Optional[_builtins.str]:
+        """
+        The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+        """
+        return pulumi.get(self, "firewall")
 
 
 @pulumi.output_type
@@ -486,6 +547,62 @@ class MeshNode(dict):
 
 
 @pulumi.output_type
+class NodePolicyTest(dict):
+    """
+    A policy test run from this node.
+    """
+    def __init__(__self__, *,
+                 address: _builtins.str,
+                 expect: _builtins.str,
+                 port: _builtins.str,
+                 result: _builtins.str):
+        """
+        A policy test run from this node.
+
+        :param _builtins.str address: The destination node's mesh IP.
+        :param _builtins.str expect: "allow" or "deny".
+        :param _builtins.str port: "tcp/5432", "udp/53" or "icmp".
+        :param _builtins.str result: "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+        """
+        pulumi.set(__self__, "address", address)
+        pulumi.set(__self__, "expect", expect)
+        pulumi.set(__self__, "port", port)
+        pulumi.set(__self__, "result", result)
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> _builtins.str:
+        """
+        The destination node's mesh IP.
+        """
+        return pulumi.get(self, "address")
+
+    @_builtins.property
+    @pulumi.getter
+    def expect(self) -> _builtins.str:
+        """
+        "allow" or "deny".
+        """
+        return pulumi.get(self, "expect")
+
+    @_builtins.property
+    @pulumi.getter
+    def port(self) -> _builtins.str:
+        """
+        "tcp/5432", "udp/53" or "icmp".
+        """
+        return pulumi.get(self, "port")
+
+    @_builtins.property
+    @pulumi.getter
+    def result(self) -> _builtins.str:
+        """
+        "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+        """
+        return pulumi.get(self, "result")
+
+
+@pulumi.output_type
 class Peer(dict):
     """
     One WireGuard peer of a node.
@@ -598,7 +715,8 @@ class PolicyDeclaration(dict):
                  to_groups: Sequence[_builtins.str],
                  allow_mesh_ips: Optional[_builtins.bool] = None,
                  allow_routable_networks: Optional[_builtins.bool] = None,
-                 description: Optional[_builtins.str] = None):
+                 description: Optional[_builtins.str] = None,
+                 ports: Optional[Sequence[_builtins.str]] = None):
         """
         A policy as the mesh sees it.
 
@@ -608,6 +726,7 @@ class PolicyDeclaration(dict):
         :param _builtins.bool allow_mesh_ips: From-members may reach to-members' mesh IPs (default true).
         :param _builtins.bool allow_routable_networks: From-members get the to-members' routable networks (default false).
         :param _builtins.str description: Free text.
+        :param Sequence[_builtins.str] ports: Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
         """
         pulumi.set(__self__, "from_groups", from_groups)
         pulumi.set(__self__, "name", name)
@@ -618,6 +737,8 @@ class PolicyDeclaration(dict):
             pulumi.set(__self__, "allow_routable_networks", allow_routable_networks)
         if description is not None:
             pulumi.set(__self__, "description", description)
+        if ports is not None:
+            pulumi.set(__self__, "ports", ports)
 
     @_builtins.property
     @pulumi.getter(name="fromGroups")
@@ -666,6 +787,121 @@ class PolicyDeclaration(dict):
         Free text.
         """
         return pulumi.get(self, "description")
+
+    @_builtins.property
+    @pulumi.getter
+    def ports(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+        """
+        return pulumi.get(self, "ports")
+
+
+@pulumi.output_type
+class PolicyTest(dict):
+    """
+    A policy test: may `from` open a connection to `to` on `port`?
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "from":
+            suggest = "from_"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in PolicyTest. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        PolicyTest.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        PolicyTest.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 expect: _builtins.str,
+                 from_: _builtins.str,
+                 port: _builtins.str,
+                 to: _builtins.str):
+        """
+        A policy test: may `from` open a connection to `to` on `port`?
+
+        :param _builtins.str expect: "allow" or "deny".
+        :param _builtins.str from_: Source node (hostname).
+        :param _builtins.str port: "tcp/5432", "udp/53" or "icmp".
+        :param _builtins.str to: Destination node (hostname); the probe goes to its mesh IP.
+        """
+        pulumi.set(__self__, "expect", expect)
+        pulumi.set(__self__, "from_", from_)
+        pulumi.set(__self__, "port", port)
+        pulumi.set(__self__, "to", to)
+
+    @_builtins.property
+    @pulumi.getter
+    def expect(self) -> _builtins.str:
+        """
+        "allow" or "deny".
+        """
+        return pulumi.get(self, "expect")
+
+    @_builtins.property
+    @pulumi.getter(name="from")
+    def from_(self) -> _builtins.str:
+        """
+        Source node (hostname).
+        """
+        return pulumi.get(self, "from_")
+
+    @_builtins.property
+    @pulumi.getter
+    def port(self) -> _builtins.str:
+        """
+        "tcp/5432", "udp/53" or "icmp".
+        """
+        return pulumi.get(self, "port")
+
+    @_builtins.property
+    @pulumi.getter
+    def to(self) -> _builtins.str:
+        """
+        Destination node (hostname); the probe goes to its mesh IP.
+        """
+        return pulumi.get(self, "to")
+
+
+@pulumi.output_type
+class PresharedKey(dict):
+    """
+    One pair's preshared key and its id.
+    """
+    def __init__(__self__, *,
+                 id: _builtins.str,
+                 key: _builtins.str):
+        """
+        One pair's preshared key and its id.
+
+        :param _builtins.str id: 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+        :param _builtins.str key: The pair's WireGuard preshared key (as `wg genpsk` prints it).
+        """
+        pulumi.set(__self__, "id", id)
+        pulumi.set(__self__, "key", key)
+
+    @_builtins.property
+    @pulumi.getter
+    def id(self) -> _builtins.str:
+        """
+        8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+        """
+        return pulumi.get(self, "id")
+
+    @_builtins.property
+    @pulumi.getter
+    def key(self) -> _builtins.str:
+        """
+        The pair's WireGuard preshared key (as `wg genpsk` prints it).
+        """
+        return pulumi.get(self, "key")
 
 
 @pulumi.output_type
