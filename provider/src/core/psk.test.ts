@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { isValidKey } from "./keys";
-import { planPairKeys, presharedKeyOf, presharedKeysFor, type PairKeyTable } from "./psk";
+import { pairKeySource, planPairKeys, presharedKeyOf, presharedKeysFor, type PairKeyTable } from "./psk";
 
 /** A symmetric peering over n named nodes (hostname → peers) from random edges. */
 const arbPeering = fc.integer({ min: 0, max: 9 }).chain((n) =>
@@ -82,4 +82,11 @@ test("adding a node creates exactly its pairs' keys; a broken stored key is repl
   assert.equal(presharedKeyOf({ a: {} }, "b", "a"), undefined);
   // A prototype name as a hostname is a plain key, not Object.prototype's.
   assert.equal(presharedKeyOf({ a: {} }, "a", "constructor"), undefined);
+});
+
+test("the key source: valid, distinct keys and ids across its blocks (2 500 draws = three blocks)", () => {
+  const next = pairKeySource();
+  const keys = Array.from({ length: 2500 }, () => next());
+  assert.ok(keys.every((k) => isValidKey(k.key) && /^[0-9a-f]{8}$/.test(k.id)));
+  assert.equal(new Set(keys.map((k) => k.key)).size, 2500);
 });

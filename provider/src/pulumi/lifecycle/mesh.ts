@@ -116,7 +116,8 @@ function pairKeyTable(olds: Partial<MeshInputs> | undefined, declared: MeshInput
   rel.nodes.forEach((n, i) => { peersOf[n.hostname] = rel.peersOf(i).map((j) => (rel.nodes[j] as { hostname: string }).hostname); });
   const previous = olds?.presharedKeyTable ? unwrapSecret(olds.presharedKeyTable) : undefined;
   const rotateAll = previous !== undefined && !deepEqual(olds?.pskRotationTrigger ?? null, declared.pskRotationTrigger ?? null);
-  return wireSecret(planPairKeys(peersOf, typeof previous === "object" && previous !== null ? withoutUnknowns(previous) : undefined, { rotateAll }).table);
+  // The previous table comes from the state (never unknown); a broken entry is not kept (planPairKeys).
+  return wireSecret(planPairKeys(peersOf, typeof previous === "object" && previous !== null ? previous : undefined, { rotateAll }).table);
 }
 
 const PROPS = ["name", "network", "interfaceName", "listenPort", "persistentKeepalive", "mtu", "nodes", "groups", "policies", "enforcement", "policyTests", "meshIps", "presharedKeys", "pskRotationTrigger", "presharedKeyTable"] as const;
