@@ -12,7 +12,9 @@
  * `pulumi stack export` size; repeated at --converged-sizes (default: N/4, N/2, N).
  * Per run: wall, CPU (all processes), peak RSS of the program, provider and engine processes, and the ratio
  * to the floor. A benchmark, not a test: it prints figures (and one JSON line) and cleans up after itself.
- * Usage: node dist/bench/pulumi.js [--sizes 10,50,100] [--no-plugin] [--converged 100] [--converged-sizes 25,50,100] [--keep]
+ * With --psk (issue 16) only: fresh previews of the TypeScript full mesh with per-pair preshared keys at each
+ * size, against the same mesh without them (as the floor): the cost of the PSK table and per-pair secrets.
+ * Usage: node dist/bench/pulumi.js [--sizes 10,50,100] [--no-plugin] [--converged 100] [--converged-sizes 25,50,100] [--psk] [--keep]
  */
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
@@ -84,6 +86,7 @@ async function main(): Promise<void> {
       converged: { type: "string" },
       "converged-sizes": { type: "string" },
       keep: { type: "boolean" },
+      psk: { type: "boolean" },
     },
   });
   const why = toolchainMissing(env);
@@ -93,6 +96,17 @@ async function main(): Promise<void> {
   const ws = new Workspace(env);
   console.log(`bench:pulumi — ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}; workspace ${ws.root}`);
   try {
+    if (values.psk) {
+      for (const n of sizes) {
+        const psk = await freshPreview(ws, `ts-psk-${n}`, "ts-mesh", unreachableHosts(n), { presharedKeys: true });
+        const plain = await freshPreview(ws, `ts-nopsk-${n}`, "ts-mesh", unreachableHosts(n));
+        const r = row("fresh preview, TS full mesh + PSKs (floor: without)", n, psk.resources, psk.run, plain.run);
+        rows.push(r);
+        print(r);
+      }
+      console.log(JSON.stringify({ bench: "pulumi", rows }));
+      return;
+    }
     // 1. TypeScript full mesh vs floor, fresh stacks.
     for (const n of sizes) {
       const mesh = await freshPreview(ws, `ts-full-${n}`, "ts-mesh", unreachableHosts(n));
