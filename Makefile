@@ -2,10 +2,11 @@
 #   make test        every test suite (prepares this machine first: apt packages, npm ci, testbed caches,
 #                    the Pulumi CLI and language hosts built from the Go module proxy)
 #   make demo        a local 3-host mesh with `pulumi up` (make demo-down removes it)
+#   make dist        the release files users install (dist/release/)
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-.PHONY: deps prepare build daemon-artifact test test-unit test-testbed test-engine test-daemon test-pulumi test-slow \
+.PHONY: deps prepare build dist daemon-artifact test test-unit test-testbed test-engine test-daemon test-pulumi test-slow \
         pulumi-toolchain plugin plugin-schema plugin-package gen-sdk examples demo demo-down \
         bench-plan bench-deploy bench-join bench-artifact clean
 
@@ -24,6 +25,11 @@ build: deps
 daemon-artifact: deps
 	node scripts/daemon-artifact.js
 
+# The release files users install from, in dist/release/: npm tarball, plugin tarball (linux-amd64), Python
+# wheel + sdist, Go module proxy directory (see scripts/dist.sh and README "Install").
+dist: build
+	bash scripts/dist.sh
+
 # Everything the tests need on this machine (idempotent; quick when already done).
 prepare: build
 	bash scripts/prepare.sh
@@ -38,7 +44,8 @@ test: prepare
 demo: prepare
 	bash scripts/demo.sh
 
-demo-down: build
+# No build: removing the demo needs only what `make demo` built.
+demo-down:
 	bash scripts/demo.sh down
 
 # Provider plugin: compiled JS + executable wrapper dist/pulumi-resource-wgmesh; regenerates schema.json

@@ -31,6 +31,10 @@ export class Mesh extends pulumi.ComponentResource {
      */
     declare public /*out*/ readonly behindNat: pulumi.Output<{[key: string]: boolean}>;
     /**
+     * The mesh as a Mermaid flowchart (paste it into markdown as a ```mermaid block): groups as boxes, one edge per peering with its direction and the policies (and ports) allowing it, nodes behind NAT and routed networks marked.
+     */
+    declare public /*out*/ readonly diagram: pulumi.Output<string | undefined>;
+    /**
      * hostname → endpoint peers dial ("host:port"); absent when behind NAT.
      */
     declare public /*out*/ readonly endpoints: pulumi.Output<{[key: string]: string}>;
@@ -71,11 +75,13 @@ export class Mesh extends pulumi.ComponentResource {
             resourceInputs["presharedKeys"] = args?.presharedKeys;
             resourceInputs["pskRotationTrigger"] = args?.pskRotationTrigger;
             resourceInputs["behindNat"] = undefined /*out*/;
+            resourceInputs["diagram"] = undefined /*out*/;
             resourceInputs["endpoints"] = undefined /*out*/;
             resourceInputs["meshIps"] = undefined /*out*/;
             resourceInputs["publicKeys"] = undefined /*out*/;
         } else {
             resourceInputs["behindNat"] = undefined /*out*/;
+            resourceInputs["diagram"] = undefined /*out*/;
             resourceInputs["endpoints"] = undefined /*out*/;
             resourceInputs["meshIps"] = undefined /*out*/;
             resourceInputs["publicKeys"] = undefined /*out*/;

@@ -6,6 +6,7 @@
  *   ts-mesh       N wgmesh.Node + one Mesh (full mesh, or `groups` groups in a ring: each group reaches
  *                 itself and the next one) — TypeScript, the dynamic-provider path
  *   ts-floor      the same number of trivial dynamic resources (Pulumi's own cost per resource)
+ *   ts-floor-data the same, N of them carrying a full mesh's peers maps (Pulumi's own cost of the data)
  *   yaml-mesh / python-mesh   N wgmesh:Node + one wgmesh:Mesh through the provider plugin
  *   yaml-floor / python-floor the same number of wgmesh:MeshSecret (a trivial resource of the same plugin)
  * Runs: the real `pulumi` CLI, sampled every 100 ms through /proc: wall, CPU and peak RSS (VmHWM) of the
@@ -18,7 +19,7 @@ import { repoRoot, type Workspace } from "./harness";
 
 export interface FleetHost { name: string; host: string; port: number; hostKey?: string }
 
-export type ProgramKind = "ts-mesh" | "ts-floor" | "yaml-mesh" | "yaml-floor" | "python-mesh" | "python-floor";
+export type ProgramKind = "ts-mesh" | "ts-floor" | "ts-floor-data" | "yaml-mesh" | "yaml-floor" | "python-mesh" | "python-floor";
 
 export interface ProgramOptions {
   /** Policy-segmented: this many groups in a ring (0: full mesh). */
@@ -53,6 +54,25 @@ export const meshIps = mesh.meshIps;
 `;
 }
 
+/**
+ * The floor with the mesh's data: the same resources, trivial provider, but N of them carry a full mesh's
+ * peers map (N-1 entries shaped like a NodeConfig's) — Pulumi's own cost of moving that much data.
+ */
+const TS_FLOOR_DATA = `import * as pulumi from "@pulumi/pulumi";
+const hosts: { name: string }[] = require("./hosts.json");
+const count: number = require("./count.json");
+const provider: pulumi.dynamic.ResourceProvider = { async create(inputs: any) { return { id: String(inputs.i), outs: inputs }; } };
+class Trivial extends pulumi.dynamic.Resource {}
+const key = (i: number) => Buffer.alloc(32, i).toString("base64");
+const ip = (i: number) => \`10.99.\${(i + 1) >> 8}.\${(i + 1) & 255}\`;
+hosts.forEach((h, i) => {
+  const peers: Record<string, unknown> = {};
+  hosts.forEach((p, j) => { if (j !== i) peers[p.name] = { publicKey: key(j), allowedIps: [\`\${ip(j)}/32\`], endpoint: \`192.0.2.\${j & 255}:51820\` }; });
+  new Trivial(provider, \`cfg-\${h.name}\`, { i, peers }, {});
+});
+for (let i = hosts.length; i < count; i++) new Trivial(provider, \`r\${i}\`, { i }, {});
+`;
+
 const TS_FLOOR = `import * as pulumi from "@pulumi/pulumi";
 const count: number = require("./count.json");
 const provider: pulumi.dynamic.ResourceProvider = { async create(inputs: any) { return { id: String(inputs.i), outs: inputs }; } };
@@ -63,7 +83,7 @@ for (let i = 0; i < count; i++) new Trivial(provider, \`r\${i}\`, { i }, {});
 function yamlMesh(hosts: FleetHost[], o: ProgramOptions): string {
   const lines = ["resources:"];
   for (const h of hosts) {
-    lines.push(`  ${h.name}:`, "    type: wgmesh:Node", "    properties:", "      connection:", `        host: ${JSON.stringify(h.host)}`, `        port: ${h.port}`, "        user: root", "        privateKey: ${sshPrivateKey}");
+    lines.push(`  ${h.name}:`, "    type: wgmesh:Node", "    properties:", "      connection:", `        host: ${JSON.stringify(h.host)}`, `        port: ${h.port}`, "        user: root", "        privateKey: unused");
     if (h.hostKey) lines.push(`        hostKey: ${JSON.stringify(h.hostKey)}`);
   }
   lines.push(`  ${o.meshName ?? "fleet"}:`, "    type: wgmesh:Mesh", "    properties:", "      network: 10.99.0.0/16", "      nodes:", ...hosts.map((h) => `        - \${${h.name}}`));
@@ -110,20 +130,19 @@ export function meshResources(kind: ProgramKind, n: number, o: ProgramOptions = 
 export function writeProgram(ws: Workspace, name: string, kind: ProgramKind, hosts: FleetHost[], o: ProgramOptions & { count?: number } = {}): { dir: string; resources: number } {
   const count = o.count ?? meshResources(kind, hosts.length, o);
   const files: Record<string, string> = { "hosts.json": JSON.stringify(hosts), "count.json": String(count) };
-  if (kind === "ts-mesh" || kind === "ts-floor") {
+  if (kind === "ts-mesh" || kind === "ts-floor" || kind === "ts-floor-data") {
     files["Pulumi.yaml"] = `name: ${name}\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n`;
     files["package.json"] = JSON.stringify({ name, version: "0.0.0", private: true, main: "index.ts" });
     files["tsconfig.json"] = JSON.stringify(TSCONFIG);
-    files["index.ts"] = kind === "ts-mesh" ? tsMesh(o) : TS_FLOOR;
+    files["index.ts"] = kind === "ts-mesh" ? tsMesh(o) : kind === "ts-floor-data" ? TS_FLOOR_DATA : TS_FLOOR;
   } else if (kind === "yaml-mesh" || kind === "yaml-floor") {
-    const config = kind === "yaml-mesh" ? "config:\n  sshPrivateKey:\n    type: string\n    secret: true\n    default: unused\n" : "";
-    files["Pulumi.yaml"] = `name: ${name}\nruntime: yaml\n${config}` + (kind === "yaml-mesh" ? yamlMesh(hosts, o) : yamlFloor(count));
+    files["Pulumi.yaml"] = `name: ${name}\nruntime: yaml\n` + (kind === "yaml-mesh" ? yamlMesh(hosts, o) : yamlFloor(count));
   } else {
     files["Pulumi.yaml"] = `name: ${name}\nruntime: python\n`;
     files["__main__.py"] = kind === "python-mesh" ? pythonMesh(o) : PYTHON_FLOOR;
   }
   const dir = ws.project(name, files);
-  return { dir, resources: kind.endsWith("floor") ? count : meshResources(kind, hosts.length, o) };
+  return { dir, resources: kind.includes("floor") ? count : meshResources(kind, hosts.length, o) };
 }
 
 /** Build the plugin tarball once and install it into the workspace's PULUMI_HOME (as users do). */

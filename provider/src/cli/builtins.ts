@@ -8,8 +8,8 @@ import { deployCommand } from "./deploy";
 import { teardownCommand } from "./teardown";
 import { verifyCommand } from "./verify";
 import { rotateCommand } from "./rotate";
-import { migrateCommand } from "../pulumi/migrate";
-import { daemonCommands } from "../daemon/commands";
+import { migrateCommand } from "./migrate";
+import { daemonCommands } from "./daemon";
 
 registerCommand(planCommand);
 registerCommand(genkeyCommand);

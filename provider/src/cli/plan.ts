@@ -1,12 +1,14 @@
 /**
- * `wgmesh plan <mesh-state.json> [--json] [--password-file F]`: read a Go wgmesh state file (plain or
- * encrypted), validate it and print each node's WireGuard plan. Offline; prints no secret.
+ * `wgmesh plan <mesh-state.json> [--json | --format text|json|mermaid] [--password-file F]`: read a Go wgmesh
+ * state file (plain or encrypted), validate it and print each node's WireGuard plan — as text, as the JSON
+ * document, or as a Mermaid diagram of the mesh (planner/diagram.ts). Offline; prints no secret.
  */
 import { parseArgs } from "node:util";
 import { compileMesh } from "../core/compile";
 import type { Mesh } from "../core/model";
 import type { MeshPlan } from "../core/policy";
 import { messages } from "../core/validate";
+import { meshDiagram } from "../planner/diagram";
 import { UsageError, type CliIO, type Command } from "./commands";
 import { readMeshInput, StateInputError, STATE_READ_OPTIONS, STATE_READ_HELP, stateReadOptions } from "./stateinput";
 import { planFirewalls } from "../planner/firewall";
@@ -126,7 +128,7 @@ export function planToText(mesh: Mesh, plan: MeshPlan, warnings: string[]): stri
 
 
 const USAGE = [
-  "Usage: wgmesh plan <mesh-state.json> [--json] [--password-file FILE] [--enforce] [--strict] [--allow-full-mesh]",
+  "Usage: wgmesh plan <mesh-state.json> [--json | --format text|json|mermaid] [--password-file FILE] [--enforce] [--strict] [--allow-full-mesh]",
   "",
   "Reads a mesh state file of the Go wgmesh tool, validates it, evaluates groups and access policies,",
   "and prints what every node's WireGuard interface must carry: address, listen port, peers (public key,",
@@ -137,6 +139,9 @@ const USAGE = [
   "Options:",
   "  --json                 Print the plan as JSON: {\"interface\", \"network\", \"nodes\": {...}, \"warnings\"}",
   "                         (invalid input: {\"errors\": [...], \"warnings\": [...]} and exit status 1)",
+  "  --format FORMAT        text (default), json (= --json), or mermaid: the mesh as a Mermaid flowchart",
+  "                         (groups as boxes, one edge per peering with its direction, policies and ports,",
+  "                         NAT'd nodes and routed networks marked) to paste into markdown as a ```mermaid block",
   "  --enforce              Plan with enforcement \"nftables\" (as `wgmesh deploy --enforce`): policies are",
   "                         direction-aware and port-restricted, and policy tests are judged so",
   "  --password-file FILE   The state file is encrypted (wgmesh -encrypt); FILE holds the password",
@@ -154,13 +159,16 @@ export const planCommand: Command = {
       parsed = parseArgs({
         args,
         allowPositionals: true,
-        options: { json: { type: "boolean" }, enforce: { type: "boolean" }, "password-file": { type: "string" }, ...STATE_READ_OPTIONS },
+        options: { json: { type: "boolean" }, format: { type: "string" }, enforce: { type: "boolean" }, "password-file": { type: "string" }, ...STATE_READ_OPTIONS },
       });
     } catch (e) {
       throw new UsageError(String((e as Error).message).replace(/\. To specify.*$/, ""), true);
     }
     if (parsed.positionals.length !== 1) throw new UsageError("plan needs exactly one state file", true);
-    const json = parsed.values.json === true;
+    const format = parsed.values.format ?? (parsed.values.json === true ? "json" : "text");
+    if (!["text", "json", "mermaid"].includes(format)) throw new UsageError(`--format ${JSON.stringify(format)}: use text, json or mermaid`, true);
+    if (parsed.values.json === true && format !== "json") throw new UsageError(`--json and --format ${format} contradict each other; give one`, true);
+    const json = format === "json";
     const file = parsed.positionals[0] as string;
 
     const fail = (errors: string[], warnings: string[]): number => {
@@ -185,6 +193,8 @@ export const planCommand: Command = {
 
     if (json) {
       io.stdout.write(`${JSON.stringify(planToJson(result.plan, warnings), null, 2)}\n`);
+    } else if (format === "mermaid") {
+      io.stdout.write(meshDiagram(result.mesh));
     } else {
       io.stdout.write(planToText(result.mesh, result.plan, warnings));
     }

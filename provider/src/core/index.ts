@@ -7,6 +7,7 @@ export * from "./keys";
 export * from "./allocate";
 export * from "./names";
 export * from "./validate";
+export * from "./desired";
 export * from "./policy";
 export * from "./compile";
 export * from "./ports";

@@ -201,6 +201,7 @@ export async function constructMesh(name: string, inputs: pulumi.Inputs, options
     publicKeys: pulumi.unsecret(composed.publicKeys),
     endpoints: pulumi.unsecret(composed.endpoints).apply((e) => withoutNulls(e) as Record<string, string>),
     behindNat: pulumi.unsecret(composed.behindNat),
+    diagram: pulumi.unsecret(composed.diagram()),
   };
   component.publish(state);
   return { urn: component.urn, state };

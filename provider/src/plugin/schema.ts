@@ -16,6 +16,9 @@ import type { Connection, ProxyConnection } from "../engine/ssh/connection";
 import type { MeshSecretInputs, MeshSecretOutputs } from "../pulumi/lifecycle/meshSecret";
 import type { DecentralizedNodeInputs, DecentralizedNodeOutputs } from "../pulumi/lifecycle/decentralizedNode";
 import type { DaemonHostState } from "../engine/daemonstate";
+import type { MeshPlanArgs, MeshPlanDoc, PlannedNode, PlannedPeer } from "../planner/meshplan";
+import type { KeyPair, NodeStatus, NodeStatusArgs, PeerStatus } from "../pulumi/functions";
+import type { NodeInput } from "../core/model";
 
 export const PACKAGE = "wgmesh";
 export const TOKENS = {
@@ -27,6 +30,13 @@ export const TOKENS = {
   nodeConfig: "wgmesh:index:NodeConfig",
   meshSecret: "wgmesh:index:MeshSecret",
   decentralizedNode: "wgmesh:index:DecentralizedNode",
+} as const;
+
+/** The package's functions (data sources), served by the plugin's invoke (./functions.ts). */
+export const FUNCTIONS = {
+  getMeshPlan: "wgmesh:index:getMeshPlan",
+  getNodeStatus: "wgmesh:index:getNodeStatus",
+  generateKeyPair: "wgmesh:index:generateKeyPair",
 } as const;
 
 export interface PropertySpec {
@@ -283,6 +293,101 @@ const decentralizedNodeOutputs: Record<keyof DecentralizedNodeOutputs, PropertyS
   hostState: ref("wgmesh:index:DaemonHostState", "How the host's daemon compares with the plan, read at create, update and refresh: a binary, unit or secret changed by hand or a stopped service shows as a diff after `pulumi refresh`, and the next `pulumi up` repairs it."),
 };
 
+// ---- functions: getMeshPlan, getNodeStatus, generateKeyPair -------------------------------------------------
+
+const planNode: Record<keyof Omit<NodeInput, "privateKey">, PropertySpec> = {
+  ...meshNode,
+  sshHost: str("The node's SSH host: the default endpoint host its peers dial."),
+  publicKey: str("The node's WireGuard public key; optional (without it the plan leaves the key out)."),
+};
+
+const meshPlanArgs: Record<keyof MeshPlanArgs, PropertySpec> = {
+  network: str('IPv4 mesh network (default "10.99.0.0/16").'),
+  interfaceName: str('WireGuard interface (default "wg0").'),
+  listenPort: int("Default WireGuard listen port (default 51820)."),
+  persistentKeepalive: int("Keepalive seconds set by nodes behind NAT (default 25; 0 = off)."),
+  mtu: int("Interface MTU."),
+  nodes: { type: "array", items: ref("wgmesh:index:PlanNode"), description: "The nodes (give these, groups and policies — or stateFile)." },
+  groups: { type: "array", items: ref("wgmesh:index:GroupDeclaration"), description: "Groups; any group or policy turns access control on (deny by default)." },
+  policies: { type: "array", items: ref("wgmesh:index:PolicyDeclaration"), description: "Access policies." },
+  stateFile: str("The text of a Go wgmesh mesh-state.json (plain or encrypted), instead of nodes/groups/policies; its private keys never reach the result."),
+  statePassword: str("The password of an encrypted stateFile.", { secret: true }),
+};
+
+const plannedPeer: Record<keyof PlannedPeer, PropertySpec> = {
+  publicKey: str("The peer's public key (absent when the declaration gave none)."),
+  endpoint: str('"host:port" the node dials; absent when the peer is behind NAT.'),
+  allowedIps: strings("The peer's AllowedIPs: its mesh /32 and the routable networks the node may reach through it."),
+  persistentKeepalive: int("Keepalive seconds (when the node is behind NAT)."),
+};
+
+const plannedNode: Record<keyof PlannedNode, PropertySpec> = {
+  meshIp: str("The node's mesh IPv4 address (allocated when not given)."),
+  address: str('Interface address with the mesh prefix, e.g. "10.99.0.1/16".'),
+  listenPort: int("WireGuard listen port."),
+  publicKey: str("The node's public key (absent when the declaration gave none)."),
+  endpoint: str('"host:port" its peers dial; absent when it is behind NAT without a publicEndpoint.'),
+  behindNat: bool("The node is behind NAT."),
+  peers: mapOf(ref("wgmesh:index:PlannedPeer"), "Peers keyed by hostname."),
+  routes: strings("Routes to the peers' routable networks through the interface."),
+  forwarding: bool("IP forwarding on (the node has routable networks)."),
+};
+
+const meshPlanDoc: Record<keyof MeshPlanDoc, PropertySpec> = {
+  network: str("The mesh network."),
+  interfaceName: str("The WireGuard interface."),
+  meshIps: mapOf({ type: "string" }, "hostname → mesh IP."),
+  nodes: mapOf(ref("wgmesh:index:PlannedNode"), "hostname → what `pulumi up` puts on that host."),
+  warnings: strings("Warnings about the mesh (e.g. two peered nodes both behind NAT)."),
+  diagram: str("The mesh as a Mermaid flowchart: groups as boxes, one edge per peering with its direction and policies, NAT'd nodes and routed networks marked."),
+};
+
+const nodeStatusArgs: Record<keyof NodeStatusArgs, PropertySpec> = {
+  connection: ref("wgmesh:index:Connection", "How to reach the host over SSH (as a Node's connection; host keys verified the same way).", { secret: true }),
+  interfaceName: str('The WireGuard interface (default "wg0").'),
+  knownPeers: mapOf({ type: "string" }, "hostname → public key of the peers you know (e.g. a Mesh's publicKeys): their status then carries the hostname."),
+};
+
+const peerStatus: Record<keyof PeerStatus, PropertySpec> = {
+  publicKey: str("The peer's public key."),
+  hostname: str("The peer's hostname, when knownPeers names its key."),
+  endpoint: str("The peer's current endpoint (as WireGuard last saw it)."),
+  allowedIps: strings("The peer's AllowedIPs on the host."),
+  latestHandshake: int("Unix seconds of the latest handshake; 0 = never."),
+  handshakeAgeSeconds: int("Seconds since the latest handshake at the read; absent when there was none."),
+  rxBytes: int("Bytes received from the peer."),
+  txBytes: int("Bytes sent to the peer."),
+  persistentKeepalive: int("Keepalive seconds, when set."),
+};
+
+const nodeStatus: Record<keyof NodeStatus, PropertySpec> = {
+  hostname: str("The host's own hostname."),
+  os: str("The host's operating system."),
+  natDetected: bool("The address used to reach the host is not one of its own (NAT in between)."),
+  interfaceName: str("The interface read."),
+  up: bool("The interface exists."),
+  publicKey: str("The interface's public key."),
+  listenPort: int("The interface's listen port."),
+  addresses: strings("The interface's addresses."),
+  routes: strings("Routes through the interface."),
+  forwarding: bool("IPv4 forwarding is on."),
+  peers: { type: "array", items: ref("wgmesh:index:PeerStatus"), description: "The live peers, sorted by public key." },
+  readAt: int("Unix seconds of the read (the provider's clock)."),
+};
+
+const keyPair: Record<keyof KeyPair, PropertySpec> = {
+  privateKey: str("The private key (secret).", { secret: true }),
+  publicKey: str("The public key."),
+};
+
+function fn(description: string, inputs: Record<string, PropertySpec> | null, requiredInputs: string[], outputs: Record<string, PropertySpec>, required: string[]) {
+  return {
+    description,
+    ...(inputs ? { inputs: { properties: sortKeys(inputs), ...(requiredInputs.length ? { required: requiredInputs } : {}) } } : {}),
+    outputs: { properties: sortKeys(outputs), required },
+  };
+}
+
 // ---- assembly ---------------------------------------------------------------------------------------------
 
 function objectType(description: string, properties: Record<string, PropertySpec>, required: string[]) {
@@ -331,6 +436,24 @@ export function buildSchema(version: string) {
       "wgmesh:index:PresharedKey": objectType("One pair's preshared key and its id.", presharedKey, ["id", "key"]),
       "wgmesh:index:PolicyTest": objectType("A policy test: may `from` open a connection to `to` on `port`?", policyTest, ["expect", "from", "port", "to"]),
       "wgmesh:index:DaemonHostState": objectType("How a DecentralizedNode's host compares with the plan.", daemonHostState, ["binary", "secret", "service", "unit"]),
+      "wgmesh:index:PlanNode": objectType("A node as getMeshPlan takes it.", planNode, ["hostname", "sshHost"]),
+      "wgmesh:index:PlannedPeer": objectType("One peer of a node in a mesh plan.", plannedPeer, ["allowedIps"]),
+      "wgmesh:index:PlannedNode": objectType("One node of a mesh plan: what `pulumi up` puts on its host.", plannedNode, ["address", "behindNat", "forwarding", "listenPort", "meshIp", "peers", "routes"]),
+      "wgmesh:index:PeerStatus": objectType("One live WireGuard peer of a host.", peerStatus, ["allowedIps", "latestHandshake", "publicKey", "rxBytes", "txBytes"]),
+    },
+    functions: {
+      [FUNCTIONS.getMeshPlan]: fn(
+        "The plan of a mesh, computed without contacting any host: from nodes, groups and policies (as the resources take them) or from a Go wgmesh state file, every node's mesh IP, peers (keyed by hostname) with AllowedIPs, endpoint and keepalive, its routes and forwarding, and the mesh as a Mermaid diagram. Invalid input fails naming the node, group or policy, the field and the fix.",
+        meshPlanArgs, [], meshPlanDoc, ["diagram", "interfaceName", "meshIps", "network", "nodes", "warnings"],
+      ),
+      [FUNCTIONS.getNodeStatus]: fn(
+        "The live state of one host's WireGuard interface, read over SSH with one read-only round trip (the read `pulumi refresh` does): its peers with endpoint, AllowedIPs, latest handshake and its age, bytes received and sent. Runs whenever the program runs, previews included; never changes the host.",
+        nodeStatusArgs, ["connection"], nodeStatus, ["addresses", "forwarding", "hostname", "interfaceName", "peers", "readAt", "routes", "up"],
+      ),
+      [FUNCTIONS.generateKeyPair]: fn(
+        "A new WireGuard (X25519) key pair; the private key is a secret. Every run of the program returns a new pair: store one you want to keep (e.g. `pulumi config set --secret`) and pass it as a Node's privateKey.",
+        null, [], keyPair, ["privateKey", "publicKey"],
+      ),
     },
     resources: {
       [TOKENS.node]: resource(
@@ -371,6 +494,7 @@ export function buildSchema(version: string) {
           publicKeys: mapOf({ type: "string" }, "hostname → WireGuard public key."),
           endpoints: mapOf({ type: "string" }, 'hostname → endpoint peers dial ("host:port"); absent when behind NAT.'),
           behindNat: mapOf({ type: "boolean" }, "hostname → behind NAT (the node's override, else what was detected)."),
+          diagram: str("The mesh as a Mermaid flowchart (paste it into markdown as a ```mermaid block): groups as boxes, one edge per peering with its direction and the policies (and ports) allowing it, nodes behind NAT and routed networks marked."),
         },
         ["behindNat", "endpoints", "meshIps", "publicKeys"],
         { isComponent: true },

@@ -21,13 +21,14 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
+import { meshDiagram } from "../planner/diagram";
 import type { FirewallPlan } from "../planner/types";
 import type { MeshInputs } from "./lifecycle/mesh";
 import type { NodePolicyTest } from "./lifecycle/nodeConfig";
 import { PLANNED_HOST_FILES } from "./lifecycle/types";
 import { wireSecret } from "./lifecycle/common";
 import { presharedKeysFor, type PairKey, type PairKeyTable } from "../core/psk";
-import { endpointFor, keepaliveFor, peerSets, planMeshConfigs, planTopology, type MeshPlanSummary, type MeshTopology } from "./plan";
+import { endpointFor, keepaliveFor, peerSets, planMeshConfigs, planTopology, type MeshTopology } from "./plan";
 
 type O<T> = pulumi.Output<T>;
 
@@ -111,6 +112,8 @@ export interface ComposedMesh<R extends pulumi.Resource> {
   /** hostname → "host:port" peers dial, null when behind NAT. */
   endpoints: O<Record<string, string | null>>;
   behindNat: O<Record<string, boolean>>;
+  /** The mesh as a Mermaid flowchart (planner/diagram.ts), built on first call. */
+  diagram(): O<string>;
   /** How many Outputs the composition created (O(nodes + peer entries); checked by a regression test). */
   outputsCreated: number;
 }
@@ -292,12 +295,14 @@ export function composeMesh<R extends pulumi.Resource>(c: MeshComposition<R>): C
   // The summary outputs: one plan with every key and NAT status (it also rejects duplicate keys).
   const identities = c.members.map((m) => join(m.publicKey, m.behindNat, (publicKey, behindNat) => ({ hostname: m.hostname, publicKey, behindNat })));
   outputs += 2;
-  const plan: O<MeshPlanSummary> = pulumi.all([c.checked, pulumi.all(identities)]).apply(([m, ids]) => planMeshConfigs(m, ids));
+  const plan = pulumi.all([c.checked, pulumi.all(identities)]).apply(([m, ids]) => ({ mesh: m, summary: planMeshConfigs(m, ids) }));
+  let diagram: O<string> | undefined;
   return {
     nodeConfigs,
-    publicKeys: sel(plan, (p) => p.publicKeys),
-    endpoints: sel(plan, (p) => p.endpoints),
-    behindNat: sel(plan, (p) => p.behindNat),
+    publicKeys: sel(plan, (p) => p.summary.publicKeys),
+    endpoints: sel(plan, (p) => p.summary.endpoints),
+    behindNat: sel(plan, (p) => p.summary.behindNat),
+    diagram: () => (diagram ??= plan.apply((p) => meshDiagram(p.mesh, { meshIps: p.summary.meshIps, behindNat: p.summary.behindNat }))),
     outputsCreated: outputs,
   };
 }

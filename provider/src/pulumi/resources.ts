@@ -9,7 +9,7 @@
  *   export const meshIps = mesh.meshIps;   // { web1: "10.99.0.1", … }
  */
 import * as pulumi from "@pulumi/pulumi";
-import { providerFor } from "./providers";
+import { dynamicUrn, providerFor, URN_KEY } from "./providers";
 import { composeMesh, type ConnectionArgs, type NodeConfigArgs } from "./composition";
 import type { MeshInputs, MeshNodeInputs } from "./lifecycle/mesh";
 import type { PeerInputs } from "./lifecycle/nodeConfig";
@@ -91,6 +91,7 @@ export class Node extends pulumi.dynamic.Resource {
         natDetected: undefined,
         remoteHostname: undefined,
         os: undefined,
+        [URN_KEY]: dynamicUrn(name, opts),
       },
       { ...opts, additionalSecretOutputs: ["privateKey", "connection"] },
     );
@@ -212,7 +213,7 @@ export class NodeConfig extends pulumi.dynamic.Resource {
   declare public readonly routes: pulumi.Output<string[]>;
 
   constructor(name: string, args: NodeConfigArgs, opts?: pulumi.CustomResourceOptions) {
-    super(providerFor("nodeConfig"), name, { ...args, connection: pulumi.secret(args.connection), privateKey: args.privateKey }, { ...opts, additionalSecretOutputs: ["privateKey", "connection"] });
+    super(providerFor("nodeConfig"), name, { ...args, connection: pulumi.secret(args.connection), privateKey: args.privateKey, [URN_KEY]: dynamicUrn(name, opts) }, { ...opts, additionalSecretOutputs: ["privateKey", "connection"] });
   }
 }
 
@@ -317,7 +318,15 @@ export class Mesh extends pulumi.dynamic.Resource {
     this.behindNat = composed.behindNat;
     this.nodeConfigs = composed.nodeConfigs;
     this.compositionOutputs = composed.outputsCreated;
+    this.composedDiagram = composed.diagram;
   }
+
+  /** The mesh as a Mermaid flowchart: groups as boxes, one edge per peering with its direction and policies (and ports), NAT'd nodes and routed networks marked. */
+  get diagram(): pulumi.Output<string> {
+    return this.composedDiagram();
+  }
+
+  private readonly composedDiagram: () => pulumi.Output<string>;
 
   /** @internal Outputs the composition created (issue 12's regression test bounds it). */
   readonly compositionOutputs: number;

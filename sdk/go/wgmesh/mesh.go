@@ -18,6 +18,8 @@ type Mesh struct {
 
 	// hostname → behind NAT (the node's override, else what was detected).
 	BehindNat pulumi.BoolMapOutput `pulumi:"behindNat"`
+	// The mesh as a Mermaid flowchart (paste it into markdown as a ```mermaid block): groups as boxes, one edge per peering with its direction and the policies (and ports) allowing it, nodes behind NAT and routed networks marked.
+	Diagram pulumi.StringPtrOutput `pulumi:"diagram"`
 	// hostname → endpoint peers dial ("host:port"); absent when behind NAT.
 	Endpoints pulumi.StringMapOutput `pulumi:"endpoints"`
 	// hostname → mesh IP.
@@ -194,6 +196,11 @@ func (o MeshOutput) ToMeshOutputWithContext(ctx context.Context) MeshOutput {
 // hostname → behind NAT (the node's override, else what was detected).
 func (o MeshOutput) BehindNat() pulumi.BoolMapOutput {
 	return o.ApplyT(func(v *Mesh) pulumi.BoolMapOutput { return v.BehindNat }).(pulumi.BoolMapOutput)
+}
+
+// The mesh as a Mermaid flowchart (paste it into markdown as a ```mermaid block): groups as boxes, one edge per peering with its direction and the policies (and ports) allowing it, nodes behind NAT and routed networks marked.
+func (o MeshOutput) Diagram() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Mesh) pulumi.StringPtrOutput { return v.Diagram }).(pulumi.StringPtrOutput)
 }
 
 // hostname → endpoint peers dial ("host:port"); absent when behind NAT.

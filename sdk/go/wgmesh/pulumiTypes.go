@@ -1096,6 +1096,449 @@ func (o PeerMapOutput) MapIndex(k pulumi.StringInput) PeerOutput {
 	}).(PeerOutput)
 }
 
+// One live WireGuard peer of a host.
+type PeerStatus struct {
+	// The peer's AllowedIPs on the host.
+	AllowedIps []string `pulumi:"allowedIps"`
+	// The peer's current endpoint (as WireGuard last saw it).
+	Endpoint *string `pulumi:"endpoint"`
+	// Seconds since the latest handshake at the read; absent when there was none.
+	HandshakeAgeSeconds *int `pulumi:"handshakeAgeSeconds"`
+	// The peer's hostname, when knownPeers names its key.
+	Hostname *string `pulumi:"hostname"`
+	// Unix seconds of the latest handshake; 0 = never.
+	LatestHandshake int `pulumi:"latestHandshake"`
+	// Keepalive seconds, when set.
+	PersistentKeepalive *int `pulumi:"persistentKeepalive"`
+	// The peer's public key.
+	PublicKey string `pulumi:"publicKey"`
+	// Bytes received from the peer.
+	RxBytes int `pulumi:"rxBytes"`
+	// Bytes sent to the peer.
+	TxBytes int `pulumi:"txBytes"`
+}
+
+// One live WireGuard peer of a host.
+type PeerStatusOutput struct{ *pulumi.OutputState }
+
+func (PeerStatusOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PeerStatus)(nil)).Elem()
+}
+
+func (o PeerStatusOutput) ToPeerStatusOutput() PeerStatusOutput {
+	return o
+}
+
+func (o PeerStatusOutput) ToPeerStatusOutputWithContext(ctx context.Context) PeerStatusOutput {
+	return o
+}
+
+// The peer's AllowedIPs on the host.
+func (o PeerStatusOutput) AllowedIps() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v PeerStatus) []string { return v.AllowedIps }).(pulumi.StringArrayOutput)
+}
+
+// The peer's current endpoint (as WireGuard last saw it).
+func (o PeerStatusOutput) Endpoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PeerStatus) *string { return v.Endpoint }).(pulumi.StringPtrOutput)
+}
+
+// Seconds since the latest handshake at the read; absent when there was none.
+func (o PeerStatusOutput) HandshakeAgeSeconds() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v PeerStatus) *int { return v.HandshakeAgeSeconds }).(pulumi.IntPtrOutput)
+}
+
+// The peer's hostname, when knownPeers names its key.
+func (o PeerStatusOutput) Hostname() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PeerStatus) *string { return v.Hostname }).(pulumi.StringPtrOutput)
+}
+
+// Unix seconds of the latest handshake; 0 = never.
+func (o PeerStatusOutput) LatestHandshake() pulumi.IntOutput {
+	return o.ApplyT(func(v PeerStatus) int { return v.LatestHandshake }).(pulumi.IntOutput)
+}
+
+// Keepalive seconds, when set.
+func (o PeerStatusOutput) PersistentKeepalive() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v PeerStatus) *int { return v.PersistentKeepalive }).(pulumi.IntPtrOutput)
+}
+
+// The peer's public key.
+func (o PeerStatusOutput) PublicKey() pulumi.StringOutput {
+	return o.ApplyT(func(v PeerStatus) string { return v.PublicKey }).(pulumi.StringOutput)
+}
+
+// Bytes received from the peer.
+func (o PeerStatusOutput) RxBytes() pulumi.IntOutput {
+	return o.ApplyT(func(v PeerStatus) int { return v.RxBytes }).(pulumi.IntOutput)
+}
+
+// Bytes sent to the peer.
+func (o PeerStatusOutput) TxBytes() pulumi.IntOutput {
+	return o.ApplyT(func(v PeerStatus) int { return v.TxBytes }).(pulumi.IntOutput)
+}
+
+type PeerStatusArrayOutput struct{ *pulumi.OutputState }
+
+func (PeerStatusArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PeerStatus)(nil)).Elem()
+}
+
+func (o PeerStatusArrayOutput) ToPeerStatusArrayOutput() PeerStatusArrayOutput {
+	return o
+}
+
+func (o PeerStatusArrayOutput) ToPeerStatusArrayOutputWithContext(ctx context.Context) PeerStatusArrayOutput {
+	return o
+}
+
+func (o PeerStatusArrayOutput) Index(i pulumi.IntInput) PeerStatusOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PeerStatus {
+		return vs[0].([]PeerStatus)[vs[1].(int)]
+	}).(PeerStatusOutput)
+}
+
+// A node as getMeshPlan takes it.
+type PlanNode struct {
+	// NAT override of the node.
+	BehindNat *bool `pulumi:"behindNat"`
+	// Mesh node name.
+	Hostname string `pulumi:"hostname"`
+	// WireGuard listen port of this node.
+	ListenPort *int `pulumi:"listenPort"`
+	// Explicit mesh IPv4 address, if any.
+	MeshIp *string `pulumi:"meshIp"`
+	// "host:port" peers dial.
+	PublicEndpoint *string `pulumi:"publicEndpoint"`
+	// The node's WireGuard public key; optional (without it the plan leaves the key out).
+	PublicKey *string `pulumi:"publicKey"`
+	// Networks behind this node.
+	RoutableNetworks []string `pulumi:"routableNetworks"`
+	// The node's SSH host: the default endpoint host its peers dial.
+	SshHost string `pulumi:"sshHost"`
+	// The SSH port.
+	SshPort *int `pulumi:"sshPort"`
+}
+
+// PlanNodeInput is an input type that accepts PlanNodeArgs and PlanNodeOutput values.
+// You can construct a concrete instance of `PlanNodeInput` via:
+//
+//	PlanNodeArgs{...}
+type PlanNodeInput interface {
+	pulumi.Input
+
+	ToPlanNodeOutput() PlanNodeOutput
+	ToPlanNodeOutputWithContext(context.Context) PlanNodeOutput
+}
+
+// A node as getMeshPlan takes it.
+type PlanNodeArgs struct {
+	// NAT override of the node.
+	BehindNat pulumi.BoolPtrInput `pulumi:"behindNat"`
+	// Mesh node name.
+	Hostname pulumi.StringInput `pulumi:"hostname"`
+	// WireGuard listen port of this node.
+	ListenPort pulumi.IntPtrInput `pulumi:"listenPort"`
+	// Explicit mesh IPv4 address, if any.
+	MeshIp pulumi.StringPtrInput `pulumi:"meshIp"`
+	// "host:port" peers dial.
+	PublicEndpoint pulumi.StringPtrInput `pulumi:"publicEndpoint"`
+	// The node's WireGuard public key; optional (without it the plan leaves the key out).
+	PublicKey pulumi.StringPtrInput `pulumi:"publicKey"`
+	// Networks behind this node.
+	RoutableNetworks pulumi.StringArrayInput `pulumi:"routableNetworks"`
+	// The node's SSH host: the default endpoint host its peers dial.
+	SshHost pulumi.StringInput `pulumi:"sshHost"`
+	// The SSH port.
+	SshPort pulumi.IntPtrInput `pulumi:"sshPort"`
+}
+
+func (PlanNodeArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*PlanNode)(nil)).Elem()
+}
+
+func (i PlanNodeArgs) ToPlanNodeOutput() PlanNodeOutput {
+	return i.ToPlanNodeOutputWithContext(context.Background())
+}
+
+func (i PlanNodeArgs) ToPlanNodeOutputWithContext(ctx context.Context) PlanNodeOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PlanNodeOutput)
+}
+
+// PlanNodeArrayInput is an input type that accepts PlanNodeArray and PlanNodeArrayOutput values.
+// You can construct a concrete instance of `PlanNodeArrayInput` via:
+//
+//	PlanNodeArray{ PlanNodeArgs{...} }
+type PlanNodeArrayInput interface {
+	pulumi.Input
+
+	ToPlanNodeArrayOutput() PlanNodeArrayOutput
+	ToPlanNodeArrayOutputWithContext(context.Context) PlanNodeArrayOutput
+}
+
+type PlanNodeArray []PlanNodeInput
+
+func (PlanNodeArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PlanNode)(nil)).Elem()
+}
+
+func (i PlanNodeArray) ToPlanNodeArrayOutput() PlanNodeArrayOutput {
+	return i.ToPlanNodeArrayOutputWithContext(context.Background())
+}
+
+func (i PlanNodeArray) ToPlanNodeArrayOutputWithContext(ctx context.Context) PlanNodeArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PlanNodeArrayOutput)
+}
+
+// A node as getMeshPlan takes it.
+type PlanNodeOutput struct{ *pulumi.OutputState }
+
+func (PlanNodeOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PlanNode)(nil)).Elem()
+}
+
+func (o PlanNodeOutput) ToPlanNodeOutput() PlanNodeOutput {
+	return o
+}
+
+func (o PlanNodeOutput) ToPlanNodeOutputWithContext(ctx context.Context) PlanNodeOutput {
+	return o
+}
+
+// NAT override of the node.
+func (o PlanNodeOutput) BehindNat() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v PlanNode) *bool { return v.BehindNat }).(pulumi.BoolPtrOutput)
+}
+
+// Mesh node name.
+func (o PlanNodeOutput) Hostname() pulumi.StringOutput {
+	return o.ApplyT(func(v PlanNode) string { return v.Hostname }).(pulumi.StringOutput)
+}
+
+// WireGuard listen port of this node.
+func (o PlanNodeOutput) ListenPort() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v PlanNode) *int { return v.ListenPort }).(pulumi.IntPtrOutput)
+}
+
+// Explicit mesh IPv4 address, if any.
+func (o PlanNodeOutput) MeshIp() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlanNode) *string { return v.MeshIp }).(pulumi.StringPtrOutput)
+}
+
+// "host:port" peers dial.
+func (o PlanNodeOutput) PublicEndpoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlanNode) *string { return v.PublicEndpoint }).(pulumi.StringPtrOutput)
+}
+
+// The node's WireGuard public key; optional (without it the plan leaves the key out).
+func (o PlanNodeOutput) PublicKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlanNode) *string { return v.PublicKey }).(pulumi.StringPtrOutput)
+}
+
+// Networks behind this node.
+func (o PlanNodeOutput) RoutableNetworks() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v PlanNode) []string { return v.RoutableNetworks }).(pulumi.StringArrayOutput)
+}
+
+// The node's SSH host: the default endpoint host its peers dial.
+func (o PlanNodeOutput) SshHost() pulumi.StringOutput {
+	return o.ApplyT(func(v PlanNode) string { return v.SshHost }).(pulumi.StringOutput)
+}
+
+// The SSH port.
+func (o PlanNodeOutput) SshPort() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v PlanNode) *int { return v.SshPort }).(pulumi.IntPtrOutput)
+}
+
+type PlanNodeArrayOutput struct{ *pulumi.OutputState }
+
+func (PlanNodeArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PlanNode)(nil)).Elem()
+}
+
+func (o PlanNodeArrayOutput) ToPlanNodeArrayOutput() PlanNodeArrayOutput {
+	return o
+}
+
+func (o PlanNodeArrayOutput) ToPlanNodeArrayOutputWithContext(ctx context.Context) PlanNodeArrayOutput {
+	return o
+}
+
+func (o PlanNodeArrayOutput) Index(i pulumi.IntInput) PlanNodeOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PlanNode {
+		return vs[0].([]PlanNode)[vs[1].(int)]
+	}).(PlanNodeOutput)
+}
+
+// One node of a mesh plan: what `pulumi up` puts on its host.
+type PlannedNode struct {
+	// Interface address with the mesh prefix, e.g. "10.99.0.1/16".
+	Address string `pulumi:"address"`
+	// The node is behind NAT.
+	BehindNat bool `pulumi:"behindNat"`
+	// "host:port" its peers dial; absent when it is behind NAT without a publicEndpoint.
+	Endpoint *string `pulumi:"endpoint"`
+	// IP forwarding on (the node has routable networks).
+	Forwarding bool `pulumi:"forwarding"`
+	// WireGuard listen port.
+	ListenPort int `pulumi:"listenPort"`
+	// The node's mesh IPv4 address (allocated when not given).
+	MeshIp string `pulumi:"meshIp"`
+	// Peers keyed by hostname.
+	Peers map[string]PlannedPeer `pulumi:"peers"`
+	// The node's public key (absent when the declaration gave none).
+	PublicKey *string `pulumi:"publicKey"`
+	// Routes to the peers' routable networks through the interface.
+	Routes []string `pulumi:"routes"`
+}
+
+// One node of a mesh plan: what `pulumi up` puts on its host.
+type PlannedNodeOutput struct{ *pulumi.OutputState }
+
+func (PlannedNodeOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PlannedNode)(nil)).Elem()
+}
+
+func (o PlannedNodeOutput) ToPlannedNodeOutput() PlannedNodeOutput {
+	return o
+}
+
+func (o PlannedNodeOutput) ToPlannedNodeOutputWithContext(ctx context.Context) PlannedNodeOutput {
+	return o
+}
+
+// Interface address with the mesh prefix, e.g. "10.99.0.1/16".
+func (o PlannedNodeOutput) Address() pulumi.StringOutput {
+	return o.ApplyT(func(v PlannedNode) string { return v.Address }).(pulumi.StringOutput)
+}
+
+// The node is behind NAT.
+func (o PlannedNodeOutput) BehindNat() pulumi.BoolOutput {
+	return o.ApplyT(func(v PlannedNode) bool { return v.BehindNat }).(pulumi.BoolOutput)
+}
+
+// "host:port" its peers dial; absent when it is behind NAT without a publicEndpoint.
+func (o PlannedNodeOutput) Endpoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlannedNode) *string { return v.Endpoint }).(pulumi.StringPtrOutput)
+}
+
+// IP forwarding on (the node has routable networks).
+func (o PlannedNodeOutput) Forwarding() pulumi.BoolOutput {
+	return o.ApplyT(func(v PlannedNode) bool { return v.Forwarding }).(pulumi.BoolOutput)
+}
+
+// WireGuard listen port.
+func (o PlannedNodeOutput) ListenPort() pulumi.IntOutput {
+	return o.ApplyT(func(v PlannedNode) int { return v.ListenPort }).(pulumi.IntOutput)
+}
+
+// The node's mesh IPv4 address (allocated when not given).
+func (o PlannedNodeOutput) MeshIp() pulumi.StringOutput {
+	return o.ApplyT(func(v PlannedNode) string { return v.MeshIp }).(pulumi.StringOutput)
+}
+
+// Peers keyed by hostname.
+func (o PlannedNodeOutput) Peers() PlannedPeerMapOutput {
+	return o.ApplyT(func(v PlannedNode) map[string]PlannedPeer { return v.Peers }).(PlannedPeerMapOutput)
+}
+
+// The node's public key (absent when the declaration gave none).
+func (o PlannedNodeOutput) PublicKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlannedNode) *string { return v.PublicKey }).(pulumi.StringPtrOutput)
+}
+
+// Routes to the peers' routable networks through the interface.
+func (o PlannedNodeOutput) Routes() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v PlannedNode) []string { return v.Routes }).(pulumi.StringArrayOutput)
+}
+
+type PlannedNodeMapOutput struct{ *pulumi.OutputState }
+
+func (PlannedNodeMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]PlannedNode)(nil)).Elem()
+}
+
+func (o PlannedNodeMapOutput) ToPlannedNodeMapOutput() PlannedNodeMapOutput {
+	return o
+}
+
+func (o PlannedNodeMapOutput) ToPlannedNodeMapOutputWithContext(ctx context.Context) PlannedNodeMapOutput {
+	return o
+}
+
+func (o PlannedNodeMapOutput) MapIndex(k pulumi.StringInput) PlannedNodeOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) PlannedNode {
+		return vs[0].(map[string]PlannedNode)[vs[1].(string)]
+	}).(PlannedNodeOutput)
+}
+
+// One peer of a node in a mesh plan.
+type PlannedPeer struct {
+	// The peer's AllowedIPs: its mesh /32 and the routable networks the node may reach through it.
+	AllowedIps []string `pulumi:"allowedIps"`
+	// "host:port" the node dials; absent when the peer is behind NAT.
+	Endpoint *string `pulumi:"endpoint"`
+	// Keepalive seconds (when the node is behind NAT).
+	PersistentKeepalive *int `pulumi:"persistentKeepalive"`
+	// The peer's public key (absent when the declaration gave none).
+	PublicKey *string `pulumi:"publicKey"`
+}
+
+// One peer of a node in a mesh plan.
+type PlannedPeerOutput struct{ *pulumi.OutputState }
+
+func (PlannedPeerOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PlannedPeer)(nil)).Elem()
+}
+
+func (o PlannedPeerOutput) ToPlannedPeerOutput() PlannedPeerOutput {
+	return o
+}
+
+func (o PlannedPeerOutput) ToPlannedPeerOutputWithContext(ctx context.Context) PlannedPeerOutput {
+	return o
+}
+
+// The peer's AllowedIPs: its mesh /32 and the routable networks the node may reach through it.
+func (o PlannedPeerOutput) AllowedIps() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v PlannedPeer) []string { return v.AllowedIps }).(pulumi.StringArrayOutput)
+}
+
+// "host:port" the node dials; absent when the peer is behind NAT.
+func (o PlannedPeerOutput) Endpoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlannedPeer) *string { return v.Endpoint }).(pulumi.StringPtrOutput)
+}
+
+// Keepalive seconds (when the node is behind NAT).
+func (o PlannedPeerOutput) PersistentKeepalive() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v PlannedPeer) *int { return v.PersistentKeepalive }).(pulumi.IntPtrOutput)
+}
+
+// The peer's public key (absent when the declaration gave none).
+func (o PlannedPeerOutput) PublicKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlannedPeer) *string { return v.PublicKey }).(pulumi.StringPtrOutput)
+}
+
+type PlannedPeerMapOutput struct{ *pulumi.OutputState }
+
+func (PlannedPeerMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]PlannedPeer)(nil)).Elem()
+}
+
+func (o PlannedPeerMapOutput) ToPlannedPeerMapOutput() PlannedPeerMapOutput {
+	return o
+}
+
+func (o PlannedPeerMapOutput) ToPlannedPeerMapOutputWithContext(ctx context.Context) PlannedPeerMapOutput {
+	return o
+}
+
+func (o PlannedPeerMapOutput) MapIndex(k pulumi.StringInput) PlannedPeerOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) PlannedPeer {
+		return vs[0].(map[string]PlannedPeer)[vs[1].(string)]
+	}).(PlannedPeerOutput)
+}
+
 // A policy as the mesh sees it.
 type PolicyDeclaration struct {
 	// From-members may reach to-members' mesh IPs (default true).
@@ -1856,6 +2299,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*NodePolicyTestMapInput)(nil)).Elem(), NodePolicyTestMap{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PeerInput)(nil)).Elem(), PeerArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PeerMapInput)(nil)).Elem(), PeerMap{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PlanNodeInput)(nil)).Elem(), PlanNodeArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PlanNodeArrayInput)(nil)).Elem(), PlanNodeArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicyDeclarationInput)(nil)).Elem(), PolicyDeclarationArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicyDeclarationArrayInput)(nil)).Elem(), PolicyDeclarationArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicyTestInput)(nil)).Elem(), PolicyTestArgs{})
@@ -1879,6 +2324,14 @@ func init() {
 	pulumi.RegisterOutputType(NodePolicyTestMapOutput{})
 	pulumi.RegisterOutputType(PeerOutput{})
 	pulumi.RegisterOutputType(PeerMapOutput{})
+	pulumi.RegisterOutputType(PeerStatusOutput{})
+	pulumi.RegisterOutputType(PeerStatusArrayOutput{})
+	pulumi.RegisterOutputType(PlanNodeOutput{})
+	pulumi.RegisterOutputType(PlanNodeArrayOutput{})
+	pulumi.RegisterOutputType(PlannedNodeOutput{})
+	pulumi.RegisterOutputType(PlannedNodeMapOutput{})
+	pulumi.RegisterOutputType(PlannedPeerOutput{})
+	pulumi.RegisterOutputType(PlannedPeerMapOutput{})
 	pulumi.RegisterOutputType(PolicyDeclarationOutput{})
 	pulumi.RegisterOutputType(PolicyDeclarationArrayOutput{})
 	pulumi.RegisterOutputType(PolicyTestOutput{})

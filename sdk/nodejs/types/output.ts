@@ -214,6 +214,112 @@ export interface Peer {
 }
 
 /**
+ * One live WireGuard peer of a host.
+ */
+export interface PeerStatus {
+    /**
+     * The peer's AllowedIPs on the host.
+     */
+    allowedIps: string[];
+    /**
+     * The peer's current endpoint (as WireGuard last saw it).
+     */
+    endpoint?: string;
+    /**
+     * Seconds since the latest handshake at the read; absent when there was none.
+     */
+    handshakeAgeSeconds?: number;
+    /**
+     * The peer's hostname, when knownPeers names its key.
+     */
+    hostname?: string;
+    /**
+     * Unix seconds of the latest handshake; 0 = never.
+     */
+    latestHandshake: number;
+    /**
+     * Keepalive seconds, when set.
+     */
+    persistentKeepalive?: number;
+    /**
+     * The peer's public key.
+     */
+    publicKey: string;
+    /**
+     * Bytes received from the peer.
+     */
+    rxBytes: number;
+    /**
+     * Bytes sent to the peer.
+     */
+    txBytes: number;
+}
+
+/**
+ * One node of a mesh plan: what `pulumi up` puts on its host.
+ */
+export interface PlannedNode {
+    /**
+     * Interface address with the mesh prefix, e.g. "10.99.0.1/16".
+     */
+    address: string;
+    /**
+     * The node is behind NAT.
+     */
+    behindNat: boolean;
+    /**
+     * "host:port" its peers dial; absent when it is behind NAT without a publicEndpoint.
+     */
+    endpoint?: string;
+    /**
+     * IP forwarding on (the node has routable networks).
+     */
+    forwarding: boolean;
+    /**
+     * WireGuard listen port.
+     */
+    listenPort: number;
+    /**
+     * The node's mesh IPv4 address (allocated when not given).
+     */
+    meshIp: string;
+    /**
+     * Peers keyed by hostname.
+     */
+    peers: {[key: string]: outputs.PlannedPeer};
+    /**
+     * The node's public key (absent when the declaration gave none).
+     */
+    publicKey?: string;
+    /**
+     * Routes to the peers' routable networks through the interface.
+     */
+    routes: string[];
+}
+
+/**
+ * One peer of a node in a mesh plan.
+ */
+export interface PlannedPeer {
+    /**
+     * The peer's AllowedIPs: its mesh /32 and the routable networks the node may reach through it.
+     */
+    allowedIps: string[];
+    /**
+     * "host:port" the node dials; absent when the peer is behind NAT.
+     */
+    endpoint?: string;
+    /**
+     * Keepalive seconds (when the node is behind NAT).
+     */
+    persistentKeepalive?: number;
+    /**
+     * The peer's public key (absent when the declaration gave none).
+     */
+    publicKey?: string;
+}
+
+/**
  * A policy as the mesh sees it.
  */
 export interface PolicyDeclaration {

@@ -340,6 +340,7 @@ class Mesh(pulumi.ComponentResource):
             __props__.__dict__["preshared_keys"] = preshared_keys
             __props__.__dict__["psk_rotation_trigger"] = psk_rotation_trigger
             __props__.__dict__["behind_nat"] = None
+            __props__.__dict__["diagram"] = None
             __props__.__dict__["endpoints"] = None
             __props__.__dict__["mesh_ips"] = None
             __props__.__dict__["public_keys"] = None
@@ -357,6 +358,14 @@ class Mesh(pulumi.ComponentResource):
         hostname → behind NAT (the node's override, else what was detected).
         """
         return pulumi.get(self, "behind_nat")
+
+    @_builtins.property
+    @pulumi.getter
+    def diagram(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The mesh as a Mermaid flowchart (paste it into markdown as a ```mermaid block): groups as boxes, one edge per peering with its direction and the policies (and ports) allowing it, nodes behind NAT and routed networks marked.
+        """
+        return pulumi.get(self, "diagram")
 
     @_builtins.property
     @pulumi.getter

@@ -24,6 +24,9 @@ __all__ = [
     'MeshNode',
     'NodePolicyTest',
     'Peer',
+    'PeerStatus',
+    'PlannedNode',
+    'PlannedPeer',
     'PolicyDeclaration',
     'PolicyTest',
     'PresharedKey',
@@ -679,6 +682,293 @@ class Peer(dict):
         Keepalive seconds towards this peer (set when this node is behind NAT).
         """
         return pulumi.get(self, "persistent_keepalive")
+
+
+@pulumi.output_type
+class PeerStatus(dict):
+    """
+    One live WireGuard peer of a host.
+    """
+    def __init__(__self__, *,
+                 allowed_ips: Sequence[_builtins.str],
+                 latest_handshake: _builtins.int,
+                 public_key: _builtins.str,
+                 rx_bytes: _builtins.int,
+                 tx_bytes: _builtins.int,
+                 endpoint: Optional[_builtins.str] = None,
+                 handshake_age_seconds: Optional[_builtins.int] = None,
+                 hostname: Optional[_builtins.str] = None,
+                 persistent_keepalive: Optional[_builtins.int] = None):
+        """
+        One live WireGuard peer of a host.
+
+        :param Sequence[_builtins.str] allowed_ips: The peer's AllowedIPs on the host.
+        :param _builtins.int latest_handshake: Unix seconds of the latest handshake; 0 = never.
+        :param _builtins.str public_key: The peer's public key.
+        :param _builtins.int rx_bytes: Bytes received from the peer.
+        :param _builtins.int tx_bytes: Bytes sent to the peer.
+        :param _builtins.str endpoint: The peer's current endpoint (as WireGuard last saw it).
+        :param _builtins.int handshake_age_seconds: Seconds since the latest handshake at the read; absent when there was none.
+        :param _builtins.str hostname: The peer's hostname, when knownPeers names its key.
+        :param _builtins.int persistent_keepalive: Keepalive seconds, when set.
+        """
+        pulumi.set(__self__, "allowed_ips", allowed_ips)
+        pulumi.set(__self__, "latest_handshake", latest_handshake)
+        pulumi.set(__self__, "public_key", public_key)
+        pulumi.set(__self__, "rx_bytes", rx_bytes)
+        pulumi.set(__self__, "tx_bytes", tx_bytes)
+        if endpoint is not None:
+            pulumi.set(__self__, "endpoint", endpoint)
+        if handshake_age_seconds is not None:
+            pulumi.set(__self__, "handshake_age_seconds", handshake_age_seconds)
+        if hostname is not None:
+            pulumi.set(__self__, "hostname", hostname)
+        if persistent_keepalive is not None:
+            pulumi.set(__self__, "persistent_keepalive", persistent_keepalive)
+
+    @_builtins.property
+    @pulumi.getter(name="allowedIps")
+    def allowed_ips(self) -> Sequence[_builtins.str]:
+        """
+        The peer's AllowedIPs on the host.
+        """
+        return pulumi.get(self, "allowed_ips")
+
+    @_builtins.property
+    @pulumi.getter(name="latestHandshake")
+    def latest_handshake(self) -> _builtins.int:
+        """
+        Unix seconds of the latest handshake; 0 = never.
+        """
+        return pulumi.get(self, "latest_handshake")
+
+    @_builtins.property
+    @pulumi.getter(name="publicKey")
+    def public_key(self) -> _builtins.str:
+        """
+        The peer's public key.
+        """
+        return pulumi.get(self, "public_key")
+
+    @_builtins.property
+    @pulumi.getter(name="rxBytes")
+    def rx_bytes(self) -> _builtins.int:
+        """
+        Bytes received from the peer.
+        """
+        return pulumi.get(self, "rx_bytes")
+
+    @_builtins.property
+    @pulumi.getter(name="txBytes")
+    def tx_bytes(self) -> _builtins.int:
+        """
+        Bytes sent to the peer.
+        """
+        return pulumi.get(self, "tx_bytes")
+
+    @_builtins.property
+    @pulumi.getter
+    def endpoint(self) -> Optional[_builtins.str]:
+        """
+        The peer's current endpoint (as WireGuard last saw it).
+        """
+        return pulumi.get(self, "endpoint")
+
+    @_builtins.property
+    @pulumi.getter(name="handshakeAgeSeconds")
+    def handshake_age_seconds(self) -> Optional[_builtins.int]:
+        """
+        Seconds since the latest handshake at the read; absent when there was none.
+        """
+        return pulumi.get(self, "handshake_age_seconds")
+
+    @_builtins.property
+    @pulumi.getter
+    def hostname(self) -> Optional[_builtins.str]:
+        """
+        The peer's hostname, when knownPeers names its key.
+        """
+        return pulumi.get(self, "hostname")
+
+    @_builtins.property
+    @pulumi.getter(name="persistentKeepalive")
+    def persistent_keepalive(self) -> Optional[_builtins.int]:
+        """
+        Keepalive seconds, when set.
+        """
+        return pulumi.get(self, "persistent_keepalive")
+
+
+@pulumi.output_type
+class PlannedNode(dict):
+    """
+    One node of a mesh plan: what `pulumi up` puts on its host.
+    """
+    def __init__(__self__, *,
+                 address: _builtins.str,
+                 behind_nat: _builtins.bool,
+                 forwarding: _builtins.bool,
+                 listen_port: _builtins.int,
+                 mesh_ip: _builtins.str,
+                 peers: Mapping[str, 'outputs.PlannedPeer'],
+                 routes: Sequence[_builtins.str],
+                 endpoint: Optional[_builtins.str] = None,
+                 public_key: Optional[_builtins.str] = None):
+        """
+        One node of a mesh plan: what `pulumi up` puts on its host.
+
+        :param _builtins.str address: Interface address with the mesh prefix, e.g. "10.99.0.1/16".
+        :param _builtins.bool behind_nat: The node is behind NAT.
+        :param _builtins.bool forwarding: IP forwarding on (the node has routable networks).
+        :param _builtins.int listen_port: WireGuard listen port.
+        :param _builtins.str mesh_ip: The node's mesh IPv4 address (allocated when not given).
+        :param Mapping[str, 'PlannedPeer'] peers: Peers keyed by hostname.
+        :param Sequence[_builtins.str] routes: Routes to the peers' routable networks through the interface.
+        :param _builtins.str endpoint: "host:port" its peers dial; absent when it is behind NAT without a publicEndpoint.
+        :param _builtins.str public_key: The node's public key (absent when the declaration gave none).
+        """
+        pulumi.set(__self__, "address", address)
+        pulumi.set(__self__, "behind_nat", behind_nat)
+        pulumi.set(__self__, "forwarding", forwarding)
+        pulumi.set(__self__, "listen_port", listen_port)
+        pulumi.set(__self__, "mesh_ip", mesh_ip)
+        pulumi.set(__self__, "peers", peers)
+        pulumi.set(__self__, "routes", routes)
+        if endpoint is not None:
+            pulumi.set(__self__, "endpoint", endpoint)
+        if public_key is not None:
+            pulumi.set(__self__, "public_key", public_key)
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> _builtins.str:
+        """
+        Interface address with the mesh prefix, e.g. "10.99.0.1/16".
+        """
+        return pulumi.get(self, "address")
+
+    @_builtins.property
+    @pulumi.getter(name="behindNat")
+    def behind_nat(self) -> _builtins.bool:
+        """
+        The node is behind NAT.
+        """
+        return pulumi.get(self, "behind_nat")
+
+    @_builtins.property
+    @pulumi.getter
+    def forwarding(self) -> _builtins.bool:
+        """
+        IP forwarding on (the node has routable networks).
+        """
+        return pulumi.get(self, "forwarding")
+
+    @_builtins.property
+    @pulumi.getter(name="listenPort")
+    def listen_port(self) -> _builtins.int:
+        """
+        WireGuard listen port.
+        """
+        return pulumi.get(self, "listen_port")
+
+    @_builtins.property
+    @pulumi.getter(name="meshIp")
+    def mesh_ip(self) -> _builtins.str:
+        """
+        The node's mesh IPv4 address (allocated when not given).
+        """
+        return pulumi.get(self, "mesh_ip")
+
+    @_builtins.property
+    @pulumi.getter
+    def peers(self) -> Mapping[str, 'outputs.PlannedPeer']:
+        """
+        Peers keyed by hostname.
+        """
+        return pulumi.get(self, "peers")
+
+    @_builtins.property
+    @pulumi.getter
+    def routes(self) -> Sequence[_builtins.str]:
+        """
+        Routes to the peers' routable networks through the interface.
+        """
+        return pulumi.get(self, "routes")
+
+    @_builtins.property
+    @pulumi.getter
+    def endpoint(self) -> Optional[_builtins.str]:
+        """
+        "host:port" its peers dial; absent when it is behind NAT without a publicEndpoint.
+        """
+        return pulumi.get(self, "endpoint")
+
+    @_builtins.property
+    @pulumi.getter(name="publicKey")
+    def public_key(self) -> Optional[_builtins.str]:
+        """
+        The node's public key (absent when the declaration gave none).
+        """
+        return pulumi.get(self, "public_key")
+
+
+@pulumi.output_type
+class PlannedPeer(dict):
+    """
+    One peer of a node in a mesh plan.
+    """
+    def __init__(__self__, *,
+                 allowed_ips: Sequence[_builtins.str],
+                 endpoint: Optional[_builtins.str] = None,
+                 persistent_keepalive: Optional[_builtins.int] = None,
+                 public_key: Optional[_builtins.str] = None):
+        """
+        One peer of a node in a mesh plan.
+
+        :param Sequence[_builtins.str] allowed_ips: The peer's AllowedIPs: its mesh /32 and the routable networks the node may reach through it.
+        :param _builtins.str endpoint: "host:port" the node dials; absent when the peer is behind NAT.
+        :param _builtins.int persistent_keepalive: Keepalive seconds (when the node is behind NAT).
+        :param _builtins.str public_key: The peer's public key (absent when the declaration gave none).
+        """
+        pulumi.set(__self__, "allowed_ips", allowed_ips)
+        if endpoint is not None:
+            pulumi.set(__self__, "endpoint", endpoint)
+        if persistent_keepalive is not None:
+            pulumi.set(__self__, "persistent_keepalive", persistent_keepalive)
+        if public_key is not None:
+            pulumi.set(__self__, "public_key", public_key)
+
+    @_builtins.property
+    @pulumi.getter(name="allowedIps")
+    def allowed_ips(self) -> Sequence[_builtins.str]:
+        """
+        The peer's AllowedIPs: its mesh /32 and the routable networks the node may reach through it.
+        """
+        return pulumi.get(self, "allowed_ips")
+
+    @_builtins.property
+    @pulumi.getter
+    def endpoint(self) -> Optional[_builtins.str]:
+        """
+        "host:port" the node dials; absent when the peer is behind NAT.
+        """
+        return pulumi.get(self, "endpoint")
+
+    @_builtins.property
+    @pulumi.getter(name="persistentKeepalive")
+    def persistent_keepalive(self) -> Optional[_builtins.int]:
+        """
+        Keepalive seconds (when the node is behind NAT).
+        """
+        return pulumi.get(self, "persistent_keepalive")
+
+    @_builtins.property
+    @pulumi.getter(name="publicKey")
+    def public_key(self) -> Optional[_builtins.str]:
+        """
+        The peer's public key (absent when the declaration gave none).
+        """
+        return pulumi.get(self, "public_key")
 
 
 @pulumi.output_type

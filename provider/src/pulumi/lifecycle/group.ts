@@ -66,6 +66,9 @@ export const groupLifecycle: Lifecycle<GroupInputs, GroupInputs> = {
     return { outs: plain(news) };
   },
   async delete() {},
+  preview(_olds, news) {
+    return plain(news);
+  },
 };
 
 export const policyLifecycle: Lifecycle<PolicyInputs, PolicyInputs> = {
@@ -85,4 +88,7 @@ export const policyLifecycle: Lifecycle<PolicyInputs, PolicyInputs> = {
     return { outs: plain(news) };
   },
   async delete() {},
+  preview(_olds, news) {
+    return plain(news);
+  },
 };

@@ -139,4 +139,7 @@ export const meshLifecycle: Lifecycle<MeshInputs, MeshInputs> = {
     return { outs: news };
   },
   async delete() {},
+  preview(_olds, news) {
+    return news;
+  },
 };

@@ -13,7 +13,7 @@ import { provisionHostKey } from "../../engine/hostkey";
 import type { Connection } from "../../engine/ssh/connection";
 import { absent, compact, containsUnknown, deepEqual, sshOptions, withoutUnknowns } from "./common";
 import { readNodeHost } from "./hosts";
-import type { CheckFailure, Lifecycle, LifecycleContext } from "./types";
+import { UNKNOWN, type CheckFailure, type Lifecycle, type LifecycleContext } from "./types";
 
 export interface NodeInputs {
   /** Mesh node name (DNS label); defaults to the resource name. */
@@ -88,12 +88,22 @@ export function rotationRequested(olds: Pick<NodeInputs, "rotationTrigger">, new
   return containsUnknown(news.rotationTrigger) || !deepEqual(olds.rotationTrigger ?? null, news.rotationTrigger ?? null);
 }
 
-async function identity(inputs: NodeInputs, ctx: LifecycleContext, previous?: NodeOutputs, rotate = false): Promise<Pick<NodeOutputs, "publicKey" | "privateKey" | "privateKeyImported">> {
-  if (inputs.keyOnHost) {
-    const r = await provisionHostKey(inputs.hostname, inputs.connection, { ...sshOptions(ctx), interfaceName: ifnameOf(inputs), rotate });
-    ctx.log("info", `[${inputs.hostname}] ${rotate ? "rotated: a new key on the host" : r.created ? "generated a key on the host" : "using the key on the host"} (public key ${r.publicKey})`);
-    return { publicKey: r.publicKey, privateKey: null, privateKeyImported: false };
-  }
+type Identity = Pick<NodeOutputs, "publicKey" | "privateKey" | "privateKeyImported">;
+
+/**
+ * The previous outputs whose key an update keeps: none when a key is given, the old one was imported, or the
+ * rotation trigger changed (a new key pair).
+ */
+function keptFrom(olds: NodeOutputs, news: NodeInputs): NodeOutputs | undefined {
+  return absent(news.privateKey) && !olds.privateKeyImported && !rotationRequested(olds, news) ? olds : undefined;
+}
+
+/**
+ * The identity decided without the host and without a new random key: a given key, else the previous one
+ * (kept across updates); null when it takes the host (keyOnHost) or a fresh key.
+ */
+function decidedIdentity(inputs: NodeInputs, previous?: NodeOutputs): Identity | null {
+  if (inputs.keyOnHost) return null;
   if (!absent(inputs.privateKey)) {
     const privateKey = inputs.privateKey as string;
     return { publicKey: publicKeyFromPrivate(privateKey), privateKey, privateKeyImported: true };
@@ -101,10 +111,31 @@ async function identity(inputs: NodeInputs, ctx: LifecycleContext, previous?: No
   if (previous && !previous.keyOnHost && previous.privateKey && isValidKey(previous.privateKey)) {
     return { publicKey: publicKeyFromPrivate(previous.privateKey), privateKey: previous.privateKey, privateKeyImported: false };
   }
+  return null;
+}
+
+async function identity(inputs: NodeInputs, ctx: LifecycleContext, previous?: NodeOutputs, rotate = false): Promise<Identity> {
+  if (inputs.keyOnHost) {
+    const r = await provisionHostKey(inputs.hostname, inputs.connection, { ...sshOptions(ctx), interfaceName: ifnameOf(inputs), rotate });
+    ctx.log("info", `[${inputs.hostname}] ${rotate ? "rotated: a new key on the host" : r.created ? "generated a key on the host" : "using the key on the host"} (public key ${r.publicKey})`);
+    return { publicKey: r.publicKey, privateKey: null, privateKeyImported: false };
+  }
+  const decided = decidedIdentity(inputs, previous);
+  if (decided) return decided;
   const privateKey = generatePrivateKey();
   const publicKey = publicKeyFromPrivate(privateKey);
   if (rotate) ctx.log("info", `[${inputs.hostname}] rotated: a new key pair (public key ${publicKey})`);
   return { publicKey, privateKey, privateKeyImported: false };
+}
+
+/** The identity `create`/`update` will have, as far as it is known before they run. */
+function previewIdentity(news: NodeInputs, olds?: NodeOutputs): Identity {
+  const unknown: Identity = { publicKey: UNKNOWN, privateKey: UNKNOWN, privateKeyImported: !absent(news.privateKey) };
+  if (containsUnknown(news.privateKey) || containsUnknown(news.keyOnHost)) return unknown;
+  // keyOnHost: an update keeps the host's key (a different host or interface is a replacement), unless the
+  // rotation trigger changed (a new key made on the host by the update).
+  if (news.keyOnHost) return olds && !rotationRequested(olds, news) ? { publicKey: olds.publicKey, privateKey: null, privateKeyImported: false } : { ...unknown, privateKey: null };
+  return decidedIdentity(news, olds && keptFrom(olds, news)) ?? unknown;
 }
 
 async function facts(inputs: NodeInputs, ctx: LifecycleContext): Promise<Pick<NodeOutputs, "natDetected" | "remoteHostname" | "os"> & { hostKeyPublic: string | null; hostKeyExists: boolean }> {
@@ -112,6 +143,10 @@ async function facts(inputs: NodeInputs, ctx: LifecycleContext): Promise<Pick<No
   const f = reading.facts;
   ctx.log("info", `[${inputs.hostname}] host ${f.hostname}${f.os.prettyName ? ` (${f.os.prettyName})` : ""}${natDetected ? ", behind NAT" : ""}`);
   return { natDetected, remoteHostname: f.hostname || null, os: f.os.prettyName, hostKeyPublic: reading.probe.key.publicKey, hostKeyExists: reading.probe.key.exists };
+}
+
+function keptFacts(olds: NodeOutputs): Awaited<ReturnType<typeof facts>> {
+  return { natDetected: olds.natDetected, remoteHostname: olds.remoteHostname, os: olds.os, hostKeyPublic: null, hostKeyExists: false };
 }
 
 function outputs(inputs: NodeInputs, id: Awaited<ReturnType<typeof identity>>, fx: Awaited<ReturnType<typeof facts>>): NodeOutputs {
@@ -181,12 +216,16 @@ export const nodeLifecycle: Lifecycle<NodeInputs, NodeOutputs> = {
   async update(_id, olds, news, ctx) {
     // A changed rotationTrigger: a new key pair (generated here, or on the host with keyOnHost).
     const rotate = absent(news.privateKey) && rotationRequested(olds, news);
-    const keepPrevious = absent(news.privateKey) && !olds.privateKeyImported && !rotate ? olds : undefined;
-    const id = await identity(news, ctx, keepPrevious, rotate);
-    const fx = deepEqual(olds.connection, news.connection)
-      ? { natDetected: olds.natDetected, remoteHostname: olds.remoteHostname, os: olds.os, hostKeyPublic: null, hostKeyExists: false }
-      : await facts(news, ctx);
+    const id = await identity(news, ctx, keptFrom(olds, news), rotate);
+    const fx = deepEqual(olds.connection, news.connection) ? keptFacts(olds) : await facts(news, ctx);
     return { outs: outputs(news, id, fx) };
+  },
+
+  preview(olds, news) {
+    // The facts are read over SSH at create and when the connection changes; otherwise kept.
+    const known = olds !== undefined && !containsUnknown(news.connection) && deepEqual(olds.connection, news.connection);
+    const fx = known ? keptFacts(olds) : { natDetected: UNKNOWN as never, remoteHostname: UNKNOWN, os: UNKNOWN, hostKeyPublic: null, hostKeyExists: false };
+    return outputs(news, previewIdentity(news, olds), fx);
   },
 
   async delete() {

@@ -321,5 +321,10 @@ export const nodeConfigLifecycle: Lifecycle<NodeConfigInputs, NodeConfigOutputs>
   async delete(_id, props, ctx) {
     const r = await teardownHost({ node: props.hostname, connection: props.connection, interfaceName: props.interfaceName }, sshOptions(ctx));
     if (r.status === "failed") throw new Error(r.error ?? `node ${props.hostname}: teardown failed`);
-    },
+  },
+
+  preview(_olds, news) {
+    // An apply makes the host match the inputs, which are the outputs.
+    return compact({ ...news });
+  },
 };

@@ -2,8 +2,8 @@
  * The shared contract of a resource lifecycle: plain JSON in, plain JSON out (no Pulumi types), so the
  * dynamic providers (../dynamic.ts) and the provider plugin (issue 7) wrap the very same objects.
  *
- * Values not known yet during a preview arrive as the engine's unknown sentinel (`UNKNOWN`); `check` and
- * `diff` must tolerate them, `create`/`update`/`delete`/`read` never see them.
+ * Values not known yet during a preview arrive as the engine's unknown sentinel (`UNKNOWN`); `check`, `diff`
+ * and `preview` must tolerate them, `create`/`update`/`delete`/`read` never see them.
  */
 import type { Logger } from "../../engine/ssh/log";
 
@@ -57,6 +57,13 @@ export interface Lifecycle<I, O> {
   read(id: string, props: O, ctx: LifecycleContext): Promise<{ id: string; props: O }>;
   update(id: string, olds: O, news: I, ctx: LifecycleContext): Promise<{ outs: O }>;
   delete(id: string, props: O, ctx: LifecycleContext): Promise<void>;
+  /**
+   * The outputs `create` (no `olds`) or `update` (`olds` = the current outputs) would return, for
+   * `pulumi preview`: pure, no host touched. What only the host or the operation can tell (a key generated
+   * at create, facts read over SSH) is `UNKNOWN`; everything else is exact, so resources that read these
+   * outputs (the Mesh reads a Node's publicKey) preview exactly too.
+   */
+  preview(olds: O | undefined, news: I): O;
 }
 
 /** A NodeConfig's `hostFiles` input as planned (see nodeConfig.ts HostFiles). */

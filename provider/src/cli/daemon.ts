@@ -14,22 +14,21 @@ import { execFile } from "node:child_process";
 import * as dgram from "node:dgram";
 import { lookup } from "node:dns/promises";
 import { AddressInfo } from "node:net";
-import type { CliIO, Command } from "../cli/commands";
-import { processIO } from "../cli/commands";
+import { processIO, type CliIO, type Command } from "./commands";
 import { generateKeyPair } from "../core/keys";
 import {
   defaultSubnetCidr, deriveParams, ipv6PrefixText, MeshParams, networkIdShort, parseMeshSubnet, SubnetError,
-} from "./derive";
-import { openEnvelope, sealEnvelope, PROTOCOL_VERSION } from "./envelope";
-import { FlagSpec, flagUsage, parseGoFlags, ParseOutcome } from "./goflags";
-import { formatInit, formatPeersCount, formatPeersGet, formatPeersList, formatStatusJson, formatStatusText, FormatError, StatusView } from "./format";
-import { decodeAnnouncement, encodeAnnouncement, joinHostPort, splitHostPort } from "./messages";
-import { normalizeIp } from "./netaddr";
-import { clientSocketPath, RpcClient, RpcError } from "./rpc";
-import { formatSecretUri, generateSecret, LOW_ENTROPY_WARNING, parseSecret, SecretError } from "./secret";
-import { goLogPrefix } from "./timefmt";
-import { JOIN_USAGE, runJoin } from "./join";
-import { runInstallService } from "./service";
+} from "../daemon/derive";
+import { openEnvelope, sealEnvelope, PROTOCOL_VERSION } from "../daemon/envelope";
+import { FlagSpec, flagUsage, parseGoFlags, ParseOutcome } from "../daemon/goflags";
+import { formatInit, formatPeersCount, formatPeersGet, formatPeersList, formatStatusJson, formatStatusText, FormatError, StatusView } from "../daemon/format";
+import { decodeAnnouncement, encodeAnnouncement, joinHostPort, splitHostPort } from "../daemon/messages";
+import { normalizeIp } from "../daemon/netaddr";
+import { clientSocketPath, RpcClient, RpcError } from "../daemon/rpc";
+import { formatSecretUri, generateSecret, LOW_ENTROPY_WARNING, parseSecret, SecretError } from "../daemon/secret";
+import { goLogPrefix } from "../daemon/timefmt";
+import { JOIN_USAGE, runJoin } from "../daemon/join";
+import { runInstallService } from "../daemon/service";
 
 export interface DaemonCommandDeps {
   /** `systemctl is-active wgmesh.service` (trimmed), or "inactive" when that fails. */
