@@ -11,10 +11,12 @@
  * window was then "skew + up to 5 s". So:
  *
  * - `handshake` right after the change, towards every peer whose session the change ends: all peers after
- *   `private-key` (the kernel and wireguard-go reset the rate limit on a new private key), a peer entry that
- *   is new (a new key: its rate limit is fresh), a peer whose PSK is set or changed. Whichever side switches
- *   last therefore starts a handshake the other side accepts: the window is the skew between the two
- *   applies plus one round trip.
+ *   `private-key` (the kernel and wireguard-go reset the rate limit on a new private key), a peer's entry for
+ *   its new key (it replaces an entry being removed with the same AllowedIPs; a new entry's rate limit is
+ *   fresh), a peer whose PSK is set or changed. Whichever side switches last therefore starts a handshake the
+ *   other side accepts: the window is the skew between the two applies plus one round trip. A peer that is
+ *   new to the mesh gets none: it may not be up yet, and a refused initiation would hold back the first real
+ *   one for 5 s.
  * - A peer behind NAT has no configured endpoint: its peers only know the address it was last seen at. When
  *   its key changes, the new entry inherits that address from the entry it replaces (matched by AllowedIPs),
  *   so the peer can start the handshake (and reach it) without waiting for the NAT'd side.
@@ -38,12 +40,15 @@ export function withRekey(desired: NodeDesiredState, live: LiveState, ops: Opera
   const kick = new Set<string>();
   const rekeyed = ops.some((o) => o.kind === "private-key");
   if (rekeyed) for (const p of desired.peers) kick.add(p.publicKey);
+  // AllowedIPs of the entries being removed: a new entry sharing one is the same peer under a new key.
+  const replacedIps = new Set(live.peers.filter((p) => removed.has(p.publicKey)).flatMap((p) => p.allowedIps));
   const out = ops.map((op): Operation => {
     if (op.kind !== "peer-set" || !wanted.has(op.publicKey)) return op;
-    const isNew = !present.has(op.publicKey);
-    if (isNew || op.presharedKey === true) kick.add(op.publicKey);
     const want = wanted.get(op.publicKey)!;
-    if (!isNew || want.endpoint !== null || op.endpoint !== undefined) return op;
+    const isNew = !present.has(op.publicKey);
+    const rekeyedPeer = isNew && want.allowedIps.some((c) => replacedIps.has(c));
+    if (rekeyedPeer || (!isNew && op.presharedKey === true)) kick.add(op.publicKey);
+    if (!rekeyedPeer || want.endpoint !== null || op.endpoint !== undefined) return op;
     const endpoint = want.allowedIps.map((c) => learned.get(c)).find((e) => e !== undefined);
     return endpoint === undefined ? op : { ...op, endpoint };
   });
