@@ -20,8 +20,11 @@
  * `pulumi stack export` size, at --converged-sizes (default N/4, N/2, N).
  * Per run: wall, CPU of each process role (program, provider, engine) and of all, peak RSS per role.
  * A benchmark, not a test: it prints figures and one JSON line, and cleans up after itself.
+ * With --psk (issue 16) only: the TypeScript full mesh with per-pair preshared keys at --sizes (default
+ * checkpointing) and --skip-sizes (skipped checkpoints), against the same mesh without them as the floor:
+ * what the PSK table and the per-pair secrets add.
  * Usage: node dist/bench/pulumi.js [--sizes 10,50] [--skip-sizes 500] [--no-plugin] [--no-segmented]
- *                                  [--converged 100] [--converged-sizes 25,50,100] [--keep]
+ *                                  [--converged 100] [--converged-sizes 25,50,100] [--psk] [--keep]
  */
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
@@ -122,6 +125,7 @@ async function main(): Promise<void> {
       converged: { type: "string" },
       "converged-sizes": { type: "string" },
       keep: { type: "boolean" },
+      psk: { type: "boolean" },
     },
   });
   const why = toolchainMissing(env);
@@ -138,6 +142,19 @@ async function main(): Promise<void> {
   const emit = (r: Row) => { rows.push(r); print(r); };
   console.log(`bench:pulumi — ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}; workspace ${ws.root}`);
   try {
+    if (values.psk) {
+      for (const mode of ["default", "skip"] as const) {
+        setMode(mode);
+        for (const n of mode === "default" ? sizes : skipSizes) {
+          const hosts = unreachableHosts(n);
+          const psk = await freshPreview(ws, `ts-psk-${mode}-${n}`, "ts-mesh", hosts, { presharedKeys: true });
+          const plain = await freshPreview(ws, `ts-nopsk-${mode}-${n}`, "ts-mesh", hosts);
+          emit(row("fresh preview, TS full mesh + PSKs (floor: without)", mode, n, n * (n - 1), psk.resources, psk.run, plain.run));
+        }
+      }
+      console.log(JSON.stringify({ bench: "pulumi", rows }));
+      return;
+    }
     // 1. TypeScript full mesh, both checkpoint modes.
     for (const mode of ["default", "skip"] as const) {
       setMode(mode);

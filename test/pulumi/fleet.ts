@@ -26,6 +26,8 @@ export interface ProgramOptions {
   groups?: number;
   /** Mesh resource name (NodeConfigs are `<mesh>-<host>`). */
   meshName?: string;
+  /** Per-pair preshared keys on (issue 16). */
+  presharedKeys?: boolean;
 }
 
 /** Hosts where nothing listens (a preview never connects): 127.0.2.x:9. */
@@ -47,7 +49,7 @@ const policies = groups.flatMap((g, i) => [
   new wgmesh.Policy(\`seg\${i}-internal\`, { from: [g], to: [g] }),
   new wgmesh.Policy(\`seg\${i}-to-next\`, { from: [g], to: [groups[(i + 1) % G]!] }),
 ]);
-const mesh = new wgmesh.Mesh(${JSON.stringify(o.meshName ?? "fleet")}, { network: "10.99.0.0/16", nodes, groups, policies });
+const mesh = new wgmesh.Mesh(${JSON.stringify(o.meshName ?? "fleet")}, { network: "10.99.0.0/16", nodes, groups, policies${o.presharedKeys ? ", presharedKeys: true" : ""} });
 export const meshIps = mesh.meshIps;
 `;
 }
