@@ -10,6 +10,7 @@ import { cgroupPlan } from "./cgroups";
 import { down, leftovers } from "./cleanup";
 import {
   boot,
+  bootFailure,
   containerInit,
   execIn,
   ExecOptions,
@@ -20,6 +21,7 @@ import {
   waitForBoot,
   waitForSsh,
 } from "./container";
+import { ensureInotifyInstances } from "./limits";
 import { mountRootView } from "./mounts";
 import { behindNs, bridgeNs, hostDir, hostName, hostNs, NS_PREFIX, routerNs, stateDir, SUDO_USER, validatePrefix } from "./naming";
 import {
@@ -172,6 +174,7 @@ export class Testbed {
     const h = this.host(host);
     if (await this.isRunning(host)) return;
     await resetHostNetwork(h);
+    ensureInotifyInstances();
     h.pid = boot({ name: h.name, root: h.root, dir: h.dir, ns: h.ns, repo: this.state.repo, binds: this.state.binds, cgroup: h.cgroup });
     writeState(this.state);
     await waitReady(h);
@@ -318,7 +321,7 @@ export async function acquire(n: number, opts: UpOptions = {}): Promise<Testbed>
 
 /** Waits until a booted host answers SSH and its systemd finished booting (logins allowed). */
 async function waitReady(h: HostInfo): Promise<void> {
-  await waitForSsh(h.name, h.address, h.sshPort, SSH_WAIT_MS);
+  await waitForSsh(h.name, h.address, h.sshPort, SSH_WAIT_MS, () => bootFailure(h.name, h.pid, h.dir));
   const state = await waitForBoot(h.name, h.ns, SSH_WAIT_MS);
   if (state !== "running") log(`host ${h.name}: ${state}`);
 }
@@ -453,6 +456,7 @@ export async function up(n: number, opts: UpOptions = {}): Promise<Testbed> {
     tb.writeKnownHosts();
     writeState(state);
 
+    ensureInotifyInstances();
     const tBoot = Date.now();
     log(`booting ${state.hosts.length} host(s) (${state.hosts[0].rootKind} roots)`);
     for (const h of state.hosts) {
