@@ -8,11 +8,13 @@ import { deployCommand } from "./deploy";
 import { teardownCommand } from "./teardown";
 import { migrateCommand } from "../pulumi/migrate";
 import { daemonCommands } from "../daemon/commands";
+import { statusCommand } from "./status";
 
 registerCommand(planCommand);
 registerCommand(genkeyCommand);
 registerCommand(pubkeyCommand);
 registerCommand(deployCommand);
 registerCommand(teardownCommand);
-for (const command of daemonCommands) registerCommand(command);
+// `status` serves both modes: a deployed state file, or the daemon's `status --secret` (cli/status.ts).
+for (const command of daemonCommands) registerCommand(command.name === "status" ? statusCommand(command) : command);
 registerCommand(migrateCommand);

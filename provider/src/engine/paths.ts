@@ -10,6 +10,10 @@ export interface HostPaths {
   sysctl: string;
   /** The systemd unit. */
   unit: string;
+  /** The wg-quick file as it was before the last apply that changed the host (0600; rollback source). */
+  confPrev: string;
+  /** `wg showconf <if>` before that apply: the live WireGuard state, keys included (0600; `wg syncconf` input). */
+  livePrev: string;
 }
 
 export function hostPaths(ifname: string): HostPaths {
@@ -19,5 +23,7 @@ export function hostPaths(ifname: string): HostPaths {
     key: `/etc/wireguard/${ifname}.key`,
     sysctl: `/etc/sysctl.d/99-wgmesh-${ifname}.conf`,
     unit: `wg-quick@${ifname}`,
+    confPrev: `/etc/wireguard/${ifname}.conf.prev`,
+    livePrev: `/etc/wireguard/${ifname}.live.prev`,
   };
 }

@@ -44,6 +44,8 @@ export function planTeardown(ifname: string, reading: HostReading): Step[] {
     ...(f.conf.exists ? [p.conf] : []),
     ...(reading.probe.key.exists ? [p.key] : []),
     ...(reading.probe.sysctl.exists ? [p.sysctl] : []),
+    ...(reading.probe.prev.conf ? [p.confPrev] : []),
+    ...(reading.probe.prev.live ? [p.livePrev] : []),
   ];
   if (files.length) steps.push({ kind: "teardown", description: `remove ${files.join(", ")}`, script: shellCommand("rm", "-f", ...files) });
   return steps;
@@ -59,6 +61,8 @@ export function teardownLeftovers(ifname: string, r: HostReading): string[] {
   if (r.facts.conf.exists) left.push(p.conf);
   if (r.probe.key.exists) left.push(p.key);
   if (r.probe.sysctl.exists) left.push(p.sysctl);
+  if (r.probe.prev.conf) left.push(p.confPrev);
+  if (r.probe.prev.live) left.push(p.livePrev);
   return left;
 }
 

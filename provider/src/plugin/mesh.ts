@@ -188,6 +188,7 @@ export async function constructMesh(name: string, inputs: pulumi.Inputs, options
         privateKey: pulumi.all([node.keyOnHost, node.privateKey]).apply(([onHost, key]) => (onHost ? undefined : key)),
         connection: node.connection,
         hostFiles: { ...PLANNED_HOST_FILES },
+        healthCheck: inputs.healthCheck, // [issue 14] pass-through of the Mesh's healthCheck
       },
       { ...childOpts, dependsOn: [node], additionalSecretOutputs: ["privateKey", "connection"] },
     );

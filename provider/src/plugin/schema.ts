@@ -8,7 +8,8 @@
 import type { GroupInputs, PolicyInputs } from "../pulumi/lifecycle/group";
 import type { MeshInputs, MeshNodeInputs } from "../pulumi/lifecycle/mesh";
 import type { NodeInputs, NodeOutputs } from "../pulumi/lifecycle/node";
-import type { HostFiles, NodeConfigInputs, PeerInputs } from "../pulumi/lifecycle/nodeConfig";
+import type { HealthCheckInputs, HostFiles, NodeConfigInputs, NodeConfigOutputs, PeerInputs } from "../pulumi/lifecycle/nodeConfig";
+import type { NodeHealth, PeerHealth } from "../planner/health";
 import type { GroupInput, PolicyInput } from "../core/model";
 import type { Connection, ProxyConnection } from "../engine/ssh/connection";
 import type { MeshSecretInputs, MeshSecretOutputs } from "../pulumi/lifecycle/meshSecret";
@@ -76,6 +77,29 @@ const peer: Record<keyof PeerInputs, PropertySpec> = {
 const hostFiles: Record<keyof HostFiles, PropertySpec> = {
   wgQuickConf: str('The wg-quick file: "as planned", or "differs from the plan" / "missing" after a refresh.'),
   unit: str('`systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.'),
+};
+
+const num = (description: string): PropertySpec => ({ type: "number", description });
+
+const healthCheck: Record<keyof HealthCheckInputs, PropertySpec> = {
+  mode: str('"handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.'),
+  timeoutSeconds: int("Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters."),
+};
+
+const peerHealth: Record<keyof PeerHealth, PropertySpec> = {
+  publicKey: str("The peer's public key."),
+  state: str('"reachable" / "unreachable": checked by the last change\'s health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".'),
+  latestHandshakeAgeSeconds: int("Seconds since the latest handshake when the host was read; absent when there was none."),
+  rxBytes: int("Bytes received from the peer since the interface came up."),
+  txBytes: int("Bytes sent to the peer since the interface came up."),
+  endpoint: str("The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none."),
+  waitedSeconds: num("Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout)."),
+};
+
+const nodeHealth: Record<keyof NodeHealth, PropertySpec> = {
+  mode: str("The health check mode in force."),
+  checkedAt: str("When the host was read (its own clock), ISO 8601."),
+  peers: mapOf(ref("wgmesh:index:PeerHealth"), "Every peer on the interface, keyed by hostname."),
 };
 
 const meshNode: Record<keyof MeshNodeInputs, PropertySpec> = {
@@ -195,6 +219,12 @@ const nodeConfig: Record<keyof NodeConfigInputs, PropertySpec> = {
   privateKey: str("The node's private key (secret); absent with keyOnHost.", { secret: true }),
   connection: ref("wgmesh:index:Connection", "SSH connection (secret).", { secret: true }),
   hostFiles: ref("wgmesh:index:HostFiles", "What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift."),
+  healthCheck: ref("wgmesh:index:HealthCheck", "The health gate after each change (the Mesh's healthCheck)."),
+};
+
+const nodeConfigOutputs: Record<keyof NodeConfigOutputs, PropertySpec> = {
+  ...nodeConfig,
+  health: ref("wgmesh:index:NodeHealth", "Every peer's health as last seen: after create/update (with the health gate's verdicts) and at refresh."),
 };
 
 // ---- decentralized mode: MeshSecret, DecentralizedNode ----------------------------------------------------
@@ -282,6 +312,9 @@ export function buildSchema(version: string) {
       "wgmesh:index:ProxyConnection": objectType("A bastion host the connection goes through.", proxyConnection, ["host"]),
       "wgmesh:index:Peer": objectType("One WireGuard peer of a node.", peer, ["allowedIps", "publicKey"]),
       "wgmesh:index:HostFiles": objectType("The state of a node's persistent WireGuard files.", hostFiles, ["unit", "wgQuickConf"]),
+      "wgmesh:index:HealthCheck": objectType("The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.", healthCheck, []),
+      "wgmesh:index:PeerHealth": objectType("One peer's health as seen on a node.", peerHealth, ["publicKey", "rxBytes", "state", "txBytes"]),
+      "wgmesh:index:NodeHealth": objectType("A node's view of its peers.", nodeHealth, ["checkedAt", "mode", "peers"]),
       "wgmesh:index:MeshNode": objectType("What the mesh needs of a node (its topology settings).", meshNode, ["hostname", "sshHost"]),
       "wgmesh:index:GroupDeclaration": objectType("A group as the mesh sees it.", groupDecl, ["name"]),
       "wgmesh:index:PolicyDeclaration": objectType("A policy as the mesh sees it.", policyDecl, ["fromGroups", "name", "toGroups"]),
@@ -318,6 +351,7 @@ export function buildSchema(version: string) {
           nodes: { ...nodeRefs, description: "The nodes of the mesh." },
           groups: resourceRefs(TOKENS.group, "Groups; defining any group or policy turns access control on (deny by default)."),
           policies: resourceRefs(TOKENS.policy, "Policies; members of a policy's groups become peers."),
+          healthCheck: ref("wgmesh:index:HealthCheck", 'The health gate after each change on a node (default { mode: "handshake", timeoutSeconds: 15 }): a change that makes a peer unreachable that was connected before is rolled back on that node and the update fails naming the node and the peer.'),
         },
         ["nodes"],
         {
@@ -337,7 +371,7 @@ export function buildSchema(version: string) {
         "One node's planned WireGuard state, applied to its host over SSH (created by the Mesh; not declared directly).",
         nodeConfig,
         ["address", "connection", "forwarding", "hostname", "interfaceName", "keyOnHost", "listenPort", "mesh", "peers", "publicKey", "routes"],
-        nodeConfig,
+        nodeConfigOutputs,
         ["address", "connection", "forwarding", "hostname", "interfaceName", "keyOnHost", "listenPort", "mesh", "peers", "publicKey", "routes"],
       ),
       [TOKENS.meshSecret]: resource(

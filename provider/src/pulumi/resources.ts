@@ -15,6 +15,7 @@ import { planMeshConfigs, planTopology, peerEndpoint, peerKeepalive, peerSets, t
 import type { MeshInputs, MeshNodeInputs } from "./lifecycle/mesh";
 import type { PeerInputs } from "./lifecycle/nodeConfig";
 import { PLANNED_HOST_FILES } from "./lifecycle/types";
+import type { NodeHealth } from "../planner/health";
 
 /** Exactly @pulumi/command's `remote.ConnectionArgs`. */
 export type ConnectionArgs = command.types.input.remote.ConnectionArgs;
@@ -219,6 +220,16 @@ export interface NodeConfigArgs {
   connection: pulumi.Input<ConnectionArgs>;
   /** The host's files as planned (see lifecycle/nodeConfig.ts HostFiles). */
   hostFiles?: pulumi.Input<{ wgQuickConf: string; unit: string }>;
+  /** [issue 14] The health gate after each change (the Mesh's healthCheck). */
+  healthCheck?: pulumi.Input<HealthCheckArgs>;
+}
+
+/** [issue 14] The health gate after a change on a node (see planner/health.ts). */
+export interface HealthCheckArgs {
+  /** "handshake" (default), "ping" or "off". */
+  mode?: pulumi.Input<"handshake" | "ping" | "off">;
+  /** Bound of the wait after a change, 1–600 s (default 15). */
+  timeoutSeconds?: pulumi.Input<number>;
 }
 
 /** One node's planned WireGuard state, applied to its host (created by the Mesh; rarely declared directly). */
@@ -226,9 +237,11 @@ export class NodeConfig extends pulumi.dynamic.Resource {
   declare public readonly peers: pulumi.Output<Record<string, PeerInputs>>;
   declare public readonly address: pulumi.Output<string>;
   declare public readonly routes: pulumi.Output<string[]>;
+  /** [issue 14] Every peer's health as last seen (after create/update and at refresh). */
+  declare public readonly health: pulumi.Output<NodeHealth | undefined>;
 
   constructor(name: string, args: NodeConfigArgs, opts?: pulumi.CustomResourceOptions) {
-    super(providerFor("nodeConfig"), name, { ...args, connection: pulumi.secret(args.connection), privateKey: args.privateKey }, { ...opts, additionalSecretOutputs: ["privateKey", "connection"] });
+    super(providerFor("nodeConfig"), name, { ...args, connection: pulumi.secret(args.connection), privateKey: args.privateKey, health: undefined }, { ...opts, additionalSecretOutputs: ["privateKey", "connection"] });
   }
 }
 
@@ -246,6 +259,11 @@ export interface MeshArgs {
   /** Defining any group or policy turns access control on (deny by default). */
   groups?: Group[];
   policies?: Policy[];
+  /**
+   * [issue 14] The health gate after each change on a node (default { mode: "handshake", timeoutSeconds: 15 }):
+   * a change that makes a previously connected peer unreachable is rolled back on that node and fails.
+   */
+  healthCheck?: pulumi.Input<HealthCheckArgs>;
 }
 
 /** The deployment: validates the declaration, allocates mesh IPs, and applies one NodeConfig per node. */
@@ -341,6 +359,7 @@ export class Mesh extends pulumi.dynamic.Resource {
           privateKey: node.keyOnHost ? undefined : node.privateKey,
           connection: node.connection,
           hostFiles: { ...PLANNED_HOST_FILES },
+          healthCheck: args.healthCheck, // [issue 14] pass-through
         },
         { parent: this, dependsOn: [node] },
       );

@@ -20,6 +20,7 @@ import { assertInterfaceName } from "../../planner/commands";
 import { absent, compact, containsUnknown, deepEqual, sshOptions } from "./common";
 import { readNodeHost } from "./hosts";
 import { PLANNED_HOST_FILES, type CheckFailure, type Lifecycle, type LifecycleContext } from "./types";
+import { healthCheckProblems, healthFromLive, resolveHealthCheck, type HealthCheck, type HealthMode, type NodeHealth } from "../../planner/health";
 export { PLANNED_HOST_FILES };
 
 export interface PeerInputs {
@@ -55,6 +56,16 @@ export interface NodeConfigInputs {
    * Optional (compared only when given).
    */
   hostFiles?: HostFiles | null;
+  /**
+   * The health gate after each change (the Mesh's `healthCheck`): mode "handshake" (default), "ping" or
+   * "off", and the bound of the wait (default 15 s). Not compared by diff: it changes nothing on the host.
+   */
+  healthCheck?: HealthCheckInputs | null;
+}
+
+export interface HealthCheckInputs {
+  mode?: HealthMode | null;
+  timeoutSeconds?: number | null;
 }
 
 export interface HostFiles {
@@ -75,7 +86,16 @@ export function hostFilesFrom(inputs: NodeConfigInputs, reading: HostReading): H
   };
 }
 
-export type NodeConfigOutputs = NodeConfigInputs;
+export interface NodeConfigOutputs extends NodeConfigInputs {
+  /** Every peer's health as last seen (after create/update, and at refresh): planner/health.ts NodeHealth. */
+  health?: NodeHealth | null;
+}
+
+/** The effective health check of the inputs (defaults filled in; invalid values were refused at check). */
+export function healthCheckOf(i: Pick<NodeConfigInputs, "healthCheck">): HealthCheck {
+  const h = i.healthCheck;
+  return resolveHealthCheck(h ? { ...(h.mode ? { mode: h.mode } : {}), ...(h.timeoutSeconds ? { timeoutSeconds: h.timeoutSeconds } : {}) } : undefined);
+}
 
 /** The engine's desired state from the inputs. */
 export function desiredState(i: NodeConfigInputs): NodeDesiredState {
@@ -145,6 +165,11 @@ export function checkNodeConfig(news: NodeConfigInputs): CheckFailure[] {
       failures.push({ property: "interfaceName", reason: `node ${JSON.stringify(news.hostname)}: ${(e as Error).message}` });
     }
   }
+  if (!containsUnknown(news.healthCheck)) {
+    for (const reason of healthCheckProblems(news.healthCheck)) {
+      failures.push({ property: "healthCheck", reason: `${news.mesh && !containsUnknown(news.mesh) ? `mesh ${JSON.stringify(news.mesh)}: ` : ""}node ${JSON.stringify(news.hostname)}: ${reason}` });
+    }
+  }
   if (!news.keyOnHost && absent(news.privateKey)) {
     failures.push({ property: "privateKey", reason: `node ${JSON.stringify(news.hostname)}: no private key and keyOnHost is false; pass the Node's privateKey or set keyOnHost` });
   }
@@ -160,11 +185,18 @@ async function apply(inputs: NodeConfigInputs, ctx: LifecycleContext): Promise<N
       connection: inputs.connection,
       desired: desiredState(inputs),
       key: inputs.keyOnHost ? { onHost: true } : { privateKey: inputs.privateKey as string },
+      healthCheck: healthCheckOf(inputs),
     },
     sshOptions(ctx),
   );
   if (result.status === "failed") throw new Error(result.error ?? `node ${inputs.hostname}: apply failed`);
-  return compact({ ...inputs });
+  return compact({ ...inputs, health: result.health });
+}
+
+/** The node's health from a read (refresh): peers named from the planned peers. */
+export function healthFromReading(props: NodeConfigInputs, reading: HostReading): NodeHealth {
+  const names = new Map(Object.entries(props.peers ?? {}).map(([h, p]) => [p.publicKey, h]));
+  return healthFromLive(reading.facts.live, names, reading.probe.now ?? Math.floor(Date.now() / 1000), healthCheckOf(props).mode);
 }
 
 function sameHost(a: Connection, b: Connection): boolean {
@@ -200,7 +232,7 @@ export const nodeConfigLifecycle: Lifecycle<NodeConfigInputs, NodeConfigOutputs>
 
   async read(id, props, ctx) {
     const { reading } = await readNodeHost(props.hostname, props.connection, props.interfaceName, ctx);
-    const live = liveToInputs(props, reading.facts.live);
+    const live: NodeConfigOutputs = { ...liveToInputs(props, reading.facts.live), health: healthFromReading(props, reading) };
     return { id, props: absent(props.hostFiles) ? live : { ...live, hostFiles: hostFilesFrom(props, reading) } };
   },
 
