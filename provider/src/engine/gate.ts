@@ -24,7 +24,8 @@ export function gateStartLine(): string {
   return `${T0_VAR}=$(date +%s)`;
 }
 
-const AWK_STEP = [
+/** One pass of the wait (exported for its unit test): files base, hs, tr, replies, ok, peers → new evidence, pending. */
+export const AWK_STEP = [
   "FILENAME==ARGV[1] { base[$1]=$2; next }",
   "FILENAME==ARGV[2] { hs[$1]=$2; next }",
   "FILENAME==ARGV[3] { rx[$1]=$2; next }",
@@ -36,7 +37,8 @@ const AWK_STEP = [
   "  if (ev != \"\") print n, ev, el >> okf; else print n, $3 }",
 ].join("\n");
 
-const AWK_REPORT = [
+/** The final report (exported for its unit test): files ok, peers → "peer KEY EVIDENCE|none MS". */
+export const AWK_REPORT = [
   "FILENAME==ARGV[1] { ev[$1]=$2; at[$1]=$3; next }",
   "{ if ($1 in ev) print \"peer\", $2, ev[$1], at[$1]; else print \"peer\", $2, \"none\", el }",
 ].join("\n");
