@@ -2,6 +2,8 @@
 // *** Do not edit by hand unless you're certain you know what you are doing! ***
 
 import * as pulumi from "@pulumi/pulumi";
+import * as inputs from "./types/input";
+import * as outputs from "./types/output";
 import * as utilities from "./utilities";
 
 import {Group, Node, Policy} from "./index";
@@ -56,6 +58,7 @@ export class Mesh extends pulumi.ComponentResource {
                 throw new Error("Missing required property 'nodes'");
             }
             resourceInputs["groups"] = args?.groups;
+            resourceInputs["healthCheck"] = args?.healthCheck;
             resourceInputs["interfaceName"] = args?.interfaceName;
             resourceInputs["listenPort"] = args?.listenPort;
             resourceInputs["mtu"] = args?.mtu;
@@ -87,6 +90,10 @@ export interface MeshArgs {
      * Groups; defining any group or policy turns access control on (deny by default).
      */
     groups?: pulumi.Input<pulumi.Input<Group>[] | undefined>;
+    /**
+     * The health gate after each change on a node (default { mode: "handshake", timeoutSeconds: 15 }): a change that makes a peer unreachable that was connected before is rolled back on that node and the update fails naming the node and the peer.
+     */
+    healthCheck?: pulumi.Input<inputs.HealthCheckArgs | undefined>;
     /**
      * WireGuard interface on every host (default "wg0").
      */

@@ -48,6 +48,8 @@ func NewMesh(ctx *pulumi.Context,
 type meshArgs struct {
 	// Groups; defining any group or policy turns access control on (deny by default).
 	Groups []*Group `pulumi:"groups"`
+	// The health gate after each change on a node (default { mode: "handshake", timeoutSeconds: 15 }): a change that makes a peer unreachable that was connected before is rolled back on that node and the update fails naming the node and the peer.
+	HealthCheck *HealthCheck `pulumi:"healthCheck"`
 	// WireGuard interface on every host (default "wg0").
 	InterfaceName *string `pulumi:"interfaceName"`
 	// Default WireGuard listen port (default 51820).
@@ -70,6 +72,8 @@ type meshArgs struct {
 type MeshArgs struct {
 	// Groups; defining any group or policy turns access control on (deny by default).
 	Groups GroupArrayInput
+	// The health gate after each change on a node (default { mode: "handshake", timeoutSeconds: 15 }): a change that makes a peer unreachable that was connected before is rolled back on that node and the update fails naming the node and the peer.
+	HealthCheck HealthCheckPtrInput
 	// WireGuard interface on every host (default "wg0").
 	InterfaceName pulumi.StringPtrInput
 	// Default WireGuard listen port (default 51820).

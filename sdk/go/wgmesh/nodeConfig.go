@@ -22,6 +22,10 @@ type NodeConfig struct {
 	Connection ConnectionOutput `pulumi:"connection"`
 	// IP forwarding on (the node routes for its routable networks).
 	Forwarding pulumi.BoolOutput `pulumi:"forwarding"`
+	// Every peer's health as last seen: after create/update (with the health gate's verdicts) and at refresh.
+	Health NodeHealthPtrOutput `pulumi:"health"`
+	// The health gate after each change (the Mesh's healthCheck).
+	HealthCheck HealthCheckPtrOutput `pulumi:"healthCheck"`
 	// What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift.
 	HostFiles HostFilesPtrOutput `pulumi:"hostFiles"`
 	// The node.
@@ -142,6 +146,8 @@ type nodeConfigArgs struct {
 	Connection Connection `pulumi:"connection"`
 	// IP forwarding on (the node routes for its routable networks).
 	Forwarding bool `pulumi:"forwarding"`
+	// The health gate after each change (the Mesh's healthCheck).
+	HealthCheck *HealthCheck `pulumi:"healthCheck"`
 	// What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift.
 	HostFiles *HostFiles `pulumi:"hostFiles"`
 	// The node.
@@ -174,6 +180,8 @@ type NodeConfigArgs struct {
 	Connection ConnectionInput
 	// IP forwarding on (the node routes for its routable networks).
 	Forwarding pulumi.BoolInput
+	// The health gate after each change (the Mesh's healthCheck).
+	HealthCheck HealthCheckPtrInput
 	// What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift.
 	HostFiles HostFilesPtrInput
 	// The node.
@@ -298,6 +306,16 @@ func (o NodeConfigOutput) Connection() ConnectionOutput {
 // IP forwarding on (the node routes for its routable networks).
 func (o NodeConfigOutput) Forwarding() pulumi.BoolOutput {
 	return o.ApplyT(func(v *NodeConfig) pulumi.BoolOutput { return v.Forwarding }).(pulumi.BoolOutput)
+}
+
+// Every peer's health as last seen: after create/update (with the health gate's verdicts) and at refresh.
+func (o NodeConfigOutput) Health() NodeHealthPtrOutput {
+	return o.ApplyT(func(v *NodeConfig) NodeHealthPtrOutput { return v.Health }).(NodeHealthPtrOutput)
+}
+
+// The health gate after each change (the Mesh's healthCheck).
+func (o NodeConfigOutput) HealthCheck() HealthCheckPtrOutput {
+	return o.ApplyT(func(v *NodeConfig) HealthCheckPtrOutput { return v.HealthCheck }).(HealthCheckPtrOutput)
 }
 
 // What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift.
