@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-.PHONY: deps prepare build daemon-artifact test test-unit test-testbed test-engine test-daemon test-pulumi test-slow \
+.PHONY: deps prepare build daemon-artifact test test-unit test-testbed test-engine test-daemon test-pulumi test-slow test-fault bench-fault-load \
         pulumi-toolchain plugin plugin-schema plugin-package gen-sdk examples demo demo-down \
         bench-plan bench-deploy bench-join bench-artifact clean
 
@@ -80,6 +80,9 @@ test-slow: build
 test-pulumi: build
 	bash scripts/test-all.sh pulumi
 
+test-fault: build
+	bash scripts/test-all.sh fault
+
 bench-plan: build
 	npm run -s bench:plan
 
@@ -91,6 +94,9 @@ bench-join: build
 
 bench-artifact: build
 	npm run -s bench:artifact
+
+bench-fault-load: build
+	npm run -s bench:fault-load
 
 clean:
 	rm -rf dist

@@ -158,12 +158,25 @@ export class Testbed {
     return (await containerInit(h.ns)) !== undefined;
   }
 
-  /** Powers a host off (orderly; its disk state stays). */
-  async stop(host: string): Promise<void> {
+  /**
+   * Powers a host off (orderly; its disk state stays). `{ powerCut: true }`: no shutdown at all — every
+   * process of the host is killed at once (SIGKILL), as when the power goes; what it had not written to
+   * disk is lost.
+   */
+  async stop(host: string, opts: { powerCut?: boolean } = {}): Promise<void> {
     const h = this.host(host);
     // by machine name, so a host booted by another process (attach) is found too
     const procs = findNspawn((m) => m === h.name);
-    await Promise.all(procs.map((p) => stopContainer(p.pid, h.ns)));
+    if (opts.powerCut) {
+      for (const p of procs) {
+        try {
+          process.kill(p.pid, "SIGKILL");
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    await Promise.all(procs.map((p) => stopContainer(p.pid, h.ns, opts.powerCut ? 0 : undefined)));
     await stopContainer(undefined, h.ns);
     h.pid = undefined;
     writeState(this.state);

@@ -48,6 +48,7 @@ export function unchangedHealth(target: HostTarget, reading: HostReading) {
 }
 
 const s1 = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const peersText = (n: number) => `${n} peer${n === 1 ? "" : "s"}`;
 
 /** The gate's wait followed by a fresh read (the health as it stands after the wait); empty without a gate. */
 function gateAndRead(ifname: string, gate: Pick<GatePlan, "peers" | "check">): string {
@@ -123,7 +124,7 @@ async function rollback(
   try {
     rb = await runScript(session, node, ifname, steps, timeoutMs, `rollback ${ifname}`, { prelude: gateStartLine(), afterVerify: gateAndRead(ifname, recheck), secrets });
   } catch (e) {
-    throw new EngineError(`node ${node}: the change made ${failed.length} peer(s) unreachable:\n${lines.join("\n")}\n  and the rollback failed: ${(e as Error).message}\n  The previous state is on the host: ${p.confPrev} (wg-quick file) and ${p.livePrev} (wg showconf). Fix: restore it by hand (cp ${p.confPrev} ${p.conf}; wg syncconf ${ifname} ${p.livePrev}) and correct the change`);
+    throw new EngineError(`node ${node}: the change made ${peersText(failed.length)} unreachable:\n${lines.join("\n")}\n  and the rollback failed: ${(e as Error).message}\n  The previous state is on the host: ${p.confPrev} (wg-quick file) and ${p.livePrev} (wg showconf). Fix: restore it by hand (cp ${p.confPrev} ${p.conf}; wg syncconf ${ifname} ${p.livePrev}) and correct the change`);
   }
   result.rolledBack = true;
   result.rollbackMs = rb.durationMs;
@@ -136,7 +137,7 @@ async function rollback(
   });
   log("warn", `rolled back in ${s1(rb.durationMs)}: ${back.join("; ")}`);
   throw new EngineError(
-    `node ${node}: the change made ${failed.length} peer(s) unreachable and was rolled back on this host:\n${lines.join("\n")}\n` +
+    `node ${node}: the change made ${peersText(failed.length)} unreachable and was rolled back on this host:\n${lines.join("\n")}\n` +
       `  rolled back to the previous state (${p.confPrev}, ${p.livePrev}) in ${s1(rb.durationMs)}: ${back.join("; ")}\n` +
       `  Fix: correct the change (the peer's endpoint or port, this node's listen port, key or address, a firewall between them), ` +
       `or set the mesh's healthCheck mode to "off" to apply it anyway`,
