@@ -209,7 +209,9 @@ export function renderChangeScript(ifname: string, steps: Step[], options: Chang
     body + "}",
     "if WGM_D=$(mktemp -d 2>/dev/null); then",
     '  ( wgm_main ) > "$WGM_D/out" 2> "$WGM_D/err"; WGM_RC=$?',
-    '  cat "$WGM_D/out"; cat "$WGM_D/err" >&2; rm -rf "$WGM_D"',
+    // Files open, directory gone, then the output: nothing is left behind even if the channel is dead.
+    '  exec 3< "$WGM_D/out" 4< "$WGM_D/err"; rm -rf "$WGM_D"',
+    "  cat <&3; cat <&4 >&2; exec 3<&- 4<&-",
     "else",
     "  ( wgm_main ); WGM_RC=$?",
     "fi",
