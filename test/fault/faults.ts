@@ -5,7 +5,9 @@
  * on this machine). Every fault has its undo; tests call it in `finally`/`after`.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import * as os from "node:os";
+import * as path from "node:path";
 import { containerInit, execPrefix } from "../testbed/container";
 import type { Testbed } from "../testbed";
 
@@ -31,23 +33,49 @@ export async function restoreSsh(tb: Testbed, host: string): Promise<void> {
   await tb.exec(host, ["sh", "-c", `nft delete table inet ${CUT_TABLE} 2>/dev/null || true`]);
 }
 
-/** tc netem on every port of the testbed's bridge: each packet between two hosts (or from this machine) crosses one. */
-export async function segmentNetem(tb: Testbed, spec: string[]): Promise<void> {
-  for (const h of tb.hosts) {
-    if (h.behindNat) continue;
-    execFileSync("ip", ["netns", "exec", tb.bridgeNamespace, "tc", "qdisc", "replace", "dev", h.link.parentIf, "root", "netem", ...spec]);
-  }
+export const NETEM_PYTHON = "/var/cache/wgmesh/netem-venv-fnfqueue-1.1.2/bin/python";
+const NETEM_QUEUE = 7;
+
+export interface SegmentNetem {
+  /** Undo: the rule out, the emulator stopped, the bridge's sysctl as it was. */
+  clear(): Promise<void>;
 }
 
-export async function clearSegmentNetem(tb: Testbed): Promise<void> {
-  for (const h of tb.hosts) {
-    if (h.behindNat) continue;
-    try {
-      execFileSync("ip", ["netns", "exec", tb.bridgeNamespace, "tc", "qdisc", "del", "dev", h.link.parentIf, "root"], { stdio: "ignore" });
-    } catch {
-      /* none */
-    }
-  }
+/**
+ * Delay and loss on the testbed's segment. This machine's kernel has no sch_netem (no `tc netem`), so the
+ * bridge hands every forwarded IPv4 packet to an NFQUEUE (bridge-nf-call-iptables + iptables NFQUEUE in the
+ * bridge's namespace) and test/fault/netem.py holds each one `delayMs`, dropping `lossPercent` of them.
+ * Each packet between two hosts, or between this machine and a host, crosses the bridge once.
+ */
+export async function segmentNetem(tb: Testbed, delayMs: number, lossPercent: number): Promise<SegmentNetem> {
+  if (!existsSync(NETEM_PYTHON)) throw new Error(`${NETEM_PYTHON} is missing: run bash scripts/netem-prepare.sh (make prepare does)`);
+  const ns = tb.bridgeNamespace;
+  const script = path.join(__dirname, "..", "..", "..", "test", "fault", "netem.py");
+  const child = spawn("ip", ["netns", "exec", ns, NETEM_PYTHON, script, String(NETEM_QUEUE), String(delayMs), String(lossPercent)], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("ready")) resolve();
+    });
+    child.once("exit", (code) => reject(new Error(`netem.py exited ${code} before it was ready`)));
+  });
+  const sysctl = "net.bridge.bridge-nf-call-iptables";
+  const was = execFileSync("ip", ["netns", "exec", ns, "sysctl", "-n", sysctl], { encoding: "utf8" }).trim();
+  const rule = ["FORWARD", "-j", "NFQUEUE", "--queue-num", String(NETEM_QUEUE)];
+  execFileSync("ip", ["netns", "exec", ns, "sysctl", "-q", "-w", `${sysctl}=1`]);
+  execFileSync("ip", ["netns", "exec", ns, "iptables", "-I", ...rule]);
+  return {
+    async clear() {
+      try {
+        execFileSync("ip", ["netns", "exec", ns, "iptables", "-D", ...rule], { stdio: "ignore" });
+        execFileSync("ip", ["netns", "exec", ns, "sysctl", "-q", "-w", `${sysctl}=${was}`], { stdio: "ignore" });
+      } catch {
+        /* the namespace is gone with its testbed */
+      }
+      child.kill("SIGKILL");
+    },
+  };
 }
 
 /** Busy loops on this machine (default: two per core), until the returned stop is called. */
