@@ -38,3 +38,6 @@ export const meshIps = mesh.meshIps;
 export const publicKeys = mesh.publicKeys;
 export const endpoints = mesh.endpoints;
 export const behindNat = mesh.behindNat;
+// Every node's view of its peers (state, latest handshake age, rx/tx bytes, endpoint), as of the last
+// `pulumi up` or `pulumi refresh`.
+export const health = pulumi.all(Object.fromEntries(Object.entries(mesh.nodeConfigs).map(([name, c]) => [name, c.health])));
