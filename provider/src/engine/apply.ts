@@ -1,5 +1,5 @@
 /**
- * Converge one host: ONE SSH connection, at most two exec round trips —
+ * Converge one host: ONE SSH connection, at most two exec round trips (three when the health gate rolls back) —
  *   (1) read: facts + engine probe (read-only);
  *   (2) only when something differs: the batched change script, which ends with a fresh read so that the
  *       result is verified without a third round trip.
