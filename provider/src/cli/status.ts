@@ -9,7 +9,8 @@
  */
 import { mapLimit, targetsFromPlan } from "../engine/deploy";
 import { inspectHost } from "../engine/apply";
-import { healthFromLive, type NodeHealth } from "../planner/health";
+import type { NodeHealth } from "../planner/health";
+import { healthOfReading } from "../engine/gated";
 import { UsageError, type CliIO, type Command } from "./commands";
 import { compileOrFail, parseRemoteArgs, remoteSetup, REMOTE_OPTIONS_HELP } from "./deploy";
 import { healthTable, rowsOf, type StatusRow } from "./health";
@@ -53,7 +54,7 @@ export async function runMeshStatus(args: string[], io: CliIO): Promise<number> 
     try {
       const { reading } = await inspectHost(t.node, t.connection, { ...setup.engine, interfaceName: t.desired.interface.name });
       const names = new Map(t.desired.peers.map((p) => [p.publicKey, p.hostname]));
-      return { node: t.node, health: healthFromLive(reading.facts.live, names, reading.probe.now ?? Math.floor(Date.now() / 1000), "handshake") };
+      return { node: t.node, health: healthOfReading(reading, names, "handshake") };
     } catch (e) {
       return { node: t.node, error: e instanceof Error ? e.message : String(e) };
     }

@@ -17,7 +17,7 @@ import { connect, type ConnectOptions } from "./ssh/connection";
 import { newCounters, type HostCounters } from "./ssh/counters";
 import { silentLogger, type Logger } from "./ssh/log";
 import type { SshSession } from "./ssh/session";
-import type { EngineOptions, HostResult, HostTarget, Step } from "./types";
+import type { EngineOptions, HostResult, HostTarget } from "./types";
 
 export const DEFAULT_SCRIPT_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -50,15 +50,8 @@ export function remainingDifferences(target: HostTarget, after: HostReading): st
 }
 
 /** Run a change script; returns the verification reading; throws EngineError naming the failed step (engine/script.ts). */
-export async function runSteps(
-  session: SshSession,
-  node: string,
-  ifname: string,
-  steps: Step[],
-  timeoutMs: number,
-  label: string,
-): Promise<HostReading> {
-  return (await runScript(session, node, ifname, steps, timeoutMs, label)).reading;
+export async function runSteps(...args: Parameters<typeof runScript>): Promise<HostReading> {
+  return (await runScript(...args)).reading;
 }
 
 export function emptyResult(node: string, dryRun: boolean): HostResult {

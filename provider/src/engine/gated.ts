@@ -17,6 +17,8 @@ import {
   planGate,
   type GateEvidence,
   type GatePlan,
+  type HealthMode,
+  type NodeHealth,
 } from "../planner/health";
 import type { ChangePlan } from "./changes";
 import { gateScript, gateStartLine, parseGate } from "./gate";
@@ -42,9 +44,14 @@ function peerNames(target: HostTarget): Map<string, string> {
   return new Map(target.desired.peers.map((p) => [p.publicKey, p.hostname]));
 }
 
+/** A node's health from a read of its host (peers named by `names`: public key → hostname). */
+export function healthOfReading(reading: HostReading, names: ReadonlyMap<string, string>, mode: HealthMode, gated?: ReadonlyMap<string, GateEvidence>): NodeHealth {
+  return healthFromLive(reading.facts.live, names, hostNow(reading), mode, gated);
+}
+
 /** Health of a host that needed no change (from its read). */
-export function unchangedHealth(target: HostTarget, reading: HostReading) {
-  return healthFromLive(reading.facts.live, peerNames(target), hostNow(reading), (target.healthCheck ?? DEFAULT_HEALTH_CHECK).mode);
+export function unchangedHealth(target: HostTarget, reading: HostReading): NodeHealth {
+  return healthOfReading(reading, peerNames(target), (target.healthCheck ?? DEFAULT_HEALTH_CHECK).mode);
 }
 
 const s1 = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -75,7 +82,8 @@ export async function applyGated(
   if (check.mode === "ping" && !before.probe.ping) {
     throw new EngineError(`node ${node}: healthCheck mode "ping" needs the ping command on the host, which is missing. Fix: install it (apt-get install iputils-ping) or use mode "handshake"`);
   }
-  const gate = planGate(target.desired, before.facts.live, plan.operations, hostNow(before), check);
+  const gate = planGate(target.desired, before.facts.live, plan.operations, hostNow(before), check, before.probe.ping);
+  if (!before.probe.ping && gate.peers.length) log("warn", "the host has no ping: the health gate can only watch for handshakes, not send probes, so it will not roll back (install iputils-ping)");
   const secrets = targetSecrets(target);
   if (gate.peers.length) log("info", `health gate (${check.mode}, ≤ ${check.timeoutSeconds} s): waiting for ${gate.peers.map((p) => p.hostname).join(", ")}`);
   const run = await runScript(session, node, ifname, plan.steps, timeoutMs, `apply ${ifname}`, {
@@ -86,7 +94,7 @@ export async function applyGated(
   const after = run.reading;
   const outcome = parseGate(run.stdout);
   if (!outcome || !outcome.ran) {
-    result.health = healthFromLive(run.final.facts.live, peerNames(target), hostNow(run.final), check.mode);
+    result.health = healthOfReading(run.final, peerNames(target), check.mode);
     if (gate.peers.length) log("warn", "health gate did not run on the host (wg missing?): peers not checked");
     return after;
   }
@@ -130,7 +138,7 @@ async function rollback(
   result.rollbackMs = rb.durationMs;
   const again = parseGate(rb.stdout);
   const evidence = new Map<string, GateEvidence>((again?.peers ?? []).map((e) => [e.publicKey, e]));
-  result.health = healthFromLive(rb.final.facts.live, peerNames(target), hostNow(rb.final), gate.check.mode, evidence);
+  result.health = healthOfReading(rb.final, peerNames(target), gate.check.mode, evidence);
   const back = failed.map((x) => {
     const e = evidence.get(x.publicKey);
     return e?.ok ? `${x.hostname} reachable again after ${s1(e.waitedMs)}` : `${x.hostname} still not answering (the cause may be outside this change)`;

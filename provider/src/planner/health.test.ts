@@ -115,6 +115,9 @@ test("an interface-wide change (listen port) touches every peer; mode off gates 
   assert.deepEqual(g.interfaceChanges, ["listen port 51820 → 51821"]);
   assert.deepEqual(g.peers.map((p) => [p.hostname, p.rollbackOnFailure, p.changes]), [["app1", true, []], ["db1", true, []], ["web2", true, []]]);
   assert.match(describeUnreachable(g.peers[0]!, g), /changed: listen port 51820 → 51821$/);
+  const blind = planGate(moved, before, diff(moved, before), NOW, CHECK, false);
+  assert.equal(blind.peers.length, 3, "a host without ping still waits and reports");
+  assert.ok(blind.peers.every((p) => p.healthyBefore && !p.rollbackOnFailure), "but silence proves nothing: no rollback");
   assert.deepEqual(planGate(moved, before, diff(moved, before), NOW, { mode: "off", timeoutSeconds: 15 }).peers, []);
   const ping = planGate(moved, before, diff(moved, before), NOW, { mode: "ping", timeoutSeconds: 5 });
   assert.match(describeUnreachable(ping.peers[0]!, ping), /no echo reply within 5 s/);

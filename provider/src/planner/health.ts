@@ -166,8 +166,19 @@ function peerChanges(op: Extract<Operation, { kind: "peer-set" }>, before: LiveP
   return out;
 }
 
-/** Which peers the gate waits for after `operations` are applied to the host read as `before`. */
-export function planGate(desired: NodeDesiredState, before: LiveState, operations: readonly Operation[], nowSeconds: number, check: HealthCheck): GatePlan {
+/**
+ * Which peers the gate waits for after `operations` are applied to the host read as `before`.
+ * `canProbe` false (no `ping` on the host): the gate can only watch, not provoke traffic, so silence proves
+ * nothing and no peer rolls the host back (they are still waited for and reported).
+ */
+export function planGate(
+  desired: NodeDesiredState,
+  before: LiveState,
+  operations: readonly Operation[],
+  nowSeconds: number,
+  check: HealthCheck,
+  canProbe = true,
+): GatePlan {
   const livePeers = new Map(before.peers.map((p) => [p.publicKey, p]));
   const hadInterface = before.interface !== null;
   const interfaceChanges = operations.map((op) => interfaceChange(op, before.interface)).filter((x): x is string => x !== null);
@@ -189,7 +200,7 @@ export function planGate(desired: NodeDesiredState, before: LiveState, operation
         healthyBefore,
         isNew,
         changes: op ? peerChanges(op, was) : isNew ? ["peer added"] : [],
-        rollbackOnFailure: healthyBefore,
+        rollbackOnFailure: healthyBefore && canProbe,
       });
     }
   }

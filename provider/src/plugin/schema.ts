@@ -275,7 +275,8 @@ const decentralizedNodeOutputs: Record<keyof DecentralizedNodeOutputs, PropertyS
 // ---- assembly ---------------------------------------------------------------------------------------------
 
 function objectType(description: string, properties: Record<string, PropertySpec>, required: string[]) {
-  return { type: "object", description, properties: sortKeys(properties), required };
+  // An empty `required` is left out, as the engine's schema normalisation does (get-schema returns it so).
+  return { type: "object", description, properties: sortKeys(properties), ...(required.length > 0 ? { required } : {}) };
 }
 
 function sortKeys<T>(o: Record<string, T>): Record<string, T> {

@@ -20,7 +20,8 @@ import { assertInterfaceName } from "../../planner/commands";
 import { absent, compact, containsUnknown, deepEqual, sshOptions } from "./common";
 import { readNodeHost } from "./hosts";
 import { PLANNED_HOST_FILES, type CheckFailure, type Lifecycle, type LifecycleContext } from "./types";
-import { healthCheckProblems, healthFromLive, resolveHealthCheck, type HealthCheck, type HealthMode, type NodeHealth } from "../../planner/health";
+import { healthCheckProblems, resolveHealthCheck, type HealthCheck, type HealthMode, type NodeHealth } from "../../planner/health";
+import { healthOfReading } from "../../engine/gated";
 export { PLANNED_HOST_FILES };
 
 export interface PeerInputs {
@@ -196,7 +197,7 @@ async function apply(inputs: NodeConfigInputs, ctx: LifecycleContext): Promise<N
 /** The node's health from a read (refresh): peers named from the planned peers. */
 export function healthFromReading(props: NodeConfigInputs, reading: HostReading): NodeHealth {
   const names = new Map(Object.entries(props.peers ?? {}).map(([h, p]) => [p.publicKey, h]));
-  return healthFromLive(reading.facts.live, names, reading.probe.now ?? Math.floor(Date.now() / 1000), healthCheckOf(props).mode);
+  return healthOfReading(reading, names, healthCheckOf(props).mode);
 }
 
 function sameHost(a: Connection, b: Connection): boolean {
