@@ -2,12 +2,13 @@
 #   make test        every test suite (prepares this machine first: apt packages, npm ci, testbed caches,
 #                    the Pulumi CLI and language hosts built from the Go module proxy)
 #   make demo        a local 3-host mesh with `pulumi up` (make demo-down removes it)
+#   make dist        the release files users install (dist/release/)
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-.PHONY: deps prepare build daemon-artifact test test-unit test-testbed test-engine test-daemon test-pulumi test-slow test-fault bench-fault-load \
+.PHONY: deps prepare build dist daemon-artifact test test-unit test-testbed test-engine test-daemon test-pulumi test-slow test-fault \
         pulumi-toolchain plugin plugin-schema plugin-package gen-sdk examples demo demo-down \
-        bench-plan bench-deploy bench-join bench-artifact clean
+        bench-plan bench-deploy bench-join bench-artifact bench-pulumi bench-fault-load clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -24,6 +25,11 @@ build: deps
 daemon-artifact: deps
 	node scripts/daemon-artifact.js
 
+# The release files users install from, in dist/release/: npm tarball, plugin tarball (linux-amd64), Python
+# wheel + sdist, Go module proxy directory (see scripts/dist.sh and README "Install").
+dist: build
+	bash scripts/dist.sh
+
 # Everything the tests need on this machine (idempotent; quick when already done).
 prepare: build
 	bash scripts/prepare.sh
@@ -38,7 +44,8 @@ test: prepare
 demo: prepare
 	bash scripts/demo.sh
 
-demo-down: build
+# No build: removing the demo needs only what `make demo` built.
+demo-down:
 	bash scripts/demo.sh down
 
 # Provider plugin: compiled JS + executable wrapper dist/pulumi-resource-wgmesh; regenerates schema.json
@@ -97,6 +104,11 @@ bench-artifact: build
 
 bench-fault-load: build
 	npm run -s bench:fault-load
+
+# The Pulumi front door at 10–500 nodes against trivial-resource floors (fresh previews; add
+# `-- --converged 100` for a converged preview on 100 testbed hosts, root).
+bench-pulumi: build
+	npm run -s bench:pulumi
 
 clean:
 	rm -rf dist

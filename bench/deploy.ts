@@ -6,6 +6,7 @@
  *   3. A no-op re-apply of all 10 (wall and per host), then of the reference host alone again.
  * The target (issue 5): parallel wall time ≤ 1.5× the slowest single host's time. Ratios are printed against
  * both the slowest host inside the parallel run and the host deployed alone.
+ * Also the testbed's memory (PSS per host) before and after. 50 hosts: `npm run bench:deploy -- --hosts 50`.
  * Usage: node dist/bench/deploy.js [--hosts N] [--name PREFIX] [--keep]
  * A benchmark, not a test: it prints figures and always takes its testbed down (unless --keep).
  */
@@ -48,10 +49,17 @@ async function main(): Promise<void> {
       const used = process.cpuUsage(cpu);
       return { wallMs: Date.now() - s, cpuMs: Math.round((used.user + used.system) / 1000), results: Object.values(r.hosts) };
     };
+    const memBefore = await tb.memoryKiB();
     const aloneFirst = await time([ref]);
     const first = await time(fleet);
     const noop = await time(fleet);
     const aloneNoop = await time([ref]);
+    const memAfter = await tb.memoryKiB();
+    const mib = (m: Record<string, number>): string => {
+      const v = Object.values(m).sort((a, b) => a - b);
+      const at = (q: number): string => ((v[Math.min(v.length - 1, Math.floor(q * v.length))] ?? 0) / 1024).toFixed(1);
+      return `${at(0)} / ${at(0.5)} / ${at(1)} MiB (min / median / max PSS per host), ${(v.reduce((a, b) => a + b, 0) / 1024).toFixed(0)} MiB in all`;
+    };
 
     const row = (label: string, run: { wallMs: number; cpuMs: number; results: HostResult[] }, alone: { wallMs: number; cpuMs: number }) => {
       const s = stats(run.results);
@@ -76,6 +84,7 @@ async function main(): Promise<void> {
     const rows = [row(`first deploy (${n} hosts, install + configure)`, first, aloneFirst), row(`no-op re-apply (${n} hosts)`, noop, aloneNoop)];
     const memo = `machine: ${require("node:os").cpus().length} cores, load ${require("node:os").loadavg().map((x: number) => x.toFixed(1)).join(" ")}; testbed boot ${bootS.toFixed(1)} s`;
     console.log(`bench:deploy — ${memo}`);
+    console.log(`testbed memory: booted ${mib(memBefore)}; after the deploys ${mib(memAfter)}`);
     for (const r of rows) {
       console.log(`\n${r.label}`);
       console.log(`  wall ${r.wallMs} ms; slowest host ${r.slowestHostMs} ms (median ${r.medianHostMs} ms); one host alone ${r.aloneHostMs} ms`);

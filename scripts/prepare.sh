@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on this machine, on a brand-new one too (idempotent; fast
-# when already done): apt packages, the testbed caches (Debian rootfs, local apt repo), and the Pulumi CLI
-# + language hosts built from the Go module proxy (cached outside the repo, keyed by version).
+# when already done): apt packages, the testbed caches (Debian rootfs, local apt repo), moto's S3 server (a
+# PyPI venv) and the Pulumi CLI + language hosts built from the Go module proxy (all cached outside the repo,
+# keyed by version).
 # Runs after `make build` (npm ci + tsc), see the Makefile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,5 +26,6 @@ fi
 
 bash scripts/testbed-prepare.sh
 ts "fault suite: user-space netem ($(bash scripts/netem-prepare.sh))"
+bash scripts/moto-prepare.sh
 if [ -f scripts/pulumi-toolchain.sh ]; then bash scripts/pulumi-toolchain.sh; fi
 ts "done"

@@ -36,21 +36,19 @@ fi
 WGMESH_PULUMI_HOME="$WGMESH_CACHE/pulumi-v$WGMESH_PULUMI_VERSION"
 WGMESH_PULUMI_BIN="$WGMESH_PULUMI_HOME/bin"
 WGMESH_PULUMI_VENV="$WGMESH_PULUMI_HOME/python-venv-pulumi-$WGMESH_PULUMI_PYPI_VERSION"
-WGMESH_PULUMI_SHIM_DIR="$WGMESH_ROOT/node_modules/@pulumi/pulumi"
 export WGMESH_ROOT WGMESH_CACHE WGMESH_PULUMI_VERSION WGMESH_PULUMI_HOME WGMESH_PULUMI_BIN WGMESH_PULUMI_VENV \
   WGMESH_PULUMI_HOSTS_SDK_VERSION WGMESH_PULUMI_GO_HOST_SDK_VERSION WGMESH_PULUMI_YAML_VERSION \
-  WGMESH_PULUMI_PYPI_VERSION WGMESH_PULUMI_SHIM_DIR
+  WGMESH_PULUMI_PYPI_VERSION
 
 # PATH, first match wins: the Python virtualenv (the v3.68 python host runs the first `python3` on PATH),
-# the built CLI + language hosts, then the dynamic-provider shim `pulumi-resource-pulumi-nodejs`
-# shipped at the root of the @pulumi/pulumi npm package (without it the CLI tries to download it).
+# then the built CLI + language hosts + the dynamic-provider shim `pulumi-resource-pulumi-nodejs` (placed
+# beside the CLI by pulumi-toolchain.sh, as in Pulumi's releases, so the CLI uses it without a warning).
 _wgmesh_path_prepend() {
   case ":$PATH:" in
     *":$1:"*) PATH="$(printf '%s' ":$PATH:" | sed "s#:$1:#:#; s#^:##; s#:\$##")" ;;
   esac
   PATH="$1${PATH:+:$PATH}"
 }
-_wgmesh_path_prepend "$WGMESH_PULUMI_SHIM_DIR"
 _wgmesh_path_prepend "$WGMESH_PULUMI_BIN"
 _wgmesh_path_prepend "$WGMESH_PULUMI_VENV/bin"
 unset -f _wgmesh_path_prepend

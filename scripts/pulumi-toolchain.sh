@@ -216,6 +216,20 @@ while [ "${#PID_PIECE[@]}" -gt 0 ]; do reap_one; done
 if [ "${#FAILED[@]}" -gt 0 ]; then
   die "failed pieces: ${FAILED[*]} (total $(( $(date +%s) - T0 ))s)"
 fi
+
+# The dynamic-provider shim `pulumi-resource-pulumi-nodejs` next to the CLI, where Pulumi's own release
+# archives put it: the CLI looks for this bundled plugin beside itself (on PATH elsewhere it warns "using …
+# from $PATH"). Pulumi's script, byte for byte: it runs the project's own @pulumi/pulumi dynamic provider.
+shim="$BIN/pulumi-resource-pulumi-nodejs"
+shim_text='#!/bin/sh
+PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH=$(node -e "console.log(require.resolve('\''@pulumi/pulumi/cmd/dynamic-provider'\''))")
+if [ ! -z "$PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH" ]; then
+    node "$PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH" $@
+fi'
+if [ "$(cat "$shim" 2>/dev/null)" != "$shim_text" ]; then
+  printf '%s\n' "$shim_text" > "$shim.tmp" && chmod 0755 "$shim.tmp" && mv -f "$shim.tmp" "$shim"
+  log "shim: $shim"
+fi
 log "done in $(( $(date +%s) - T0 ))s. Use it with:  source $REPO/scripts/pulumi-env.sh"
 exit 0
 }

@@ -1,7 +1,10 @@
 // Three tiers with access control (the wgmesh README's policy example): production web servers reach the
-// app server, the app server and the database reach each other, staging is isolated from production.
+// app server, the app server reaches the database (and the database the app server), staging is isolated.
 // Access control is deny-by-default: two nodes are WireGuard peers only if a policy relates their groups
 // (in either direction); a policy's allowRoutableNetworks adds the target's networks to AllowedIPs.
+// The policies are ENFORCED on every host (enforcement "nftables", the default with policies): direction-aware
+// — web may open connections to app, app may not open any to web — and restricted to each policy's ports.
+// The policy tests are checked against the plan at every preview, and run on the hosts by `pulumi refresh`.
 import * as pulumi from "@pulumi/pulumi";
 import * as wgmesh from "@wgmesh/pulumi";
 
@@ -37,9 +40,9 @@ const db = new wgmesh.Group("db", { members: [db1!], description: "production da
 const staging = new wgmesh.Group("staging", { members: [web3!, app2!, db2!], description: "staging, isolated from production" });
 
 const policies = [
-  new wgmesh.Policy("web-to-app", { from: [web], to: [app], allowMeshIps: true, allowRoutableNetworks: false }),
-  new wgmesh.Policy("app-to-db", { from: [app], to: [db], allowMeshIps: true, allowRoutableNetworks: true }),
-  new wgmesh.Policy("db-to-app", { from: [db], to: [app], allowMeshIps: true, allowRoutableNetworks: false }),
+  new wgmesh.Policy("web-to-app", { from: [web], to: [app], allowMeshIps: true, allowRoutableNetworks: false, ports: ["tcp/8080", "icmp"] }),
+  new wgmesh.Policy("app-to-db", { from: [app], to: [db], allowMeshIps: true, allowRoutableNetworks: true, ports: ["tcp/5432", "icmp"] }),
+  new wgmesh.Policy("db-to-app", { from: [db], to: [app], allowMeshIps: true, allowRoutableNetworks: false, ports: ["tcp/8080"] }),
   new wgmesh.Policy("staging-isolated", { from: [staging], to: [staging], allowMeshIps: true, allowRoutableNetworks: true }),
 ];
 
@@ -48,6 +51,15 @@ const mesh = new wgmesh.Mesh("tiers", {
   nodes: [web1!, web2!, app1!, db1!, web3!, app2!, db2!],
   groups: [web, app, db, staging],
   policies,
+  // enforcement: "nftables" is the default with policies ("none": WireGuard peering only).
+  policyTests: [
+    { from: "web1", to: "app1", port: "tcp/8080", expect: "allow" },
+    { from: "app1", to: "web1", port: "tcp/80", expect: "deny" },
+    { from: "app1", to: "db1", port: "tcp/5432", expect: "allow" },
+    { from: "web1", to: "db1", port: "tcp/5432", expect: "deny" },
+    { from: "app1", to: "db1", port: "tcp/22", expect: "deny" },
+    { from: "web3", to: "db1", port: "icmp", expect: "deny" },
+  ],
 });
 
 export const meshIps = mesh.meshIps;

@@ -10,6 +10,21 @@ export type DecentralizedNode = import("./decentralizedNode").DecentralizedNode;
 export const DecentralizedNode: typeof import("./decentralizedNode").DecentralizedNode = null as any;
 utilities.lazyLoad(exports, ["DecentralizedNode"], () => require("./decentralizedNode"));
 
+export { GenerateKeyPairResult } from "./generateKeyPair";
+export const generateKeyPair: typeof import("./generateKeyPair").generateKeyPair = null as any;
+export const generateKeyPairOutput: typeof import("./generateKeyPair").generateKeyPairOutput = null as any;
+utilities.lazyLoad(exports, ["generateKeyPair","generateKeyPairOutput"], () => require("./generateKeyPair"));
+
+export { GetMeshPlanArgs, GetMeshPlanResult, GetMeshPlanOutputArgs } from "./getMeshPlan";
+export const getMeshPlan: typeof import("./getMeshPlan").getMeshPlan = null as any;
+export const getMeshPlanOutput: typeof import("./getMeshPlan").getMeshPlanOutput = null as any;
+utilities.lazyLoad(exports, ["getMeshPlan","getMeshPlanOutput"], () => require("./getMeshPlan"));
+
+export { GetNodeStatusArgs, GetNodeStatusResult, GetNodeStatusOutputArgs } from "./getNodeStatus";
+export const getNodeStatus: typeof import("./getNodeStatus").getNodeStatus = null as any;
+export const getNodeStatusOutput: typeof import("./getNodeStatus").getNodeStatusOutput = null as any;
+utilities.lazyLoad(exports, ["getNodeStatus","getNodeStatusOutput"], () => require("./getNodeStatus"));
+
 export { GroupArgs } from "./group";
 export type Group = import("./group").Group;
 export const Group: typeof import("./group").Group = null as any;

@@ -55,6 +55,10 @@ export class NodeConfig extends pulumi.CustomResource {
      */
     declare public readonly connection: pulumi.Output<outputs.Connection>;
     /**
+     * The node's firewall when the policies are enforced (absent: none): `pulumi preview --diff` shows per node the rules and set members added or removed; a refresh reports the live table.
+     */
+    declare public readonly firewall: pulumi.Output<outputs.Firewall | undefined>;
+    /**
      * IP forwarding on (the node routes for its routable networks).
      */
     declare public readonly forwarding: pulumi.Output<boolean>;
@@ -98,6 +102,14 @@ export class NodeConfig extends pulumi.CustomResource {
      * Peers keyed by hostname.
      */
     declare public readonly peers: pulumi.Output<{[key: string]: outputs.Peer}>;
+    /**
+     * The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
+     */
+    declare public readonly policyTests: pulumi.Output<{[key: string]: outputs.NodePolicyTest} | undefined>;
+    /**
+     * Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
+     */
+    declare public readonly presharedKeys: pulumi.Output<{[key: string]: outputs.PresharedKey} | undefined>;
     /**
      * The node's private key (secret); absent with keyOnHost.
      */
@@ -157,6 +169,7 @@ export class NodeConfig extends pulumi.CustomResource {
             }
             resourceInputs["address"] = args?.address;
             resourceInputs["connection"] = args?.connection ? pulumi.secret(args.connection) : undefined;
+            resourceInputs["firewall"] = args?.firewall;
             resourceInputs["forwarding"] = args?.forwarding;
             resourceInputs["healthCheck"] = args?.healthCheck;
             resourceInputs["hostFiles"] = args?.hostFiles;
@@ -167,6 +180,8 @@ export class NodeConfig extends pulumi.CustomResource {
             resourceInputs["mesh"] = args?.mesh;
             resourceInputs["mtu"] = args?.mtu;
             resourceInputs["peers"] = args?.peers;
+            resourceInputs["policyTests"] = args?.policyTests;
+            resourceInputs["presharedKeys"] = args?.presharedKeys;
             resourceInputs["privateKey"] = args?.privateKey ? pulumi.secret(args.privateKey) : undefined;
             resourceInputs["publicKey"] = args?.publicKey;
             resourceInputs["routes"] = args?.routes;
@@ -174,6 +189,7 @@ export class NodeConfig extends pulumi.CustomResource {
         } else {
             resourceInputs["address"] = undefined /*out*/;
             resourceInputs["connection"] = undefined /*out*/;
+            resourceInputs["firewall"] = undefined /*out*/;
             resourceInputs["forwarding"] = undefined /*out*/;
             resourceInputs["health"] = undefined /*out*/;
             resourceInputs["healthCheck"] = undefined /*out*/;
@@ -185,6 +201,8 @@ export class NodeConfig extends pulumi.CustomResource {
             resourceInputs["mesh"] = undefined /*out*/;
             resourceInputs["mtu"] = undefined /*out*/;
             resourceInputs["peers"] = undefined /*out*/;
+            resourceInputs["policyTests"] = undefined /*out*/;
+            resourceInputs["presharedKeys"] = undefined /*out*/;
             resourceInputs["privateKey"] = undefined /*out*/;
             resourceInputs["publicKey"] = undefined /*out*/;
             resourceInputs["routes"] = undefined /*out*/;
@@ -208,6 +226,10 @@ export interface NodeConfigArgs {
      * SSH connection (secret).
      */
     connection: pulumi.Input<inputs.ConnectionArgs>;
+    /**
+     * The node's firewall when the policies are enforced (absent: none): `pulumi preview --diff` shows per node the rules and set members added or removed; a refresh reports the live table.
+     */
+    firewall?: pulumi.Input<inputs.FirewallArgs | undefined>;
     /**
      * IP forwarding on (the node routes for its routable networks).
      */
@@ -248,6 +270,14 @@ export interface NodeConfigArgs {
      * Peers keyed by hostname.
      */
     peers: pulumi.Input<{[key: string]: pulumi.Input<inputs.PeerArgs>}>;
+    /**
+     * The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
+     */
+    policyTests?: pulumi.Input<{[key: string]: pulumi.Input<inputs.NodePolicyTestArgs>} | undefined>;
+    /**
+     * Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
+     */
+    presharedKeys?: pulumi.Input<{[key: string]: pulumi.Input<inputs.PresharedKeyArgs>} | undefined>;
     /**
      * The node's private key (secret); absent with keyOnHost.
      */

@@ -71,6 +71,10 @@ export class Policy extends pulumi.CustomResource {
      */
     declare public readonly name: pulumi.Output<string>;
     /**
+     * Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+     */
+    declare public readonly ports: pulumi.Output<string[] | undefined>;
+    /**
      * Names of the groups reached.
      */
     declare public /*out*/ readonly toGroups: pulumi.Output<string[]>;
@@ -101,6 +105,7 @@ export class Policy extends pulumi.CustomResource {
             resourceInputs["description"] = args?.description;
             resourceInputs["from"] = args?.from;
             resourceInputs["name"] = args?.name;
+            resourceInputs["ports"] = args?.ports;
             resourceInputs["to"] = args?.to;
             resourceInputs["fromGroups"] = undefined /*out*/;
             resourceInputs["fromUrns"] = undefined /*out*/;
@@ -113,6 +118,7 @@ export class Policy extends pulumi.CustomResource {
             resourceInputs["fromGroups"] = undefined /*out*/;
             resourceInputs["fromUrns"] = undefined /*out*/;
             resourceInputs["name"] = undefined /*out*/;
+            resourceInputs["ports"] = undefined /*out*/;
             resourceInputs["toGroups"] = undefined /*out*/;
             resourceInputs["toUrns"] = undefined /*out*/;
         }
@@ -145,6 +151,10 @@ export interface PolicyArgs {
      * Policy name; default: the resource name.
      */
     name?: pulumi.Input<string | undefined>;
+    /**
+     * Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+     */
+    ports?: pulumi.Input<pulumi.Input<string>[] | undefined>;
     /**
      * Groups reached.
      */

@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { GO_BINARY, REPO_ROOT, goSkipReason, runGo, runOurs } from "./gopeer";
-import { runPeers, systemctlIsActive } from "../../provider/src/daemon/commands";
+import { runPeers, systemctlIsActive } from "../../provider/src/cli/daemon";
 import { deriveParams } from "../../provider/src/daemon/derive";
 import { handleRequestLine, RpcHandlers } from "../../provider/src/daemon/rpc";
 import * as net from "node:net";

@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { goSkipReason, runGo, runOurs, stripLogTime } from "./gopeer";
-import { runPeers, runStatus, runTestPeer, systemctlIsActive } from "../../provider/src/daemon/commands";
+import { runPeers, runStatus, runTestPeer, systemctlIsActive } from "../../provider/src/cli/daemon";
 import { PeerExchange, ExchangeEvent } from "../../provider/src/daemon/exchange";
 import { PeerStore } from "../../provider/src/daemon/store";
 import { deriveParams, meshIPv4 } from "../../provider/src/daemon/derive";

@@ -68,8 +68,9 @@ export class NetLab {
   private readonly logs = new Map<string, string>();
   private hostIndex = 10;
 
-  constructor(private readonly subnet = 77) {
-    this.prefix = `wgj${process.pid % 100000}${counter++}`;
+  /** `prefix`: start of every namespace name (default `wgj`; a benchmark may want its own). */
+  constructor(private readonly subnet = 77, opts: { prefix?: string } = {}) {
+    this.prefix = `${opts.prefix ?? "wgj"}${process.pid % 100000}${counter++}`;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "wgm-lab-"));
     this.bootstrapIp = `172.31.${subnet}.2`;
   }

@@ -7,7 +7,7 @@ import { PeerExchange } from "../../provider/src/daemon/exchange";
 import { PeerStore } from "../../provider/src/daemon/store";
 import { deriveParams, meshIPv4 } from "../../provider/src/daemon/derive";
 import { parseSecret } from "../../provider/src/daemon/secret";
-import { runTestPeer, systemctlIsActive } from "../../provider/src/daemon/commands";
+import { runTestPeer, systemctlIsActive } from "../../provider/src/cli/daemon";
 import { generateKeyPair } from "../../provider/src/core/keys";
 import { runOurs } from "./gopeer";
 

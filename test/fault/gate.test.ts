@@ -5,7 +5,8 @@
  *   trips; `wgmesh status STATE` reads them back as connected.
  * - A change that breaks connectivity (a peer's endpoint moved to a dead port): rolled back on every host
  *   that has that peer, the error names node, peer and the change; pings between the other peers never stop;
- *   the previous state is on the host (0600); the next apply of the good plan changes nothing.
+ *   the previous state is on the host (0600); the next apply of the good plan changes nothing. With policies
+ *   enforced, a change that also loads a new firewall gets the previous table and file back.
  * - A package that cannot be installed names apt's error line; a unit that fails shows systemctl status and
  *   the journal; a host whose sshd is down names address, port, attempts and the last error.
  * - healthCheck mode "ping" (a new node waited for by echo reply) and "off" (no wait).
@@ -116,6 +117,43 @@ describe("fault injection: health gate, rollback, health output, diagnostics", {
     assert.match(files, new RegExp(`${tb.host(H(2)).address.replace(/\./g, "\\.")}:51820`));
     const again = await deploy(c4.targets, engineOptions(tb));
     for (const [n, h] of Object.entries(again.hosts)) assert.deepEqual([h.status, h.execRoundTrips], ["unchanged", 1], `${n}: ${h.error ?? h.steps.join(", ")}`);
+  });
+
+  it("with enforcement: a change that also loads a new firewall is rolled back to the previous table and file", async () => {
+    const hosts = four.nodes.map((n) => n.hostname);
+    const enforced = (nodesOf: NodeInput[], ports: string[]): MeshInput => ({
+      nodes: nodesOf, enforcement: "nftables",
+      groups: [{ name: "all", members: hosts }],
+      policies: [{ name: "all-to-all", fromGroups: ["all"], toGroups: ["all"], ports }],
+    });
+    const good = compile(tb, enforced(four.nodes, ["icmp", "tcp/22"]));
+    const first = await deploy(good.targets, engineOptions(tb));
+    for (const [n, h] of Object.entries(first.hosts)) assert.equal(h.status, "changed", `${n}: ${h.error ?? ""}`);
+    const LIST = ["sh", "-c", "nft -s list table inet wgmesh_wg0 | sha256sum; sha256sum < /etc/wireguard/wg0.nft"];
+    const tables = Object.fromEntries(await Promise.all([1, 3, 4].map(async (i) => [H(i), await tb.execOk(H(i), LIST)] as const)));
+    await sleep(11_000); // the moved peer must not talk first (see the test above)
+    const dead = `${tb.host(H(2)).address}:9999`;
+    const moved = four.nodes.map((n) => (n.hostname === H(2) ? { ...n, publicEndpoint: dead } : n));
+    const broken = compile(tb, enforced(moved, ["icmp", "tcp/22", "tcp/5432"]));
+    const r = await deploy(broken.targets, engineOptions(tb));
+    for (const i of [1, 3, 4]) {
+      const h = r.hosts[H(i)]!;
+      assert.equal(h.status, "failed", H(i));
+      assert.equal(h.rolledBack, true, H(i));
+      assert.ok(h.steps.some((s) => /^load the firewall/.test(s)), `${H(i)} loaded a new firewall: ${h.steps.join("; ")}`);
+      assert.match(h.error!, new RegExp(`peer ${H(2)} \\(no handshake`));
+      assert.match(h.error!, /rolled back to the previous state \(\/etc\/wireguard\/wg0\.conf\.prev, \/etc\/wireguard\/wg0\.live\.prev, \/etc\/wireguard\/wg0\.nft\.prev\)/);
+      assert.equal(await tb.execOk(H(i), LIST), tables[H(i)], `${H(i)}: the table and its file are the ones before the change`);
+      assert.match(await tb.execOk(H(i), ["stat", "-c", "%a %u", "/etc/wireguard/wg0.nft.prev"]), /^600 0\n/);
+    }
+    assert.equal(r.hosts[H(2)]!.status, "changed", "the moved node only gains the new port in its own firewall (no peer touched)");
+    const again = await deploy(good.targets, engineOptions(tb));
+    for (const i of [1, 3, 4]) assert.deepEqual([again.hosts[H(i)]!.status, again.hosts[H(i)]!.execRoundTrips], ["unchanged", 1], `${H(i)}: ${again.hosts[H(i)]!.error ?? again.hosts[H(i)]!.steps.join(", ")}`);
+    assert.equal(again.hosts[H(2)]!.status, "changed", again.hosts[H(2)]!.error);
+    // Back to the unenforced mesh the next tests start from: the firewall removed (not a rollback case).
+    const plain = await deploy(c4.targets, engineOptions(tb));
+    for (const [n, h] of Object.entries(plain.hosts)) assert.equal(h.status, "changed", `${n}: ${h.error ?? ""}`);
+    assert.doesNotMatch(await tb.execOk(H(1), ["sh", "-c", "nft list tables"]), /wgmesh_wg0/);
   });
 
   it("diagnostics: apt's error line for a package that cannot be installed; journal and status for a failing unit; address, port and attempts for a dead sshd", async () => {

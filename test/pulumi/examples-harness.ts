@@ -18,9 +18,12 @@ export class ExampleSession {
   dir = "";
   private constructor(readonly tb: Testbed, readonly ws: Workspace, private readonly names: string[]) {}
 
-  /** Boots `names.length` hosts (testbed `tbName`), copies examples/<example>, inits stack dev, sets the SSH key. */
+  /**
+   * Boots `names.length` hosts (testbed `tbName`; with `tbOpts.nat`, the last that many names are the hosts
+   * behind the NAT router), copies examples/<example>, inits stack dev, sets the SSH key.
+   */
   static async start(example: string, tbName: string, names: string[], env: NodeJS.ProcessEnv, tbOpts: Omit<UpOptions, "name"> = {}): Promise<ExampleSession> {
-    const tb = await up(names.length, { ...tbOpts, name: tbName });
+    const tb = await up(names.length - (tbOpts.nat ?? 0), { ...tbOpts, name: tbName });
     const s = new ExampleSession(tb, new Workspace(env), names);
     try {
       s.dir = s.ws.project(example, path.join(repoRoot, "examples", example));
@@ -94,17 +97,65 @@ export class ExampleSession {
  * to-group, or the reverse; X may use Y's routable networks iff some such policy from X's group to Y's has
  * allowRoutableNetworks. No groups and no policies: everyone peers with everyone, networks included.
  */
-export interface PolicySpec { from: string[]; to: string[]; routes: boolean }
+export interface PolicySpec {
+  from: string[]; to: string[]; routes: boolean;
+  /** allowMeshIps (default true). */
+  meshIps?: boolean;
+  /** Allowed "tcp/N", "tcp/N-M", "udp/N", "icmp" (default: all). */
+  ports?: string[];
+}
+/**
+ * Enforced (issue 13, enforcement "nftables"): X may open a connection to Y's mesh IP on a probe ("tcp/5432",
+ * "icmp") iff some policy has X in a from-group, Y in a to-group, allowMeshIps and the probe in its ports (no
+ * ports: all); into the network behind Y iff the same with allowRoutableNetworks.
+ */
 export function policyOracle(groups: Record<string, string[]>, policies: PolicySpec[]) {
   const groupsOf = (n: string) => Object.keys(groups).filter((g) => groups[g]!.includes(n));
   const open = Object.keys(groups).length === 0 && policies.length === 0;
-  const directed = (x: string, y: string, needRoutes: boolean) =>
-    policies.some((p) => (!needRoutes || p.routes) && groupsOf(x).some((g) => p.from.includes(g)) && groupsOf(y).some((g) => p.to.includes(g)));
+  const relates = (p: PolicySpec, x: string, y: string) => groupsOf(x).some((g) => p.from.includes(g)) && groupsOf(y).some((g) => p.to.includes(g));
+  const directed = (x: string, y: string, needRoutes: boolean) => policies.some((p) => (!needRoutes || p.routes) && relates(p, x, y));
+  const portOk = (p: PolicySpec, probe: string) => p.ports === undefined || p.ports.some((spec) => {
+    if (spec === "icmp" || probe === "icmp") return spec === probe;
+    const [proto, range] = spec.split("/") as [string, string];
+    const [pp, port] = probe.split("/") as [string, string];
+    const [lo, hi] = range.split("-").map(Number) as [number, number | undefined];
+    return proto === pp && Number(port) >= lo && Number(port) <= (hi ?? lo);
+  });
   return {
     peers: (x: string, y: string) => x !== y && (open || directed(x, y, false) || directed(y, x, false)),
     routes: (x: string, y: string) => x !== y && (open || ((directed(x, y, false) || directed(y, x, false)) && directed(x, y, true))),
+    /** X may open a connection to Y itself (enforced). */
+    reach: (x: string, y: string, probe = "icmp") => x !== y && (open || policies.some((p) => p.meshIps !== false && relates(p, x, y) && portOk(p, probe))),
+    /** X may open a connection into the network behind Y (enforced). */
+    reachNetwork: (x: string, y: string, probe = "icmp") => x !== y && (open || policies.some((p) => p.routes && relates(p, x, y) && portOk(p, probe))),
   };
 }
+
+/**
+ * TCP connect probes, run concurrently like `probeMatrix`: `bash`'s /dev/tcp from inside host `from` (no tool
+ * of the product involved). Expected connects get 10 s, expected failures 3 s. Returns the wrong ones.
+ */
+export async function connectMatrix(tb: Testbed, probes: Array<Probe & { port: number }>): Promise<string[]> {
+  const wrong: string[] = [];
+  await Promise.all(probes.map(async (p) => {
+    const r = await tb.exec(p.from, ["timeout", p.expect ? "10" : "3", "bash", "-c", `exec 3<>/dev/tcp/${p.target}/${p.port}`]);
+    if ((r.code === 0) !== p.expect) wrong.push(`${p.label}: expected ${p.expect ? "connect" : "no connection"}, got ${r.code === 0 ? "connected" : `none (${r.code}: ${r.stderr.trim()})`}`);
+  }));
+  return wrong.sort();
+}
+
+/** A TCP echo listener on every address of the host (a transient systemd unit, survives the exec; gone at reboot). */
+export async function startListener(tb: Testbed, host: string, port: number): Promise<void> {
+  const js = `require("net").createServer((s) => { s.on("error", () => {}); s.pipe(s); }).listen(${port}, "0.0.0.0")`;
+  await tb.execOk(host, ["systemd-run", `--unit=flisten${port}`, "/usr/local/bin/node", "-e", js]);
+  for (let i = 0; i < 50; i++) {
+    if ((await tb.exec(host, ["bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${port}`])).code === 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${host}: listener on ${port} did not come up`);
+}
+
+export { nodeBind } from "../testbed/traffic";
 
 export interface Probe { label: string; from: string; target: string; expect: boolean; behind?: boolean }
 

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Workspace, pulumiEnv, repoRoot, toolchainMissing, type RunResult } from "./harness";
 import { up, type Testbed } from "../testbed";
+import { diagnosticsByResource } from "./previewdiff";
 
 const baseEnv = pulumiEnv();
 const skip = toolchainMissing(baseEnv) || (process.getuid?.() !== 0 ? "the testbed needs root" : false);
@@ -72,7 +73,12 @@ describe("examples/full-mesh on 3 testbed hosts (real engine)", { skip }, () => 
     const r = pulumiOk(["up", "--yes", "--skip-preview"]);
     t.diagnostic(`pulumi up (3 nodes, create incl. package install): ${r.ms} ms wall`);
     assert.match(r.stdout, /\+ 8 created/);
-    for (const n of NAMES) assert.match(r.stdout, new RegExp(`wgmesh \\[${n}\\] \\d+ operation\\(s\\) applied`), `progress for ${n}`);
+    // Progress on each node's NodeConfig row (the resource's URN), not at stack level.
+    const rows = diagnosticsByResource(r.stdout);
+    for (const n of NAMES) {
+      const row = rows.get(`pulumi-nodejs:dynamic:Resource (demo-${n})`) ?? [];
+      assert.ok(row.some((l) => new RegExp(`^\\[${n}\\] \\d+ operation\\(s\\) applied$`).test(l)), `progress for ${n} on its row:\n${r.stdout}`);
+    }
     const out = JSON.parse(pulumiOk(["stack", "output", "--json"]).stdout);
     assert.deepEqual(Object.keys(out.meshIps).sort(), NAMES);
     assert.deepEqual(out.behindNat, { app1: false, app2: false, app3: false });
@@ -88,7 +94,7 @@ describe("examples/full-mesh on 3 testbed hosts (real engine)", { skip }, () => 
     await tb.execOk(hostOf("app3"), ["systemctl", "disable", "-q", "wg-quick@wg0"]);
     const refresh = pulumiOk(["refresh", "--yes", "--diff"]);
     assert.match(refresh.stdout, /demo-app1[\s\S]*~ peers\s*: \{\s*- app2: \{/, `refresh shows app2 gone from demo-app1:\n${refresh.stdout}`);
-    assert.match(refresh.stdout, /demo-app3\][\s\S]*?~ hostFiles\s*: \{\s*~ unit\s*: "enabled" => "disabled"/, `refresh shows the disabled unit on app3:\n${refresh.stdout}`);
+    assert.match(refresh.stdout, /demo-app3\][\s\S]*?~ hostFiles\s*: \{[^}]*~ unit\s*: "enabled" => "disabled"/, `refresh shows the disabled unit on app3:\n${refresh.stdout}`);
     assert.notEqual(pulumi(["preview", "--expect-no-changes"]).status, 0, "drift must be a pending change");
     pulumiOk(["up", "--yes", "--skip-preview"]);
     assert.match(await tb.execOk(hostOf("app1"), ["wg", "show", "wg0", "peers"]), new RegExp(out.publicKeys.app2.replace(/[+/]/g, "\\$&")));

@@ -38,21 +38,28 @@ test("YAML: examples/yaml-full-mesh up / ping / secrets / no-change preview / re
       fs.writeFileSync(path.join(dir, "Pulumi.yaml"), withPolicy(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")));
       const diff = ws.pulumiOk(dir, ["preview", "--diff"]);
       assert.match(diff.stdout, /\+ +wgmesh:index:Policy: \(create\)/, diff.stdout);
-      for (const [h, other] of [[h1, h2], [h2, h1]] as const) {
-        // Each web node's NodeConfig (an update) loses the other web node as a peer; the app node keeps both.
+      const blockOf = (h: string) => {
         const start = diff.stdout.indexOf(`[id=demo/${h}]`);
         assert.ok(start > 0, `preview --diff shows ${h}'s NodeConfig:\n${diff.stdout}`);
         const next = diff.stdout.indexOf("[id=", start + 1);
-        const block = diff.stdout.slice(diff.stdout.lastIndexOf("\n", diff.stdout.lastIndexOf("\n", start) - 1), next < 0 ? undefined : next);
+        return diff.stdout.slice(diff.stdout.lastIndexOf("\n", diff.stdout.lastIndexOf("\n", start) - 1), next < 0 ? undefined : next);
+      };
+      for (const [h, other] of [[h1, h2], [h2, h1]] as const) {
+        // Each web node's NodeConfig (an update) loses the other web node as a peer.
+        const block = blockOf(h);
         assert.match(block, /~ wgmesh:index:NodeConfig: \(update\)/, block);
         assert.match(block, new RegExp(`- ${other} *:`), `${h}'s diff removes peer ${other}:\n${block}`);
       }
-      assert.doesNotMatch(diff.stdout, new RegExp(`\\[id=demo/${h3}\\]`), "the app node's NodeConfig does not change");
+      // The app node keeps both peers and gains its firewall (policies are enforced by default, issue 13).
+      const app = blockOf(h3);
+      assert.match(app, /\+ firewall *: \{[\s\S]*?input webToApp from web: "ip saddr @src_web accept"/, app);
+      assert.doesNotMatch(app, /- p7yaml-h[12] *:/, "the app node keeps both peers");
       const upd = ws.pulumiOk(dir, ["up", "--yes", "--skip-preview"]);
-      t.diagnostic(`yaml-full-mesh: pulumi up (groups + policy, 2 NodeConfig updates): ${upd.ms} ms wall`);
+      t.diagnostic(`yaml-full-mesh: pulumi up (groups + policy, 3 NodeConfig updates): ${upd.ms} ms wall`);
       assert.deepEqual(await peerCounts(tb), { [h1]: 1, [h2]: 1, [h3]: 2 });
       assert.equal((await tb.exec(h1, ["ping", "-c", "1", "-W", "3", meshIps[h3] as string])).code, 0, "web → app still pings");
       assert.notEqual((await tb.exec(h1, ["ping", "-c", "1", "-W", "2", meshIps[h2] as string])).code, 0, "web1 → web2 no longer peers");
+      assert.notEqual((await tb.exec(h3, ["ping", "-c", "1", "-W", "2", meshIps[h1] as string])).code, 0, "app → web: peers, but no policy lets app open connections to web (enforced)");
       const same = ws.pulumi(dir, ["preview", "--expect-no-changes"]);
       assert.equal(same.status, 0, `no changes after the policy up:\n${same.stdout}${same.stderr}`);
       return 12;

@@ -100,17 +100,16 @@ describe("pulumi toolchain (real CLI + language hosts)", { skip }, () => {
     if (workRoot) fs.rmSync(workRoot, { recursive: true, force: true });
   });
 
-  test("the environment puts the built CLI, hosts, shim and python venv first on PATH", () => {
+  test("the environment puts the built CLI, hosts, shim and python venv first on PATH, and no repository path", () => {
     const which = (b: string) => run("bash", ["-c", `command -v ${b}`], repoRoot).stdout.trim();
     assert.equal(which("pulumi"), cliPath);
     for (const host of ["nodejs", "python", "go", "yaml"]) {
       assert.equal(which(`pulumi-language-${host}`), path.join(binDir, `pulumi-language-${host}`));
     }
-    assert.equal(
-      which("pulumi-resource-pulumi-nodejs"),
-      path.join(repoRoot, "node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"),
-    );
+    // The dynamic-provider shim beside the CLI (as Pulumi's releases place it): no "using … from $PATH" warning.
+    assert.equal(which("pulumi-resource-pulumi-nodejs"), path.join(binDir, "pulumi-resource-pulumi-nodejs"));
     assert.equal(which("python3"), path.join(baseEnv.WGMESH_PULUMI_VENV ?? "", "bin/python3"));
+    assert.deepEqual((baseEnv.PATH ?? "").split(":").filter((d) => d.startsWith(repoRoot)), [], "PATH holds no directory of the repository");
     assert.equal(run("pulumi", ["version"], repoRoot).stdout.trim(), `v${baseEnv.WGMESH_PULUMI_VERSION}`);
     assert.equal(baseEnv.PULUMI_SKIP_UPDATE_CHECK, "true");
     assert.match(baseEnv.PULUMI_BACKEND_URL ?? "", /^file:\/\//);

@@ -7,17 +7,10 @@
  * to `cli/builtins.ts`.
  */
 
-/** What a command may touch of the outside world (injectable for in-process tests). */
-export interface CliIO {
-  stdout: { write(chunk: string): unknown };
-  stderr: { write(chunk: string): unknown };
-  /** All of standard input as bytes (read on demand). */
-  readStdin(): Promise<Buffer>;
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-  /** File descriptor behind `stdout`, when it is a real one (lets `genkey` warn like `wg genkey`). */
-  stdoutFd?: number;
-}
+import type { CommandIO } from "../daemon/io";
+
+/** What a command may touch of the outside world (injectable for in-process tests): see daemon/io.ts. */
+export type CliIO = CommandIO;
 
 export interface Command {
   /** The word after `wgmesh`, e.g. "plan". Subcommands ("peers list") are the command's own business. */

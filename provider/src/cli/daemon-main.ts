@@ -8,7 +8,7 @@
 import { processIO, registerCommand, setUsageTitle, type CliIO } from "./commands";
 import { dispatch } from "./dispatch";
 import { genkeyCommand, pubkeyCommand } from "./keys";
-import { daemonCommands } from "../daemon/commands";
+import { daemonCommands } from "./daemon";
 
 setUsageTitle("wgmesh — the WireGuard mesh daemon (decentralized mode), self-contained build");
 registerCommand(genkeyCommand);

@@ -7,7 +7,7 @@
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { compileMesh, type CompileResult } from "../core/compile";
+import { compileMesh, type CompileOptions, type CompileResult } from "../core/compile";
 import type { MeshInput } from "../core/model";
 import { messages } from "../core/validate";
 import { targetsFromPlan, type DeployResult } from "../engine/deploy";
@@ -15,7 +15,7 @@ import type { Connection } from "../engine/ssh/connection";
 import type { Logger } from "../engine/ssh/log";
 import type { EngineOptions, HostResult } from "../engine/types";
 import { UsageError, type CliIO, type Command } from "./commands";
-import { loadMeshInput, readText } from "./stateinput";
+import { loadMeshInput, readText, STATE_READ_OPTIONS, STATE_READ_HELP, stateReadOptions } from "./stateinput";
 import { deploy } from "../engine/deploy";
 import { healthCheckProblems, resolveHealthCheck, type HealthCheck } from "../planner/health";
 import { healthSummary } from "./health";
@@ -29,6 +29,7 @@ export const REMOTE_OPTIONS = {
   concurrency: { type: "string" },
   "dry-run": { type: "boolean" },
   json: { type: "boolean" },
+  ...STATE_READ_OPTIONS,
 } as const;
 
 export const REMOTE_OPTIONS_HELP = [
@@ -41,6 +42,7 @@ export const REMOTE_OPTIONS_HELP = [
   "  --dry-run              Connect read-only and print the operations per host without applying them",
   "  --json                 Print {\"hosts\": {\"<hostname>\": {\"status\", \"operations\", \"error\"?, \"sshConnections\",",
   "                         \"execRoundTrips\", \"health\"?, \"rolledBack\"?}}} on stdout",
+  STATE_READ_HELP,
 ].join("\n");
 
 /** Flags of the health gate (deploy only). */
@@ -84,8 +86,8 @@ export function parseRemoteArgs(args: string[], extra: Record<string, { type: "s
 
 
 /** Compile, printing warnings; throws UsageError listing every error. */
-export function compileOrFail(input: MeshInput, io: CliIO): Extract<CompileResult, { ok: true }> {
-  const r = compileMesh(input);
+export function compileOrFail(input: MeshInput, io: CliIO, options: CompileOptions = {}): Extract<CompileResult, { ok: true }> {
+  const r = compileMesh(input, options);
   for (const w of messages(r.warnings)) io.stderr.write(`warning: ${w}\n`);
   if (!r.ok) throw new UsageError(messages(r.errors).join("\n"));
   return r;
@@ -164,18 +166,23 @@ export function report(result: DeployResult, setup: RemoteSetup, io: CliIO): num
 }
 
 const USAGE = [
-  "Usage: wgmesh deploy <mesh-state.json> [--password-file F] [--user U] [--identity KEYFILE] [--known-hosts F]",
-  "                     [--concurrency N] [--dry-run] [--json] [--health-check MODE] [--health-timeout S]",
+  "Usage: wgmesh deploy <mesh-state.json> [--enforce] [--password-file F] [--user U] [--identity KEYFILE]",
+  "                     [--known-hosts F] [--concurrency N] [--dry-run] [--json] [--strict] [--allow-full-mesh]",
+  "                     [--health-check MODE] [--health-timeout S]",
   "",
   "Deploys a Go wgmesh state file to its nodes over SSH (ssh_host:ssh_port; keys taken from the file):",
   "installs WireGuard where missing, writes /etc/wireguard/<if>.conf, enables wg-quick@<if>, and brings",
   "running interfaces to the plan online (never restarting them). Idempotent: a re-run changes nothing.",
+  "With --enforce the policies are enforced on every host by an nftables table of its own (inet wgmesh_<if>,",
+  "/etc/wireguard/<if>.nft): direction-aware, port-restricted, only for traffic arriving on the mesh interface.",
+  "Without it no such table is kept (one left by an earlier --enforce is removed).",
   "After a change it waits for the touched peers (the health gate) and rolls a host back when the change made a",
   "peer unreachable that was connected before; the previous state stays on the host (/etc/wireguard/<if>.conf.prev,",
   "<if>.live.prev). `wgmesh status <mesh-state.json>` shows every peer's health later.",
   "Exit status: 0 every host converged, 2 some hosts failed (the others converged), 1 invalid input.",
   "",
   "Options:",
+  "  --enforce              Enforce the policies with a host firewall (nftables; installed where missing)",
   REMOTE_OPTIONS_HELP,
   HEALTH_OPTIONS_HELP,
   "",
@@ -186,10 +193,11 @@ export const deployCommand: Command = {
   summary: "Deploy a wgmesh state file to its hosts over SSH",
   usage: USAGE,
   async run(args: string[], io: CliIO): Promise<number> {
-    const parsed = parseRemoteArgs(args, HEALTH_OPTIONS);
+    const parsed = parseRemoteArgs(args, { ...HEALTH_OPTIONS, enforce: { type: "boolean" } });
     if (parsed.positionals.length !== 1) throw new UsageError("deploy needs exactly one state file", true);
     const healthCheck = healthCheckFromFlags(parsed.values);
-    const input = await loadMeshInput(parsed.positionals[0] as string, parsed.values["password-file"] as string | undefined, io);
+    const loaded = await loadMeshInput(parsed.positionals[0] as string, parsed.values["password-file"] as string | undefined, io, stateReadOptions(parsed.values));
+    const input = parsed.values["enforce"] === true ? { ...loaded, enforcement: "nftables" as const } : loaded;
     const compiled = compileOrFail(input, io);
     const setup = await remoteSetup(parsed.values, io);
     const targets = targetsFromPlan(compiled.mesh, compiled.plan, setup.connectionFor).map((t) => ({ ...t, healthCheck }));

@@ -129,6 +129,22 @@ describe("wgmesh plan", () => {
     noSecrets(r.stdout, r.stderr);
   });
 
+  test("--format mermaid: the mesh as a Mermaid flowchart (the planner's diagram), no key at all; --format json = --json", () => {
+    const r = run(["plan", file("mesh.json"), "--format", "mermaid"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^flowchart LR\n/);
+    assert.match(r.stdout, /n_web1\["web1<br\/>10\.99\.0\.1<br\/>behind NAT"\]:::nat/);
+    assert.match(r.stdout, /n_app1 -.- net0/);
+    assert.match(r.stdout, /n_web1 -->\|"web-to-app, \+ networks"\| n_app1/);
+    for (const k of Object.values(keys)) assert.ok(!r.stdout.includes(k.publicKey), "the diagram shows no key");
+    noSecrets(r.stdout, r.stderr);
+    assert.equal(run(["plan", file("mesh.json"), "--format", "json"]).stdout, run(["plan", file("mesh.json"), "--json"]).stdout);
+    const bad = run(["plan", file("mesh.json"), "--format", "svg"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--format "svg": use text, json or mermaid/);
+    assert.match(run(["plan", file("mesh.json"), "--json", "--format", "mermaid"]).stderr, /contradict/);
+  });
+
   test("invalid input: exit 1, every error on stderr, {errors, warnings} on stdout with --json", () => {
     const r = run(["plan", file("bad.json"), "--json"]);
     assert.equal(r.code, 1);
@@ -169,7 +185,7 @@ describe("wgmesh plan", () => {
     assert.match(run(["plan", file("mesh.json"), "--bogus"]).stderr, /Unknown option '--bogus'/);
     const help = run(["plan", "--help"]);
     assert.equal(help.code, 0);
-    assert.match(help.stdout, /^Usage: wgmesh plan <mesh-state\.json> \[--json\] \[--password-file FILE\]/);
+    assert.match(help.stdout, /^Usage: wgmesh plan <mesh-state\.json> \[--json \| --format text\|json\|mermaid\] \[--password-file FILE\]/);
   });
 });
 

@@ -1,14 +1,19 @@
 /**
- * `wgmesh plan <mesh-state.json> [--json] [--password-file F]`: read a Go wgmesh state file (plain or
- * encrypted), validate it and print each node's WireGuard plan. Offline; prints no secret.
+ * `wgmesh plan <mesh-state.json> [--json | --format text|json|mermaid] [--password-file F]`: read a Go wgmesh
+ * state file (plain or encrypted), validate it and print each node's WireGuard plan — as text, as the JSON
+ * document, or as a Mermaid diagram of the mesh (planner/diagram.ts). Offline; prints no secret.
  */
 import { parseArgs } from "node:util";
 import { compileMesh } from "../core/compile";
 import type { Mesh } from "../core/model";
 import type { MeshPlan } from "../core/policy";
 import { messages } from "../core/validate";
+import { meshDiagram } from "../planner/diagram";
 import { UsageError, type CliIO, type Command } from "./commands";
-import { loadMeshInput, StateInputError } from "./stateinput";
+import { readMeshInput, StateInputError, STATE_READ_OPTIONS, STATE_READ_HELP, stateReadOptions } from "./stateinput";
+import { planFirewalls } from "../planner/firewall";
+import { describeFirewall } from "../planner/nft";
+import type { FirewallPlan } from "../planner/types";
 
 /** The `--json` document of a valid plan (the CLI contract of issue 3). */
 export interface PlanJson {
@@ -52,7 +57,10 @@ export function planToText(mesh: Mesh, plan: MeshPlan, warnings: string[]): stri
     "",
   ];
   const acl = mesh.groups.length > 0 || mesh.policies.length > 0;
-  lines.push(`Access Control: ${acl ? "Enabled" : "Disabled (full mesh)"}`, "");
+  lines.push(`Access Control: ${acl ? "Enabled" : "Disabled (full mesh)"}`);
+  lines.push(`Enforcement: ${!acl ? "none (nothing to enforce)" : mesh.enforcement === "nftables" ? "nftables (each node filters what arrives on the mesh interface)" : "none: peering and AllowedIPs only (wgmesh deploy --enforce applies the firewall rules shown below)"}`, "");
+  // The rules a node gets with enforcement (shown also without it, as what --enforce would apply).
+  const firewalls = acl ? planFirewalls({ ...mesh, enforcement: "nftables" }) : new Map<string, FirewallPlan | null>();
   const groupsOf = new Map<string, string[]>();
   if (mesh.groups.length) {
     lines.push("Groups:");
@@ -73,6 +81,7 @@ export function planToText(mesh: Mesh, plan: MeshPlan, warnings: string[]): stri
       lines.push(`    To: ${p.toGroups.join(", ")}`);
       lines.push(`    Mesh IPs: ${p.allowMeshIps ? "Yes" : "No"}`);
       lines.push(`    Routable Networks: ${p.allowRoutableNetworks ? "Yes" : "No"}`);
+      lines.push(`    Ports: ${p.ports ? p.ports.join(", ") : "all"}`);
     }
     lines.push("");
   }
@@ -97,6 +106,16 @@ export function planToText(mesh: Mesh, plan: MeshPlan, warnings: string[]): stri
       lines.push(`      ${p.hostname}: ${p.allowedIps.join(", ")}  ${extra.join("  ")}`);
     }
     lines.push(`    Routes: ${d.routes.length ? d.routes.join(", ") : "(none)"}`);
+    const fw = firewalls.get(d.hostname);
+    if (fw) {
+      lines.push(`    Firewall${mesh.enforcement === "nftables" ? "" : " (with --enforce)"}: ${describeFirewall(fw)[0]}`);
+      for (const l of describeFirewall(fw).slice(1)) lines.push(`    ${l}`);
+    }
+    lines.push("");
+  }
+  if (mesh.policyTests.length) {
+    lines.push(`Policy Tests (${mesh.policyTests.length}, all pass against this plan):`);
+    for (const t of mesh.policyTests) lines.push(`  ${t.from} → ${t.to} ${t.port}: ${t.expect}`);
     lines.push("");
   }
   if (warnings.length) {
@@ -109,16 +128,24 @@ export function planToText(mesh: Mesh, plan: MeshPlan, warnings: string[]): stri
 
 
 const USAGE = [
-  "Usage: wgmesh plan <mesh-state.json> [--json] [--password-file FILE]",
+  "Usage: wgmesh plan <mesh-state.json> [--json | --format text|json|mermaid] [--password-file FILE] [--enforce] [--strict] [--allow-full-mesh]",
   "",
   "Reads a mesh state file of the Go wgmesh tool, validates it, evaluates groups and access policies,",
   "and prints what every node's WireGuard interface must carry: address, listen port, peers (public key,",
-  "endpoint, AllowedIPs, keepalive) and routes. Nothing is contacted; no secret is printed.",
+  "endpoint, AllowedIPs, keepalive) and routes, and each node's firewall rules. The file's \"policy_tests\"",
+  "are checked against the plan: a failing test is an error (exit status 1) naming the test and the policy.",
+  "Nothing is contacted; no secret is printed.",
   "",
   "Options:",
   "  --json                 Print the plan as JSON: {\"interface\", \"network\", \"nodes\": {...}, \"warnings\"}",
   "                         (invalid input: {\"errors\": [...], \"warnings\": [...]} and exit status 1)",
+  "  --format FORMAT        text (default), json (= --json), or mermaid: the mesh as a Mermaid flowchart",
+  "                         (groups as boxes, one edge per peering with its direction, policies and ports,",
+  "                         NAT'd nodes and routed networks marked) to paste into markdown as a ```mermaid block",
+  "  --enforce              Plan with enforcement \"nftables\" (as `wgmesh deploy --enforce`): policies are",
+  "                         direction-aware and port-restricted, and policy tests are judged so",
   "  --password-file FILE   The state file is encrypted (wgmesh -encrypt); FILE holds the password",
+  STATE_READ_HELP,
   "",
 ].join("\n");
 
@@ -132,13 +159,16 @@ export const planCommand: Command = {
       parsed = parseArgs({
         args,
         allowPositionals: true,
-        options: { json: { type: "boolean" }, "password-file": { type: "string" } },
+        options: { json: { type: "boolean" }, format: { type: "string" }, enforce: { type: "boolean" }, "password-file": { type: "string" }, ...STATE_READ_OPTIONS },
       });
     } catch (e) {
       throw new UsageError(String((e as Error).message).replace(/\. To specify.*$/, ""), true);
     }
     if (parsed.positionals.length !== 1) throw new UsageError("plan needs exactly one state file", true);
-    const json = parsed.values.json === true;
+    const format = parsed.values.format ?? (parsed.values.json === true ? "json" : "text");
+    if (!["text", "json", "mermaid"].includes(format)) throw new UsageError(`--format ${JSON.stringify(format)}: use text, json or mermaid`, true);
+    if (parsed.values.json === true && format !== "json") throw new UsageError(`--json and --format ${format} contradict each other; give one`, true);
+    const json = format === "json";
     const file = parsed.positionals[0] as string;
 
     const fail = (errors: string[], warnings: string[]): number => {
@@ -149,18 +179,22 @@ export const planCommand: Command = {
     };
 
     let input;
+    let readWarnings: string[];
     try {
-      input = await loadMeshInput(file, parsed.values["password-file"], io);
+      ({ input, warnings: readWarnings } = await readMeshInput(file, parsed.values["password-file"], io, stateReadOptions(parsed.values)));
     } catch (e) {
       if (e instanceof StateInputError) return fail(e.problems, []);
       throw e;
     }
+    if (parsed.values.enforce === true) input = { ...input, enforcement: "nftables" as const };
     const result = compileMesh(input);
-    const warnings = messages(result.warnings);
+    const warnings = [...readWarnings, ...messages(result.warnings)];
     if (!result.ok) return fail(messages(result.errors), warnings);
 
     if (json) {
       io.stdout.write(`${JSON.stringify(planToJson(result.plan, warnings), null, 2)}\n`);
+    } else if (format === "mermaid") {
+      io.stdout.write(meshDiagram(result.mesh));
     } else {
       io.stdout.write(planToText(result.mesh, result.plan, warnings));
     }

@@ -5,20 +5,22 @@
  */
 import { UsageError, type CliIO, type Command } from "./commands";
 import { compileOrFail, parseRemoteArgs, remoteSetup, report, REMOTE_OPTIONS_HELP } from "./deploy";
-import { loadMeshInput } from "./stateinput";
+import { loadMeshInput, stateReadOptions } from "./stateinput";
 import { deploy, teardown, targetsFromPlan, withoutNode, type DeployResult } from "../engine/deploy";
 import { teardownHost } from "../engine/teardown";
 
 const USAGE = [
-  "Usage: wgmesh teardown <mesh-state.json> [--node NAME] [--password-file F] [--user U] [--identity KEYFILE]",
+  "Usage: wgmesh teardown <mesh-state.json> [--node NAME [--enforce]] [--password-file F] [--user U] [--identity KEYFILE]",
   "                       [--known-hosts F] [--concurrency N] [--dry-run] [--json]",
   "",
   "Removes the WireGuard mesh from its hosts: interface down, wg-quick@<if> disabled, the wg-quick file",
-  "(and an on-host key) removed. With --node NAME only that node is removed, and the remaining mesh is",
+  "(and an on-host key) and the firewall table removed. With --node NAME only that node is removed, and the remaining mesh is",
   "deployed to the other hosts so that their peer entries and routes for NAME are removed too.",
   "",
   "Options:",
   "  --node NAME            Remove only this node",
+  "  --enforce              With --node: the remaining mesh keeps its firewall (as deployed with deploy --enforce);",
+  "                         without it their firewall tables are removed. The whole mesh's teardown removes them anyway",
   REMOTE_OPTIONS_HELP,
   "",
 ].join("\n");
@@ -28,10 +30,10 @@ export const teardownCommand: Command = {
   summary: "Remove the mesh (or one node) from its hosts over SSH",
   usage: USAGE,
   async run(args: string[], io: CliIO): Promise<number> {
-    const parsed = parseRemoteArgs(args, { node: { type: "string" } });
+    const parsed = parseRemoteArgs(args, { node: { type: "string" }, enforce: { type: "boolean" } });
     if (parsed.positionals.length !== 1) throw new UsageError("teardown needs exactly one state file", true);
-    const input = await loadMeshInput(parsed.positionals[0] as string, parsed.values["password-file"] as string | undefined, io);
-    const compiled = compileOrFail(input, io);
+    const input = await loadMeshInput(parsed.positionals[0] as string, parsed.values["password-file"] as string | undefined, io, stateReadOptions(parsed.values));
+    const compiled = compileOrFail(input, io, { policyTests: false });
     const setup = await remoteSetup(parsed.values, io);
     const ifname = compiled.mesh.interfaceName;
     const nodeName = parsed.values["node"] as string | undefined;
@@ -44,7 +46,7 @@ export const teardownCommand: Command = {
     }
     const gone = compiled.mesh.nodes.find((n) => n.hostname === nodeName);
     if (!gone) throw new UsageError(`--node ${JSON.stringify(nodeName)}: no such node in the state file (nodes: ${compiled.mesh.nodes.map((n) => n.hostname).join(", ")})`);
-    const rest = compileOrFail(withoutNode(input, nodeName), io);
+    const rest = compileOrFail(withoutNode(parsed.values["enforce"] === true ? { ...input, enforcement: "nftables" } : input, nodeName), io, { policyTests: false });
     const started = Date.now();
     const [removed, others] = await Promise.all([
       teardownHost({ node: gone.hostname, connection: setup.connectionFor(gone), interfaceName: ifname }, setup.engine),

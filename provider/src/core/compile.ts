@@ -7,10 +7,13 @@ import { assignMeshIps } from "./allocate";
 import { normalizeMesh, type Mesh, type MeshInput } from "./model";
 import { buildPeerRelations, planMesh, type MeshPlan } from "./policy";
 import { validateMesh, type Finding, type ValidateOptions } from "./validate";
+import { evaluatePolicyTests } from "./access";
 
 export interface CompileOptions extends ValidateOptions {
   /** hostname → mesh IP from an earlier run: such nodes keep their address (stable allocation). */
   previousMeshIps?: ReadonlyMap<string, string> | Readonly<Record<string, string>>;
+  /** Evaluate the mesh's policy tests against the plan; a failing test is an error (default true). */
+  policyTests?: boolean;
 }
 
 export type CompileResult =
@@ -38,5 +41,7 @@ export function compileMesh(input: MeshInput, options: CompileOptions = {}): Com
     };
   }
   const mesh: Mesh = { ...normalized, nodes: normalized.nodes.map((n) => ({ ...n, meshIp: assigned.get(n.hostname) ?? n.meshIp })) };
+  const failed = options.policyTests === false ? [] : evaluatePolicyTests(mesh);
+  if (failed.length > 0) return { ok: false, errors: failed, warnings };
   return { ok: true, mesh, plan: planMesh(mesh, buildPeerRelations(mesh)), warnings };
 }

@@ -64,13 +64,42 @@ export interface PolicyInput {
   fromGroups: string[];
   toGroups: string[];
   /**
-   * Whether from-members may reach to-members' mesh IPs (default true). Does not change AllowedIPs
-   * (WireGuard cannot express direction); stored and shown for host firewall enforcement.
+   * Whether from-members may open connections to the to-members themselves (default true): with enforcement
+   * "nftables", the input hook of a to-member accepts NEW connections arriving on the mesh interface from
+   * the from-members (any address of the node reached through the mesh, its mesh IP first). `false`: the
+   * policy still peers them (and, with allowRoutableNetworks, opens the networks behind the to-members) but
+   * lets no connection reach the to-members themselves. Does not change AllowedIPs.
    */
   allowMeshIps?: boolean | null;
-  /** Whether from-members get the to-members' routable networks in AllowedIPs and routes (default false). */
+  /**
+   * Whether from-members get the to-members' routable networks in AllowedIPs and routes (default false);
+   * with enforcement "nftables" also whether a to-member forwards NEW connections from them into its networks.
+   */
   allowRoutableNetworks?: boolean | null;
+  /**
+   * Protocols/ports the policy allows (beyond the Go tool): "tcp/5432", "udp/53", "tcp/8000-8100", "icmp".
+   * Absent: every protocol and port. Enforced by the host firewall (enforcement "nftables").
+   */
+  ports?: string[] | null;
 }
+
+/**
+ * A policy test (Tailscale's ACL tests, as code): may `from` open a connection to `to` on `port`? Evaluated
+ * against the plan (a failing test fails the plan/preview) and, by `wgmesh verify` / `pulumi refresh`, on the
+ * hosts.
+ */
+export interface PolicyTestInput {
+  /** Source node (hostname). */
+  from: string;
+  /** Destination node (hostname); the probe goes to its mesh IP. */
+  to: string;
+  /** "tcp/5432", "udp/53" or "icmp". */
+  port: string;
+  expect: "allow" | "deny";
+}
+
+/** How policies are enforced on the hosts: a direction-aware nftables firewall per node, or not at all. */
+export type Enforcement = "nftables" | "none";
 
 /** The whole declaration. */
 export interface MeshInput {
@@ -89,6 +118,13 @@ export interface MeshInput {
   groups?: GroupInput[] | null;
   /** Access policies. */
   policies?: PolicyInput[] | null;
+  /**
+   * "nftables" (default when any group or policy exists): each node filters what arrives on the mesh
+   * interface by the policies (direction, ports); "none": policies only decide peering and AllowedIPs.
+   */
+  enforcement?: Enforcement | null;
+  /** Assertions about the policies, checked against the plan (and on the hosts by verify/refresh). */
+  policyTests?: PolicyTestInput[] | null;
 }
 
 /** A node with every default applied. */
@@ -121,6 +157,15 @@ export interface Policy {
   toGroups: string[];
   allowMeshIps: boolean;
   allowRoutableNetworks: boolean;
+  /** Null: every protocol and port. */
+  ports: string[] | null;
+}
+
+export interface PolicyTest {
+  from: string;
+  to: string;
+  port: string;
+  expect: string;
 }
 
 /** A mesh with every default applied (arrays in declaration order). */
@@ -133,6 +178,8 @@ export interface Mesh {
   nodes: MeshNode[];
   groups: Group[];
   policies: Policy[];
+  enforcement: Enforcement;
+  policyTests: PolicyTest[];
 }
 
 function orDefault<T>(value: T | null | undefined, fallback: T): T {
@@ -182,13 +229,21 @@ export function normalizeMesh(input: MeshInput): Mesh {
       toGroups: [...orDefault(p.toGroups, [] as string[])],
       allowMeshIps: orDefault(p.allowMeshIps, true),
       allowRoutableNetworks: orDefault(p.allowRoutableNetworks, false),
+      ports: p.ports === undefined || p.ports === null ? null : [...p.ports],
     })),
+    enforcement: orDefault(input.enforcement, (input.groups?.length ?? 0) > 0 || (input.policies?.length ?? 0) > 0 ? "nftables" : "none") as Enforcement,
+    policyTests: orDefault(input.policyTests, [] as PolicyTestInput[]).map((t) => ({ from: t.from, to: t.to, port: t.port, expect: t.expect })),
   };
 }
 
 /** Access control is on when any group or any policy is defined (then everything is denied by default). */
 export function accessControlEnabled(mesh: Pick<Mesh, "groups" | "policies">): boolean {
   return mesh.groups.length > 0 || mesh.policies.length > 0;
+}
+
+/** Whether the mesh is filtered by host firewalls: enforcement "nftables" and access control on (else nothing to enforce). */
+export function firewallEnabled(mesh: Pick<Mesh, "groups" | "policies" | "enforcement">): boolean {
+  return mesh.enforcement === "nftables" && accessControlEnabled(mesh);
 }
 
 /** The WireGuard port a node listens on. */

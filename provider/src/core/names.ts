@@ -66,3 +66,32 @@ export function q(value: unknown): string {
   if (value === undefined) return "undefined";
   try { return JSON.stringify(value) ?? String(value); } catch { return String(value); }
 }
+
+/** Levenshtein edit distance (insert, delete, substitute = 1). */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length] as number;
+}
+
+/**
+ * The candidate closest to `word` (case-insensitive edit distance; ties: the first), or null when even the
+ * closest differs in more than half of its characters ("did you mean …?" only when it plausibly is a typo).
+ */
+export function closestWord(word: string, candidates: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  const w = word.toLowerCase();
+  for (const c of candidates) {
+    const d = editDistance(w, c.toLowerCase());
+    if (d < bestD) { bestD = d; best = c; }
+  }
+  if (best === null) return null;
+  return bestD <= Math.max(2, Math.ceil(best.length / 2)) ? best : null;
+}

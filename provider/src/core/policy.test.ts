@@ -6,7 +6,7 @@ import { compileMesh } from "./compile";
 import { normalizeMesh } from "./model";
 import { buildPeerRelations } from "./policy";
 import type { MeshInput, NodeInput, PolicyInput } from "./model";
-import type { NodeDesiredState } from "../planner/types";
+import type { NodeDesiredState } from "./desired";
 
 /** A deterministic, well-formed public key per hostname. */
 const key = (h: string) => createHash("sha256").update(h).digest("base64");

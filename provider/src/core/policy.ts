@@ -18,7 +18,7 @@
  * frozen, between the nodes that carry them (do not mutate them). Time is O(N log N + total peers +
  * Σ policies |from|·|to|); extra memory O(N) beside the output, however many distinct group sets exist.
  */
-import type { NodeDesiredState, PeerConfig } from "../planner/types";
+import type { NodeDesiredState, PeerConfig } from "./desired";
 import { cidrRange, canonicalCidr, ipv4Range, sortCidrs } from "./cidr";
 import { accessControlEnabled, nodeEndpoint, nodeListenPort, type Mesh, type MeshNode } from "./model";
 

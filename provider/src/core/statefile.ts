@@ -5,6 +5,7 @@
  * Pure (text in, text out).
  */
 import { MESH_DEFAULTS, type Mesh, type MeshInput, type NodeInput } from "./model";
+import { closestWord } from "./names";
 
 export interface StateFileNode {
   hostname: string;
@@ -34,6 +35,16 @@ export interface StateFilePolicy {
   to_groups: string[];
   allow_mesh_ips: boolean;
   allow_routable_networks: boolean;
+  /** Beyond the Go tool (which ignores it): "tcp/5432", "udp/53", "tcp/8000-8100", "icmp"; absent = all. */
+  ports?: string[];
+}
+
+/** Beyond the Go tool (which ignores it): a policy test, see core/model.ts PolicyTestInput. */
+export interface StateFilePolicyTest {
+  from: string;
+  to: string;
+  port: string;
+  expect: string;
 }
 
 export interface StateFile {
@@ -44,6 +55,47 @@ export interface StateFile {
   local_hostname: string;
   groups?: Record<string, StateFileGroup>;
   access_policies?: StateFilePolicy[];
+  policy_tests?: StateFilePolicyTest[];
+}
+
+/** The keys this reader knows, per object kind (the Go tool's, plus `ports` and `policy_tests`). */
+export const STATE_FILE_KEYS = {
+  root: ["interface_name", "network", "listen_port", "nodes", "local_hostname", "groups", "access_policies", "policy_tests"],
+  node: ["hostname", "mesh_ip", "public_key", "private_key", "ssh_host", "ssh_port", "public_endpoint", "listen_port", "behind_nat", "routable_networks", "is_local", "actual_hostname", "fqdn"],
+  group: ["description", "members"],
+  policy: ["name", "description", "from_groups", "to_groups", "allow_mesh_ips", "allow_routable_networks", "ports"],
+  policyTest: ["from", "to", "port", "expect"],
+} as const;
+
+/** A key the reader does not know (the Go tool silently ignores such keys). */
+export interface UnknownStateKey {
+  /** Where: "state file", `node "web1"`, `group "web"`, `access_policies[0] ("x")`, `policy_tests[1]`. */
+  where: string;
+  key: string;
+  /** The closest known key at that place, when it plausibly is a typo. */
+  suggestion: string | null;
+  /** At the top level, looks like access control (group*, polic*, acl*, access*). */
+  accessControlLike: boolean;
+  message: string;
+}
+
+const ACCESS_LIKE = /group|polic|acl|access/i;
+
+/** A state file with what the reader noticed beyond errors. */
+export interface StateFileReading {
+  state: StateFile;
+  unknownKeys: UnknownStateKey[];
+  /** groups/access_policies present (even empty): the file speaks about access control. */
+  hasAccessControlSection: boolean;
+}
+
+/**
+ * The "no silent full mesh" rule: a top-level key that looks like access control while the file has no
+ * recognised access-control section would plan a FULL MESH (the Go tool does so without a word).
+ */
+export function accessControlTypos(reading: StateFileReading): UnknownStateKey[] {
+  if (reading.hasAccessControlSection) return [];
+  return reading.unknownKeys.filter((u) => u.accessControlLike);
 }
 
 /** A state file that cannot be read; `problems` lists every one found. */
@@ -72,9 +124,27 @@ function parseJsonQuietly(text: string): Json {
  * Throws StateFileError listing every problem.
  */
 export function parseStateFile(text: string): StateFile {
+  return readStateFile(text).state;
+}
+
+/** `parseStateFile` plus the unknown keys found (each with the closest known key). */
+export function readStateFile(text: string): StateFileReading {
   const root = parseJsonQuietly(text);
   const problems: string[] = [];
   if (!isObject(root)) throw new StateFileError(["the state file must be a JSON object"]);
+  const unknownKeys: UnknownStateKey[] = [];
+  const noteUnknown = (o: Record<string, Json>, known: readonly string[], where: string, top = false): void => {
+    for (const key of Object.keys(o)) {
+      if (known.includes(key)) continue;
+      const suggestion = closestWord(key, known);
+      const accessControlLike = top && ACCESS_LIKE.test(key);
+      unknownKeys.push({
+        where, key, suggestion, accessControlLike,
+        message: `${where}: unknown key ${JSON.stringify(key)}${suggestion ? ` (did you mean ${JSON.stringify(suggestion)}?)` : ""}; it is ignored`,
+      });
+    }
+  };
+  noteUnknown(root, STATE_FILE_KEYS.root, "state file", true);
 
   const str = (o: Record<string, Json>, k: string, where: string, required = false): string => {
     const v = o[k];
@@ -117,6 +187,7 @@ export function parseStateFile(text: string): StateFile {
   for (const [key, raw] of Object.entries(isObject(nodes) ? nodes : {})) {
     const where = `node ${JSON.stringify(key)}`;
     if (!isObject(raw)) { problems.push(`${where}: must be an object`); continue; }
+    noteUnknown(raw, STATE_FILE_KEYS.node, where);
     const node: StateFileNode = {
       hostname: str(raw, "hostname", where) || key,
       mesh_ip: str(raw, "mesh_ip", where),
@@ -149,6 +220,7 @@ export function parseStateFile(text: string): StateFile {
       for (const [name, raw] of Object.entries(groups)) {
         const where = `group ${JSON.stringify(name)}`;
         if (!isObject(raw)) { problems.push(`${where}: must be an object`); continue; }
+        noteUnknown(raw, STATE_FILE_KEYS.group, where);
         const g: StateFileGroup = { members: strs(raw, "members", where) };
         const d = str(raw, "description", where);
         if (d) g.description = d;
@@ -165,6 +237,7 @@ export function parseStateFile(text: string): StateFile {
       policies.forEach((raw, i) => {
         const where = `access_policies[${i}]${isObject(raw) && typeof raw["name"] === "string" ? ` (${JSON.stringify(raw["name"])})` : ""}`;
         if (!isObject(raw)) { problems.push(`${where}: must be an object`); return; }
+        noteUnknown(raw, STATE_FILE_KEYS.policy, where);
         const p: StateFilePolicy = {
           name: str(raw, "name", where),
           from_groups: strs(raw, "from_groups", where),
@@ -174,13 +247,29 @@ export function parseStateFile(text: string): StateFile {
         };
         const d = str(raw, "description", where);
         if (d) p.description = d;
+        if (raw["ports"] !== undefined && raw["ports"] !== null) p.ports = strs(raw, "ports", where);
         state.access_policies?.push(p);
       });
     }
   }
 
+  const tests = root["policy_tests"];
+  if (tests !== undefined && tests !== null) {
+    if (!Array.isArray(tests)) problems.push(`state file: field "policy_tests" must be a list of {"from", "to", "port", "expect"}`);
+    else {
+      state.policy_tests = [];
+      tests.forEach((raw, i) => {
+        const where = `policy_tests[${i}]`;
+        if (!isObject(raw)) { problems.push(`${where}: must be an object {"from", "to", "port", "expect"}`); return; }
+        noteUnknown(raw, STATE_FILE_KEYS.policyTest, where);
+        state.policy_tests?.push({ from: str(raw, "from", where, true), to: str(raw, "to", where, true), port: str(raw, "port", where, true), expect: str(raw, "expect", where, true) });
+      });
+    }
+  }
+
   if (problems.length) throw new StateFileError(problems);
-  return state;
+  const present = (k: string) => root[k] !== undefined && root[k] !== null;
+  return { state, unknownKeys, hasAccessControlSection: present("groups") || present("access_policies") };
 }
 
 /**
@@ -214,7 +303,11 @@ export function stateToMeshInput(state: StateFile): MeshInput {
       toGroups: p.to_groups,
       allowMeshIps: p.allow_mesh_ips,
       allowRoutableNetworks: p.allow_routable_networks,
+      ...(p.ports !== undefined ? { ports: [...p.ports] } : {}),
     })),
+    // The Go tool has no firewall: a state file's mesh is not enforced unless asked (`--enforce`).
+    enforcement: "none",
+    policyTests: (state.policy_tests ?? []).map((t) => ({ from: t.from, to: t.to, port: t.port, expect: t.expect as "allow" | "deny" })),
   };
 }
 
@@ -264,15 +357,14 @@ export function meshToState(mesh: Mesh, base?: StateFile): StateFile {
       to_groups: [...p.toGroups],
       allow_mesh_ips: p.allowMeshIps,
       allow_routable_networks: p.allowRoutableNetworks,
+      ...(p.ports !== null ? { ports: [...p.ports] } : {}),
     }));
   }
+  if (mesh.policyTests.length) state.policy_tests = mesh.policyTests.map((t) => ({ from: t.from, to: t.to, port: t.port, expect: t.expect }));
   return state;
 }
 
-const NODE_FIELDS: Array<keyof StateFileNode> = [
-  "hostname", "mesh_ip", "public_key", "private_key", "ssh_host", "ssh_port", "public_endpoint",
-  "listen_port", "behind_nat", "routable_networks", "is_local", "actual_hostname", "fqdn",
-];
+const NODE_FIELDS = STATE_FILE_KEYS.node as readonly (keyof StateFileNode)[];
 
 /** The file text as Go writes it: 2-space indented JSON, fields in Go's struct order. */
 export function formatStateFile(state: StateFile): string {
@@ -291,5 +383,6 @@ export function formatStateFile(state: StateFile): string {
   };
   if (state.groups && Object.keys(state.groups).length) out["groups"] = state.groups;
   if (state.access_policies && state.access_policies.length) out["access_policies"] = state.access_policies;
+  if (state.policy_tests && state.policy_tests.length) out["policy_tests"] = state.policy_tests;
   return JSON.stringify(out, null, 2);
 }

@@ -8,6 +8,7 @@ import { isValidKey, publicKeyFromPrivate } from "./keys";
 import { nodeEndpoint, type Mesh, type MeshNode } from "./model";
 import { isDnsLabel, isHost, isInterfaceName, isPort, isPrintableName, parseEndpoint, q } from "./names";
 import { buildPeerRelations } from "./policy";
+import { parsePortSpec, parseProbePort, PORT_SYNTAX } from "./ports";
 
 export type Severity = "error" | "warning";
 
@@ -17,7 +18,7 @@ export interface Finding {
   /** Stable machine-readable code, e.g. "mesh-ip-outside-network". */
   code: string;
   /** What the finding is about. */
-  subject: { kind: "mesh" | "node" | "group" | "policy"; name?: string };
+  subject: { kind: "mesh" | "node" | "group" | "policy" | "policyTest"; name?: string };
   /** The offending field (model field name, e.g. "meshIp"). */
   field?: string;
   message: string;
@@ -275,6 +276,40 @@ export function validateMesh(mesh: Mesh, options: ValidateOptions = {}): Validat
     for (const field of ["allowMeshIps", "allowRoutableNetworks"] as const) {
       if (typeof p[field] !== "boolean") err("type", S, field, `${who}: ${field} ${q(p[field])} must be true or false`);
     }
+    if (p.ports !== null && p.ports !== undefined) {
+      if (!Array.isArray(p.ports)) {
+        err("type", S, "ports", `${who}: ports must be a list such as ["tcp/5432", "icmp"]`);
+      } else if (p.ports.length === 0) {
+        err("policy-ports-empty", S, "ports", `${who}: ports is an empty list (it would allow nothing); omit ports to allow every protocol and port, or list some: ${PORT_SYNTAX}`);
+      } else {
+        const seen = new Set<string>();
+        for (const port of p.ports) {
+          const r = parsePortSpec(port);
+          if (!r.ok) err("policy-port-invalid", S, "ports", `${who}: ports entry ${q(port)} ${r.why}`);
+          else if (seen.has(port)) err("policy-port-duplicate", S, "ports", `${who}: ports entry ${q(port)} is listed twice; list it once`);
+          seen.add(port);
+        }
+        if (!Array.isArray(p.fromGroups) || p.fromGroups.length === 0) {
+          err("policy-ports-without-from", S, "ports", `${who}: ports ${q(p.ports)} are given but fromGroups is empty, so they would apply to no source; name the groups that may connect in fromGroups (or remove ports)`);
+        }
+      }
+    }
+  }
+
+  // ---- enforcement and policy tests
+  if (mesh.enforcement !== "nftables" && mesh.enforcement !== "none") {
+    err("enforcement-invalid", M, "enforcement", `mesh: enforcement ${q(mesh.enforcement)} is not known; use "nftables" (policies enforced by a host firewall) or "none"`);
+  }
+  for (const [i, t] of (Array.isArray(mesh.policyTests) ? mesh.policyTests : []).entries()) {
+    const who = `policy test #${i + 1}${t && typeof t === "object" ? ` (${t.from} → ${t.to} ${t.port})` : ""}`;
+    const S = { kind: "policyTest" as const, name: String(i) };
+    if (!t || typeof t !== "object") { err("type", S, "policyTests", `${who}: must be an object {from, to, port, expect}`); continue; }
+    for (const field of ["from", "to"] as const) {
+      if (!hostnames.has(t[field])) err("policy-test-node-unknown", S, "policyTests", `${who}: ${field} ${q(t[field])} is not a node of the mesh; name a node's hostname`);
+    }
+    const pr = parseProbePort(t.port);
+    if (!pr.ok) err("policy-test-port-invalid", S, "policyTests", `${who}: port ${q(t.port)} ${pr.why}`);
+    if (t.expect !== "allow" && t.expect !== "deny") err("policy-test-expect-invalid", S, "policyTests", `${who}: expect ${q(t.expect)} must be "allow" or "deny"`);
   }
 
   // ---- warnings
@@ -287,6 +322,13 @@ export function validateMesh(mesh: Mesh, options: ValidateOptions = {}): Validat
     for (const node of mesh.nodes) {
       if (!grouped.has(node.hostname)) {
         warn("node-in-no-group", { kind: "node", name: String(node.hostname) }, "hostname", `node ${q(node.hostname)} is in no group: with access control on it gets no peers; add it to a group's members`);
+      }
+    }
+  }
+  if (mesh.enforcement === "nftables") {
+    for (const p of mesh.policies) {
+      if (p.allowMeshIps === false && p.allowRoutableNetworks === false) {
+        warn("policy-allows-nothing", { kind: "policy", name: String(p.name) }, "allowMeshIps", `policy ${q(p.name)}: allowMeshIps and allowRoutableNetworks are both false, so with enforcement "nftables" it lets no connection through (its members are still WireGuard peers); set one of them or remove the policy`);
       }
     }
   }

@@ -6,23 +6,14 @@ import * as path from "node:path";
 import { DaemonCore } from "./core";
 import { deriveParams, meshIPv4 } from "./derive";
 import { generateKeyPair } from "../core/keys";
-import { runPeers } from "./commands";
+import { formatPeersCount, formatPeersGet } from "./format";
+import { RpcClient, RpcError } from "./rpc";
 import { StoreEvent } from "./store";
 
 const SECRET = "wgmesh-test-vector-secret-0001";
 const params = deriveParams(SECRET);
 
-function capture() {
-  let out = "";
-  let err = "";
-  return {
-    io: { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, readStdin: async () => Buffer.alloc(0), env: {} as NodeJS.ProcessEnv, cwd: "/" },
-    out: () => out,
-    err: () => err,
-  };
-}
-
-test("two cores on loopback: exchange, RPC through `peers`, keepalive, GOODBYE on stop", async () => {
+test("two cores on loopback: exchange, RPC (peers.count/get), keepalive, GOODBYE on stop", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wgm-core-"));
   const ka = generateKeyPair();
   const kb = generateKeyPair();
@@ -39,21 +30,20 @@ test("two cores on loopback: exchange, RPC through `peers`, keepalive, GOODBYE o
     assert.equal(b.store.get(ka.publicKey)?.endpoint, "127.0.0.1:51999");
     assert.deepEqual(b.store.get(ka.publicKey)?.routable_networks, ["192.168.77.0/24"]);
     assert.equal(events[0]?.kind, "new", "sinks see store events");
-    // RPC: the `peers` command against B's socket
-    const c = capture();
-    c.io.env = { WGMESH_SOCKET: path.join(dir, "b.sock") };
-    assert.equal(await runPeers(["count"], c.io), 0);
-    assert.equal(c.out(), "Peer Statistics\n===============\nActive peers: 1\nTotal peers:  1\nDead peers:   0\n");
-    const g = capture();
-    g.io.env = c.io.env;
-    assert.equal(await runPeers(["get", ka.publicKey], g.io), 0);
-    assert.match(g.out(), /Routes:         192\.168\.77\.0\/24\n/);
-    const e = capture();
-    e.io.env = c.io.env;
-    assert.equal(await runPeers(["get", "nope"], e.io), 1);
-    assert.equal(e.err(), "RPC error: RPC error -32602: peer not found: nope\n");
+    // RPC against B's socket: what `wgmesh peers count|get` prints (cli/daemon.ts) from the same calls
+    const client = await RpcClient.connect(path.join(dir, "b.sock"));
+    try {
+      assert.equal(formatPeersCount(await client.call("peers.count")), "Peer Statistics\n===============\nActive peers: 1\nTotal peers:  1\nDead peers:   0\n");
+      assert.match(formatPeersGet(await client.call("peers.get", { pubkey: ka.publicKey })), /Routes:         192\.168\.77\.0\/24\n/);
+      await assert.rejects(client.call("peers.get", { pubkey: "nope" }), (e: unknown) => e instanceof RpcError && e.message === "RPC error -32602: peer not found: nope");
+    } finally {
+      client.close();
+    }
     // keepalive: A HELLOs every active peer's control endpoint (host of its WG endpoint + gossip port)
     assert.equal(await a.keepalive(), 1);
+    // the periodic round skips a peer exchanged with in the last KEEPALIVE_FRESH_MS (either side's HELLO)
+    assert.equal(await a.keepalive({ staleOnly: true }), 0);
+    assert.equal(await b.keepalive({ staleOnly: true }), 0, "B answered A's HELLO: A is fresh for B too");
     // stop A: B receives a GOODBYE and forgets A
     await a.stop();
     await new Promise((res) => setTimeout(res, 100));

@@ -11,10 +11,18 @@ import { joinHostPort, splitHostPort } from "./messages";
 import { normalizeIp } from "./netaddr";
 import { DaemonStatus, peerInfoFromRecord, RpcHandlers, RpcServer } from "./rpc";
 import { PeerRecord, PeerStore, StoreEvent } from "./store";
+import type { SocketFactory } from "./transport";
 
 export const EXPIRY_INTERVAL_MS = 60_000;
-/** Direct contact with every known peer at least this often keeps Go peers from declaring us dead (§3.4). */
+/** How often the keep-alive round runs (§3.4: Go peers need direct contact at least every 5 min). */
 export const KEEPALIVE_INTERVAL_MS = 45_000;
+/**
+ * The periodic round HELLOs only peers with no direct HELLO/REPLY (either way) for this long: one
+ * exchange refreshes both sides, so a pair needs one exchange per period, not one from each side every
+ * 45 s. Worst gap ≈ 100 + 45 s (+ 45 s per failed 4-s exchange), well inside the 5-min dead time. In a mesh
+ * of N this keeps the control traffic at ≈ N/2 exchanges per node per 100–145 s instead of 2N per 45 s.
+ */
+export const KEEPALIVE_FRESH_MS = 100_000;
 
 export interface DiscoveryLayer {
   readonly name: string;
@@ -56,6 +64,8 @@ export interface DaemonCoreOptions {
   keepaliveIntervalMs?: number;
   /** Source addresses inside the mesh (gossip through the tunnel); see ExchangeOptions.isTunnelSource. */
   isTunnelSource?: (ip: string) => boolean;
+  /** Makes the exchange socket (default node:dgram). */
+  socketFactory?: SocketFactory;
 }
 
 export class DaemonCore {
@@ -88,9 +98,9 @@ export class DaemonCore {
       log: this.log,
       onObservedEndpoint: (ip) => this.setPublicIp(ip),
       ...(opts.isTunnelSource ? { isTunnelSource: opts.isTunnelSource } : {}),
+      ...(opts.socketFactory ? { socketFactory: opts.socketFactory } : {}),
       ...(opts.onExchangeEvent ? { onEvent: opts.onExchangeEvent } : {}),
     });
-    this.store.onEvent((e) => { if (e.kind === "removed") this.exchange.forgetControl(e.pubkey); });
   }
 
   localNode(): LocalNode {
@@ -184,12 +194,20 @@ export class DaemonCore {
       this.timers.push(t);
     };
     every(this.opts.expiryIntervalMs ?? EXPIRY_INTERVAL_MS, () => this.store.expire());
-    every(this.opts.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS, () => void this.keepalive());
+    every(this.opts.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS, () => void this.keepalive({ staleOnly: true }));
   }
 
-  /** HELLO every active peer's control endpoint once. */
-  async keepalive(): Promise<number> {
-    const targets = this.store.active().map((p) => this.controlEndpoint(p)).filter((t): t is { ip: string; port: number } => t !== undefined);
+  /**
+   * HELLO every active peer's control endpoint once; with `staleOnly`, only those without a direct
+   * exchange in the last KEEPALIVE_FRESH_MS (the periodic round). Resolves to the number of REPLYs.
+   */
+  async keepalive(opts: { staleOnly?: boolean } = {}): Promise<number> {
+    const now = this.nowMs();
+    const stale = (p: PeerRecord): boolean => {
+      const at = this.exchange.lastExchange(p.wg_pubkey);
+      return at === undefined || now - at >= KEEPALIVE_FRESH_MS;
+    };
+    const targets = this.store.active().filter((p) => !opts.staleOnly || stale(p)).map((p) => this.controlEndpoint(p)).filter((t): t is { ip: string; port: number } => t !== undefined);
     const results = await Promise.all(targets.map((t) => this.exchange.exchange(t.ip, t.port)));
     return results.filter((r) => r !== undefined).length;
   }

@@ -15,11 +15,15 @@
  * - Values are contacted only when their port is gossip_port (every member announces exactly that
  *   port), are IP literals, are not our own addresses, and at most 64 new addresses per lookup: a value
  *   planted by a stranger cannot turn us into a HELLO cannon against arbitrary ports.
+ * - A value whose address we exchanged with recently (keep-alive, their HELLO) gets no HELLO: Go HELLOs
+ *   every value every minute, N² exchanges per minute in a mesh of N. An address that did not answer is
+ *   retried after 2, 4, 8 … 32 min (a departed member's value lingers in the DHT), and as a DHT node we
+ *   keep stored announces 30 min (the library's default is forever).
  * - Library errors and malformed DHT traffic are logged and counted; nothing from the DHT can throw into
  *   the daemon.
  */
 import * as os from "node:os";
-import type { DaemonCore, DiscoveryLayer } from "./core";
+import { KEEPALIVE_FRESH_MS, type DaemonCore, type DiscoveryLayer } from "./core";
 import { hourOf, infohashes } from "./derive";
 import type { Logger } from "./log";
 import { normalizeIp } from "./netaddr";
@@ -29,6 +33,10 @@ export const ANNOUNCE_INTERVAL_MS = 15 * 60_000;
 export const LOOKUP_INTERVAL_MS = 30_000;
 export const LOOKUP_INTERVAL_BUSY_MS = 60_000;
 export const CONTACT_INTERVAL_MS = 60_000;
+/** An address that did not answer is tried again after 2, 4, 8 … min, at most this long (it left; its value lingers). */
+export const SILENT_BACKOFF_MAX_MS = 32 * 60_000;
+/** How long this node, as a DHT node, keeps the announces it stores (members re-announce every 15 min). */
+export const STORED_VALUE_MAX_AGE_MS = 30 * 60_000;
 /** Extra lookups soon after start (s): nodes that start together announce at slightly different times. */
 export const EARLY_LOOKUPS_MS = [2000, 5000, 10_000, 20_000];
 const MAX_NEW_PER_LOOKUP = 64;
@@ -53,6 +61,12 @@ export interface DhtLayerOptions {
   /** UDP port of the DHT socket (default gossip_port + 1, falling back to any). */
   port?: number;
   nowMs?: () => number;
+  /** The DHT's UDP socket (default: the library's own udp4 socket; the simulation passes an in-memory one). */
+  socket?: () => unknown;
+  /** The DHT node ID (default random, as the library picks it). */
+  nodeId?: Buffer;
+  /** This host's addresses, to skip our own DHT values (default: the host's interfaces). */
+  localAddresses?: () => Set<string>;
 }
 
 /** Parse `HOST:PORT,HOST:PORT` (IPv6 as [addr]:port). Throws with the bad entry named. */
@@ -80,6 +94,8 @@ export class DhtLayer implements DiscoveryLayer {
   private core: DaemonCore | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly lastContact = new Map<string, number>();
+  /** Consecutive unanswered HELLO exchanges per value address (reset by a REPLY). */
+  private readonly silent = new Map<string, number>();
   private newThisLookup = 0;
   private stopped = false;
   private retryMs = 5000;
@@ -93,7 +109,7 @@ export class DhtLayer implements DiscoveryLayer {
     this.core = core;
     this.stopped = false;
     const mod = (await import("bittorrent-dht")) as unknown as { default: new (opts: Record<string, unknown>) => DhtClient };
-    const dht = new mod.default({ bootstrap: this.o.bootstrap });
+    const dht = new mod.default({ bootstrap: this.o.bootstrap, maxAge: STORED_VALUE_MAX_AGE_MS, ...(this.o.socket ? { socket: this.o.socket() } : {}), ...(this.o.nodeId ? { nodeId: this.o.nodeId } : {}) });
     this.dht = dht;
     dht.on("error", (e) => {
       this.stats.errors++;
@@ -226,11 +242,16 @@ export class DhtLayer implements DiscoveryLayer {
       this.stats.ignored++;
       return;
     }
-    if (localAddresses().has(ip)) return; // our own announcement
+    if ((this.o.localAddresses ?? localAddresses)().has(ip)) return; // our own announcement
     const key = `${ip}:${port}`;
     const now = this.nowMs();
+    // A member we exchanged with recently needs no HELLO for its value: the keep-alive round covers it.
+    // (Go HELLOs every value every minute: N² exchanges per minute in a mesh of N.)
+    const exchanged = core.exchange.lastExchangeFrom(ip);
+    if (exchanged !== undefined && now - exchanged < KEEPALIVE_FRESH_MS) return;
     const last = this.lastContact.get(key);
-    if (last !== undefined && now - last < CONTACT_INTERVAL_MS) return;
+    const misses = this.silent.get(key) ?? 0;
+    if (last !== undefined && now - last < Math.min(CONTACT_INTERVAL_MS * 2 ** misses, SILENT_BACKOFF_MAX_MS)) return;
     if (last === undefined && ++this.newThisLookup > MAX_NEW_PER_LOOKUP) {
       this.stats.ignored++;
       return;
@@ -240,10 +261,14 @@ export class DhtLayer implements DiscoveryLayer {
     this.stats.contacted++;
     this.o.log.debug("[DHT] value found, sending HELLO", { peer: key });
     void core.exchange.exchange(ip, core.peerControlPortFor()).then((r) => {
-      if (r) {
-        this.stats.replies++;
-        this.o.log.info("[DHT] found wgmesh peer", { peer: key, pubkey: r.announcement.wg_pubkey.slice(0, 16), mesh_ip: r.announcement.mesh_ip });
+      if (!r) {
+        this.silent.set(key, misses + 1);
+        if (this.silent.size > 4096) this.silent.delete(this.silent.keys().next().value as string);
+        return;
       }
+      this.silent.delete(key);
+      this.stats.replies++;
+      this.o.log.info("[DHT] found wgmesh peer", { peer: key, pubkey: r.announcement.wg_pubkey.slice(0, 16), mesh_ip: r.announcement.mesh_ip });
     });
   }
 

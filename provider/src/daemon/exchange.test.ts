@@ -310,10 +310,30 @@ test("the UDP source of a peer's direct HELLO/REPLY is remembered as its control
     // b saw a's HELLO from a's socket (not a's WG port or Go's host:gossip_port guess); a saw b's REPLY
     assert.deepEqual(b.ex.observedControl(a.local.pubkey), { ip: "127.0.0.1", port: pa });
     assert.deepEqual(a.ex.observedControl(b.local.pubkey), { ip: "127.0.0.1", port: pb });
-    b.ex.forgetControl(a.local.pubkey);
+    b.ex.forgetPeer(a.local.pubkey);
     assert.equal(b.ex.observedControl(a.local.pubkey), undefined);
   } finally {
     await a.ex.stop();
     await b.ex.stop();
   }
+});
+
+test("announcementText is the encoding of buildAnnouncement, cut to the datagram budget, and follows store changes", () => {
+  const a = node("a");
+  for (let i = 0; i < 400; i++) {
+    const k = generateKeyPair().publicKey;
+    a.store.upsert({ wg_pubkey: k, mesh_ip: meshIPv4(params, k), endpoint: `198.51.100.${i % 250}:51820`, hostname: `peer-${i}-with-a-longer-name` }, "dht");
+  }
+  const text = a.ex.announcementText({ observed_endpoint: "203.0.113.9:4000" });
+  assert.equal(text, encodeAnnouncement(a.ex.buildAnnouncement({ observed_endpoint: "203.0.113.9:4000" })));
+  const known = (JSON.parse(text) as { known_peers: { wg_pubkey: string }[] }).known_peers;
+  assert.ok(known.length > 20 && known.length < 400, `${known.length} known peers`);
+  assert.ok(sealEnvelope("REPLY", text, params.gossipKey).length <= 8 * 1480 - 8);
+  const all = a.store.all();
+  assert.equal(known[0]?.wg_pubkey, all[all.length - 1]?.wg_pubkey, "newest first");
+  const first = all[all.length - 1]!;
+  a.store.upsert({ wg_pubkey: first.wg_pubkey, hostname: "renamed" }, "dht");
+  assert.match(a.ex.announcementText(), /"hostname":"renamed"/, "a changed peer is encoded again");
+  a.store.remove(first.wg_pubkey);
+  assert.doesNotMatch(a.ex.announcementText(), new RegExp(first.wg_pubkey.replace(/[+/]/g, "\\$&")));
 });

@@ -14,18 +14,17 @@
  * "test-pubkey") is NOT stored, but is still answered: the sender holds the secret, so the REPLY tells it
  * nothing a valid HELLO would not, and Go's `test-peer` diagnostic keeps working against our nodes.
  */
-import * as dgram from "node:dgram";
-import { AddressInfo } from "node:net";
 import { DropCounters, DropReason } from "./counters";
 import { openEnvelope, sealEnvelope, PROTOCOL_VERSION } from "./envelope";
 import {
   decodeAnnouncement, decodeGoodbye, decodeRendezvousOffer, decodeRendezvousStart, encodeAnnouncement, encodeGoodbye,
-  fitKnownPeers, joinHostPort, KnownPeer, PeerAnnouncement, RendezvousOffer, RendezvousStart, splitHostPort,
+  encodeKnownPeer, joinHostPort, KnownPeer, LIMITS, PeerAnnouncement, RendezvousOffer, RendezvousStart, splitHostPort,
 } from "./messages";
 import { isPublicIp, normalizeIp } from "./netaddr";
 import { SourceRateLimiter } from "./ratelimit";
 import { ReplayCache } from "./replay";
-import { knownPeerEndpoint, PeerRecord, PeerStore, resolvePeerEndpoint, senderUpdate } from "./store";
+import { createUdpSocket, DatagramSocket, SocketFactory } from "./transport";
+import { knownPeerEndpoint, PeerRecord, PeerStore, PeerUpdate, resolvePeerEndpoint, senderUpdate } from "./store";
 
 /** How many peers' observed exchange sources are remembered (the store holds at most 1000 peers). */
 const MAX_CONTROL_SOURCES = 4096;
@@ -76,6 +75,8 @@ export interface ExchangeOptions {
    * the sender's mesh IP its WireGuard endpoint, inside its own tunnel (weakness 13).
    */
   isTunnelSource?: (ip: string) => boolean;
+  /** Makes the UDP socket (default node:dgram; the simulation's in-memory network). */
+  socketFactory?: SocketFactory;
 }
 
 export interface ExchangeResult {
@@ -99,7 +100,7 @@ function peerAddresses(p: PeerRecord): Set<string> {
 export class PeerExchange {
   readonly counters: DropCounters;
   readonly stats = { received: 0, accepted: 0, repliesSent: 0, duplicateHellos: 0, hellosSent: 0 };
-  private socket: dgram.Socket | undefined;
+  private socket: DatagramSocket | undefined;
   private v6 = false;
   private readonly pending = new Map<string, Set<(r: ExchangeResult) => void>>();
   /**
@@ -108,6 +109,10 @@ export class PeerExchange {
    * convention misses when the NAT had to pick another port. Bounded; oldest entries go first.
    */
   private readonly controlSources = new Map<string, { ip: string; port: number }>();
+  private readonly lastExchangeMs = new Map<string, number>();
+  private readonly lastExchangeByIp = new Map<string, number>();
+  /** Encoded known_peers entries by key (see `knownEntry`); entries go with their peer (`forgetPeer`). */
+  private readonly knownCache = new Map<string, { sig: string; peer: KnownPeer; text: string }>();
   private readonly nowMs: () => number;
   private readonly limiter: SourceRateLimiter;
   private readonly replay: ReplayCache;
@@ -119,6 +124,9 @@ export class PeerExchange {
     this.limiter = opts.limiter ?? new SourceRateLimiter(10, 20, 4096, this.nowMs);
     this.replay = opts.replay ?? new ReplayCache();
     this.log = opts.log ?? (() => undefined);
+    opts.store.onEvent((e) => {
+      if (e.kind === "removed") this.forgetPeer(e.pubkey);
+    });
   }
 
   /**
@@ -126,9 +134,10 @@ export class PeerExchange {
    * IPv4 only if the host has no IPv6. `host` binds one address (tests use 127.0.0.1).
    */
   async start(port: number, host?: string): Promise<number> {
-    const attempt = (type: "udp4" | "udp6", addr: string): Promise<dgram.Socket> =>
+    const create = this.opts.socketFactory ?? createUdpSocket;
+    const attempt = (type: "udp4" | "udp6", addr: string): Promise<DatagramSocket> =>
       new Promise((resolve, reject) => {
-        const s = dgram.createSocket(type === "udp6" ? { type, ipv6Only: false } : { type });
+        const s = create(type);
         const onErr = (e: Error): void => {
           s.close();
           reject(e);
@@ -139,7 +148,7 @@ export class PeerExchange {
           resolve(s);
         });
       });
-    let s: dgram.Socket;
+    let s: DatagramSocket;
     if (host !== undefined) {
       this.v6 = host.includes(":");
       s = await attempt(this.v6 ? "udp6" : "udp4", host);
@@ -157,11 +166,11 @@ export class PeerExchange {
     s.on("message", (msg, rinfo) => this.handleDatagram(msg, rinfo.address, rinfo.port));
     s.on("error", (e) => this.log("warn", `[Exchange] socket error: ${e.message}`));
     this.socket = s;
-    return (s.address() as AddressInfo).port;
+    return s.address().port;
   }
 
   get port(): number | undefined {
-    return this.socket ? (this.socket.address() as AddressInfo).port : undefined;
+    return this.socket ? this.socket.address().port : undefined;
   }
 
   async stop(): Promise<void> {
@@ -191,17 +200,59 @@ export class PeerExchange {
     }
   }
 
+  /** A peer's `known_peers` element, encoded once and reused while its announced fields stay the same. */
+  private knownEntry(p: Readonly<PeerRecord>): { peer: KnownPeer; text: string } {
+    const sig = `${p.hostname}|${p.mesh_ip}|${p.mesh_ipv6}|${p.endpoint}|${p.introducer}|${p.nat_type}`;
+    const hit = this.knownCache.get(p.wg_pubkey);
+    if (hit && hit.sig === sig) return hit;
+    const peer: KnownPeer = { wg_pubkey: p.wg_pubkey, mesh_ip: p.mesh_ip, wg_endpoint: p.endpoint };
+    if (p.hostname) peer.hostname = p.hostname;
+    if (p.mesh_ipv6) peer.mesh_ipv6 = p.mesh_ipv6;
+    if (p.introducer) peer.introducer = true;
+    if (p.nat_type) peer.nat_type = p.nat_type;
+    const e = { sig, peer, text: encodeKnownPeer(peer) };
+    this.knownCache.set(p.wg_pubkey, e);
+    return e;
+  }
+
+  /**
+   * Our announcement without known_peers, plus the active peers whose entries fit after it
+   * (`LIMITS.sendBudgetBytes`: 8 IPv4 fragments, weakness 12), newest first — what the receiver is least
+   * likely to know yet: joins spread in a few exchanges even when a datagram carries only ≈ 40 of
+   * hundreds of peers. One pass that stops at the budget, each entry encoded once per change of the peer.
+   */
+  private announcementParts(extra: { observed_endpoint?: string }): { a: PeerAnnouncement; known: KnownPeer[]; texts: string[] } {
+    const a = this.ownAnnouncement(extra);
+    const known: KnownPeer[] = [];
+    const texts: string[] = [];
+    let size = Buffer.byteLength(encodeAnnouncement(a)) + Buffer.byteLength(',"known_peers":[]');
+    for (const p of this.opts.store.activeRecords("newest-first")) {
+      if (p.wg_pubkey === a.wg_pubkey) continue;
+      const e = this.knownEntry(p);
+      const add = Buffer.byteLength(e.text) + (texts.length ? 1 : 0);
+      if (size + add > LIMITS.sendBudgetBytes || texts.length >= LIMITS.knownPeers) break;
+      size += add;
+      known.push(e.peer);
+      texts.push(e.text);
+    }
+    return { a, known, texts };
+  }
+
   /** Build our announcement (with known_peers, cut to fit one datagram). */
   buildAnnouncement(extra: { observed_endpoint?: string } = {}): PeerAnnouncement {
+    const { a, known } = this.announcementParts(extra);
+    if (known.length) a.known_peers = known.map((k) => ({ ...k }));
+    return a;
+  }
+
+  /** `encodeAnnouncement(buildAnnouncement(extra))`, from the cached entries. */
+  announcementText(extra: { observed_endpoint?: string } = {}): string {
+    const { a, texts } = this.announcementParts(extra);
+    return encodeAnnouncement(a, texts);
+  }
+
+  private ownAnnouncement(extra: { observed_endpoint?: string }): PeerAnnouncement {
     const l = this.opts.local();
-    const known: KnownPeer[] = this.opts.store.active().filter((p) => p.wg_pubkey !== l.pubkey).map((p) => {
-      const k: KnownPeer = { wg_pubkey: p.wg_pubkey, mesh_ip: p.mesh_ip, wg_endpoint: p.endpoint };
-      if (p.hostname) k.hostname = p.hostname;
-      if (p.mesh_ipv6) k.mesh_ipv6 = p.mesh_ipv6;
-      if (p.introducer) k.introducer = true;
-      if (p.nat_type) k.nat_type = p.nat_type;
-      return k;
-    });
     const a: PeerAnnouncement = {
       protocol: PROTOCOL_VERSION,
       wg_pubkey: l.pubkey,
@@ -213,10 +264,9 @@ export class PeerExchange {
     if (l.meshIpv6) a.mesh_ipv6 = l.meshIpv6;
     if (l.introducer) a.introducer = true;
     if (l.routableNetworks && l.routableNetworks.length) a.routable_networks = [...l.routableNetworks];
-    if (known.length) a.known_peers = known;
     if (extra.observed_endpoint) a.observed_endpoint = extra.observed_endpoint;
     if (l.natType) a.nat_type = l.natType;
-    return fitKnownPeers(a);
+    return a;
   }
 
   private send(data: Buffer, ip: string, port: number): void {
@@ -229,8 +279,8 @@ export class PeerExchange {
   }
 
   private sendReply(ip: string, port: number): void {
-    const reply = this.buildAnnouncement({ observed_endpoint: joinHostPort(ip, port) });
-    this.send(sealEnvelope("REPLY", encodeAnnouncement(reply), this.opts.gossipKey), ip, port);
+    const reply = this.announcementText({ observed_endpoint: joinHostPort(ip, port) });
+    this.send(sealEnvelope("REPLY", reply, this.opts.gossipKey), ip, port);
     this.stats.repliesSent++;
   }
 
@@ -269,9 +319,11 @@ export class PeerExchange {
   private upsertKnown(list: KnownPeer[] | undefined, method: string, ownKey: string, from: string): void {
     for (const k of list ?? []) {
       if (k.wg_pubkey === ownKey) continue;
-      const u = { wg_pubkey: k.wg_pubkey, mesh_ip: k.mesh_ip, endpoint: knownPeerEndpoint(k.wg_endpoint), introducer: k.introducer ?? false } as const;
-      const r = this.opts.store.upsert({ ...u, ...(k.hostname ? { hostname: k.hostname } : {}), ...(k.mesh_ipv6 ? { mesh_ipv6: k.mesh_ipv6 } : {}), ...(k.nat_type ? { nat_type: k.nat_type } : {}) }, method);
-      if (r === "full") this.drop(from, "store-full", `peer store holds its maximum; ${k.wg_pubkey} not added`);
+      const u: PeerUpdate = { wg_pubkey: k.wg_pubkey, mesh_ip: k.mesh_ip, endpoint: knownPeerEndpoint(k.wg_endpoint), introducer: k.introducer ?? false };
+      if (k.hostname) u.hostname = k.hostname;
+      if (k.mesh_ipv6) u.mesh_ipv6 = k.mesh_ipv6;
+      if (k.nat_type) u.nat_type = k.nat_type;
+      if (this.opts.store.upsert(u, method) === "full") this.drop(from, "store-full", `peer store holds its maximum; ${k.wg_pubkey} not added`);
     }
   }
 
@@ -293,9 +345,16 @@ export class PeerExchange {
     if (this.opts.isTunnelSource?.(ip)) return;
     this.controlSources.delete(pubkey);
     this.controlSources.set(pubkey, { ip, port });
+    this.lastExchangeMs.set(pubkey, this.nowMs());
+    this.lastExchangeByIp.delete(ip);
+    this.lastExchangeByIp.set(ip, this.nowMs());
+    if (this.lastExchangeByIp.size > MAX_CONTROL_SOURCES) this.lastExchangeByIp.delete(this.lastExchangeByIp.keys().next().value as string);
     if (this.controlSources.size > MAX_CONTROL_SOURCES) {
       const oldest = this.controlSources.keys().next().value;
-      if (oldest !== undefined) this.controlSources.delete(oldest);
+      if (oldest !== undefined) {
+        this.controlSources.delete(oldest);
+        this.lastExchangeMs.delete(oldest);
+      }
     }
   }
 
@@ -304,9 +363,24 @@ export class PeerExchange {
     return this.controlSources.get(pubkey);
   }
 
-  /** Forget a peer's observed source (it left or expired). */
-  forgetControl(pubkey: string): void {
+  /**
+   * When the peer's last direct HELLO or REPLY reached us (ms), if any. Either proves both sides heard
+   * each other: a HELLO from it is answered with our REPLY, a REPLY from it answers our HELLO.
+   */
+  lastExchange(pubkey: string): number | undefined {
+    return this.lastExchangeMs.get(pubkey);
+  }
+
+  /** When a direct HELLO or REPLY last came from this IP (ms), if any. */
+  lastExchangeFrom(ip: string): number | undefined {
+    return this.lastExchangeByIp.get(ip);
+  }
+
+  /** Forget what we keep about a peer that left or expired (observed source, encoded entry). */
+  forgetPeer(pubkey: string): void {
     this.controlSources.delete(pubkey);
+    this.lastExchangeMs.delete(pubkey);
+    this.knownCache.delete(pubkey);
   }
 
   private dispatch(type: string, payload: Record<string, unknown>, ip: string, port: number, from: string, nowS: number): void {
@@ -399,7 +473,7 @@ export class PeerExchange {
     const ip = normalizeIp(host);
     if (!ip || !this.socket) return Promise.resolve(undefined);
     const key = joinHostPort(ip, port);
-    const data = sealEnvelope("HELLO", encodeAnnouncement(this.buildAnnouncement()), this.opts.gossipKey);
+    const data = sealEnvelope("HELLO", this.announcementText(), this.opts.gossipKey);
     return new Promise((resolve) => {
       let set = this.pending.get(key);
       if (!set) this.pending.set(key, (set = new Set()));
@@ -435,6 +509,6 @@ export class PeerExchange {
   sendAnnounce(host: string, port: number): void {
     const ip = normalizeIp(host);
     if (!ip) return;
-    this.send(sealEnvelope("ANNOUNCE", encodeAnnouncement(this.buildAnnouncement()), this.opts.gossipKey), ip, port);
+    this.send(sealEnvelope("ANNOUNCE", this.announcementText(), this.opts.gossipKey), ip, port);
   }
 }

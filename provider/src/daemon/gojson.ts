@@ -5,7 +5,11 @@
  */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
+/** Characters for which Go's encoding differs from JSON.stringify's (HTML, line/paragraph separators, surrogates). */
+const GO_SPECIAL = /[<>&\u2028\u2029\ud800-\udfff]/;
+
 export function goString(s: string): string {
+  if (!GO_SPECIAL.test(s)) return JSON.stringify(s); // the common case (keys, addresses, base64): one pass
   return JSON.stringify(s.replace(LONE_SURROGATE, "\ufffd"))
     .replace(/</g, "\\u003c")
     .replace(/>/g, "\\u003e")

@@ -16,13 +16,14 @@ import * as dgram from "node:dgram";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { CliIO } from "../cli/commands";
+import type { CommandIO } from "./io";
 import { cidrHasAddress } from "../core/cidr";
 import { findCollisions, resolveLocalCollision } from "./collisions";
 import { DaemonCore, DiscoveryLayer } from "./core";
 import { CustomSubnet, defaultSubnetCidr, deriveParams, ipv6PrefixText, MeshParams, networkIdShort, parseMeshSubnet, pskBase64, SubnetError } from "./derive";
 import { DEFAULT_DHT_BOOTSTRAP, DhtLayer, parseBootstrapList } from "./dht";
 import { GossipLayer } from "./gossip";
+import { Greeter } from "./greet";
 import { FlagSpec, parseGoFlags } from "./goflags";
 import { LanLayer } from "./lan";
 import { isLevel, Level, Logger } from "./log";
@@ -37,8 +38,7 @@ import type { StoreEvent } from "./store";
 
 export const VERSION = "0.1.0-ts";
 export const CACHE_SAVE_INTERVAL_MS = 5 * 60_000;
-/** A newly learned peer with an endpoint gets one HELLO at once (at most once per this interval). */
-export const GREET_INTERVAL_MS = 60_000;
+export { GREET_INTERVAL_MS } from "./greet";
 
 export const JOIN_FLAGS: Record<string, FlagSpec> = {
   secret: { type: "string", usage: "Mesh secret (or env WGMESH_SECRET, or a 0600 file named by WGMESH_SECRET_FILE)" },
@@ -166,7 +166,7 @@ export class MeshDaemon {
   private listenPort = 0;
   private timers: NodeJS.Timeout[] = [];
   private lastCollisionLog = "";
-  private readonly greeted = new Map<string, number>();
+  private readonly greeter = new Greeter(() => this.core);
 
   constructor(readonly cfg: JoinConfig, readonly log: Logger) {
     this.params = deriveParams(cfg.secret);
@@ -292,18 +292,7 @@ export class MeshDaemon {
       return;
     }
     if (e.kind === "new") this.log.info("peer added", { pubkey: e.peer.wg_pubkey.slice(0, 16), mesh_ip: e.peer.mesh_ip, endpoint: e.peer.endpoint, via: e.method });
-    // Greet a peer that announced itself to us (LAN multicast, gossip ANNOUNCE) so that it learns us now,
-    // not at its next discovery round. HELLO/REPLY already went both ways; transitive entries are left
-    // to the discovery layers and the keep-alive round.
-    const core = this.core;
-    if (!core || !e.peer.endpoint || (e.method !== "lan" && e.method !== "gossip")) return;
-    const now = Date.now();
-    const last = this.greeted.get(e.peer.wg_pubkey);
-    if (last !== undefined && now - last < GREET_INTERVAL_MS) return;
-    this.greeted.set(e.peer.wg_pubkey, now);
-    if (this.greeted.size > 2000) this.greeted.delete(this.greeted.keys().next().value as string);
-    const c = core.controlEndpoint(e.peer);
-    if (c) void core.exchange.exchange(c.ip, c.port);
+    this.greeter.onStoreEvent(e);
   }
 
   private async startProbe(): Promise<void> {
@@ -363,7 +352,7 @@ export class MeshDaemon {
   }
 }
 
-export async function runJoin(args: string[], io: CliIO, signals: NodeJS.Process = process): Promise<number> {
+export async function runJoin(args: string[], io: CommandIO, signals: NodeJS.Process = process): Promise<number> {
   const f = parseGoFlags("join", args, JOIN_FLAGS);
   if (!f.ok) {
     if (!f.help) io.stderr.write(`${f.message}\n`);

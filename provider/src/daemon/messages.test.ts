@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import { ipv4Fragments, SEND_DATAGRAM_BYTES, sealEnvelope, sealedSize } from "./envelope";
 import assert from "node:assert/strict";
 import {
   decodeAnnouncement, decodeGoodbye, decodeRendezvousOffer, decodeRendezvousStart, encodeAnnouncement, encodeGoodbye,
@@ -115,8 +116,17 @@ test("our sends cut known_peers to fit one datagram (Go's are unbounded, weaknes
   const cut = fitKnownPeers({ ...full(), known_peers: many });
   const size = Buffer.byteLength(encodeAnnouncement(cut));
   assert.ok(size <= LIMITS.sendBudgetBytes, `${size}`);
-  assert.ok((cut.known_peers?.length ?? 0) > 100);
+  assert.ok((cut.known_peers?.length ?? 0) > 20);
   assert.ok((cut.known_peers?.length ?? 0) < 1000);
+  // the sealed datagram (base64 adds a third) stays within 8 IPv4 fragments, and the next entry would not fit
+  for (const type of ["HELLO", "REPLY", "ANNOUNCE"]) {
+    const sealed = sealEnvelope(type, encodeAnnouncement(cut), Buffer.alloc(32, 7));
+    assert.ok(sealed.length <= SEND_DATAGRAM_BYTES && ipv4Fragments(sealed.length) <= 8, `${type}: ${sealed.length}`);
+    assert.equal(sealed.length, sealedSize(type, size));
+  }
+  const one = fitKnownPeers({ ...full(), known_peers: many.slice(0, (cut.known_peers?.length ?? 0) + 1) });
+  assert.equal(one.known_peers?.length, cut.known_peers?.length);
+  assert.ok(Buffer.byteLength(encodeAnnouncement({ ...full(), known_peers: many.slice(0, (cut.known_peers?.length ?? 0) + 1) })) > LIMITS.sendBudgetBytes);
   const small = full();
   assert.equal(fitKnownPeers(small), small);
 });

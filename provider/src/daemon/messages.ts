@@ -10,7 +10,7 @@
  * matches case-insensitively; Go never sends other spellings).
  */
 import * as ipaddr from "ipaddr.js";
-import { decodeStdBase64, PROTOCOL_VERSION } from "./envelope";
+import { decodeStdBase64, maxPlaintextFor, PROTOCOL_VERSION, SEND_DATAGRAM_BYTES } from "./envelope";
 import { goInt, goObject, goString, goStringArray } from "./gojson";
 
 export interface KnownPeer {
@@ -70,8 +70,12 @@ export const LIMITS = {
   routableNetworks: 100,
   knownPeers: 1000,
   candidates: 64,
-  /** Our own sends: known_peers are cut so a datagram stays within this many bytes (weakness 12). */
-  sendBudgetBytes: 60000,
+  /**
+   * Our own sends: known_peers are cut so the payload stays within this many bytes, which keeps the sealed
+   * datagram (base64 adds a third) within 8 IPv4 fragments (SEND_DATAGRAM_BYTES; weakness 12):
+   * 8,805 bytes, ≈ 40 known peers.
+   */
+  sendBudgetBytes: maxPlaintextFor(SEND_DATAGRAM_BYTES),
 };
 
 // ----------------------------------------------------------------------------------------------
@@ -94,7 +98,16 @@ export function encodeKnownPeerMembers(p: KnownPeer): Members {
   return m;
 }
 
-export function encodeAnnouncement(a: PeerAnnouncement): string {
+/** One known peer as Go encodes it (an element of `known_peers`). */
+export function encodeKnownPeer(p: KnownPeer): string {
+  return goObject(encodeKnownPeerMembers(p));
+}
+
+/**
+ * The announcement as Go encodes it. `encodedKnown`, when given, are the already-encoded `known_peers`
+ * elements (see `encodeKnownPeer`) and replace `a.known_peers`.
+ */
+export function encodeAnnouncement(a: PeerAnnouncement, encodedKnown?: readonly string[]): string {
   const m: Members = [
     ["protocol", goString(a.protocol)],
     ["wg_pubkey", goString(a.wg_pubkey)],
@@ -106,9 +119,8 @@ export function encodeAnnouncement(a: PeerAnnouncement): string {
   if (a.introducer) m.push(["introducer", "true"]);
   if (a.routable_networks && a.routable_networks.length) m.push(["routable_networks", goStringArray(a.routable_networks)]);
   m.push(["timestamp", goInt(a.timestamp)]);
-  if (a.known_peers && a.known_peers.length) {
-    m.push(["known_peers", `[${a.known_peers.map((k) => goObject(encodeKnownPeerMembers(k))).join(",")}]`]);
-  }
+  const known = encodedKnown ?? (a.known_peers ?? []).map(encodeKnownPeer);
+  if (known.length) m.push(["known_peers", `[${known.join(",")}]`]);
   optStr(m, "observed_endpoint", a.observed_endpoint);
   optStr(m, "nat_type", a.nat_type);
   return goObject(m);
@@ -140,21 +152,27 @@ export function encodeRendezvousStart(s: RendezvousStart): string {
   return goObject(m);
 }
 
+/**
+ * How many of the encoded known peers (in order) fit: the announcement without known_peers takes
+ * `baseBytes`, the member adds `,"known_peers":[` … `]` and a comma between entries. Linear, one pass.
+ */
+export function knownPeersThatFit(baseBytes: number, encodedKnown: readonly string[], budget = LIMITS.sendBudgetBytes): number {
+  let size = baseBytes + Buffer.byteLength(',"known_peers":[]');
+  const max = Math.min(encodedKnown.length, LIMITS.knownPeers);
+  for (let n = 0; n < max; n++) {
+    size += Buffer.byteLength(encodedKnown[n] as string) + (n > 0 ? 1 : 0);
+    if (size > budget) return n;
+  }
+  return max;
+}
+
 /** Cut known_peers (keeping order) so the encoded announcement fits `budget` bytes. */
 export function fitKnownPeers(a: PeerAnnouncement, budget = LIMITS.sendBudgetBytes): PeerAnnouncement {
   const all = a.known_peers ?? [];
-  let n = Math.min(all.length, LIMITS.knownPeers);
-  const size = (k: number): number => Buffer.byteLength(encodeAnnouncement({ ...a, known_peers: all.slice(0, k) }));
-  if (size(n) <= budget) return n === all.length ? a : { ...a, known_peers: all.slice(0, n) };
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    if (size(mid) <= budget) lo = mid;
-    else hi = mid - 1;
-  }
-  n = lo;
-  return { ...a, known_peers: all.slice(0, n) };
+  if (all.length === 0) return a;
+  const base = Buffer.byteLength(encodeAnnouncement({ ...a, known_peers: [] }));
+  const n = knownPeersThatFit(base, all.map(encodeKnownPeer), budget);
+  return n === all.length ? a : { ...a, known_peers: all.slice(0, n) };
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -166,19 +184,37 @@ export class FieldError extends Error {
   }
 }
 
-export function isValidPubkey(s: unknown): s is string {
-  if (typeof s !== "string" || s.length !== 44) return false;
+/**
+ * A pure string predicate remembered for the last `max` distinct inputs (cleared when full). In a large
+ * mesh every announcement repeats the same few hundred keys and addresses; parsing each again costs
+ * more than the rest of the receive path.
+ */
+function remembered(f: (s: string) => boolean, max = 16384): (s: string) => boolean {
+  const seen = new Map<string, boolean>();
+  return (s) => {
+    let v = seen.get(s);
+    if (v === undefined) {
+      v = f(s);
+      if (seen.size >= max) seen.clear();
+      seen.set(s, v);
+    }
+    return v;
+  };
+}
+
+const validKeyText = remembered((s) => {
+  if (s.length !== 44) return false;
   const b = decodeStdBase64(s);
   return b !== undefined && b.length === 32;
+});
+
+export function isValidPubkey(s: unknown): s is string {
+  return typeof s === "string" && s.length === 44 && validKeyText(s);
 }
 
-export function isIPv4(s: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(s);
-}
+export const isIPv4: (s: string) => boolean = remembered((s) => ipaddr.IPv4.isValidFourPartDecimal(s));
 
-export function isIPv6(s: string): boolean {
-  return s.includes(":") && !s.includes("%") && ipaddr.IPv6.isValid(s);
-}
+export const isIPv6: (s: string) => boolean = remembered((s) => s.includes(":") && !s.includes("%") && ipaddr.IPv6.isValid(s));
 
 export function isIP(s: string): boolean {
   return isIPv4(s) || isIPv6(s);

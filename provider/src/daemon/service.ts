@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as sea from "node:sea";
-import type { CliIO } from "../cli/commands";
+import type { CommandIO } from "./io";
 import { packageRoot } from "./artifact";
 import { FlagSpec, parseGoFlags } from "./goflags";
 import { JOIN_FLAGS, JoinConfig, parseJoinConfig } from "./join";
@@ -87,7 +87,7 @@ function systemctl(args: string[]): Promise<string | undefined> {
   return new Promise((resolve) => execFile("systemctl", args, { timeout: 30_000 }, (err, _o, stderr) => resolve(err ? String(stderr).trim() || err.message : undefined)));
 }
 
-export async function runInstallService(args: string[], io: CliIO): Promise<number> {
+export async function runInstallService(args: string[], io: CommandIO): Promise<number> {
   const f = parseGoFlags("install-service", args, FLAGS);
   if (!f.ok) {
     if (!f.help) io.stderr.write(`${f.message}\n`);

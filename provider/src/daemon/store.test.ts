@@ -138,3 +138,33 @@ test("§2.6 endpoint resolution", () => {
   assert.equal(knownPeerEndpoint(""), "");
   assert.equal(knownPeerEndpoint("198.51.100.7:51820"), "198.51.100.7:51820");
 });
+
+test("a transitive mention that changes nothing is no event; any change is", () => {
+  const c = clock();
+  const s = new PeerStore(c.now);
+  const events: StoreEvent[] = [];
+  s.onEvent((e) => events.push(e));
+  s.upsert({ wg_pubkey: K(1), mesh_ip: "10.1.0.1", endpoint: "1.1.1.1:51820", hostname: "h" }, "dht");
+  s.upsert({ wg_pubkey: K(1), mesh_ip: "10.1.0.1", endpoint: "1.1.1.1:51820", hostname: "h", introducer: false }, "dht-transitive");
+  assert.deepEqual(events.map((e) => e.kind), ["new", "updated"], "first transitive mention adds the method");
+  c.advance(1000);
+  assert.equal(s.upsert({ wg_pubkey: K(1), mesh_ip: "10.1.0.1", endpoint: "1.1.1.1:51820", hostname: "h", introducer: false }, "dht-transitive"), "updated");
+  assert.equal(events.length, 2, "the same again: no event");
+  assert.equal(s.get(K(1))?.last_seen_ms, 1_000_000, "transitive never refreshes last_seen");
+  s.upsert({ wg_pubkey: K(1), mesh_ip: "10.1.0.2", endpoint: "", introducer: false }, "dht-transitive");
+  assert.equal(events.length, 3);
+  s.upsert({ wg_pubkey: K(1), mesh_ip: "10.1.0.2", endpoint: "1.1.1.1:51820", introducer: false }, "dht");
+  assert.equal(events.length, 4, "a direct contact is an event (last_seen moves)");
+  assert.equal(s.get(K(1))?.last_seen_ms, 1_001_000);
+});
+
+test("activeRecords: the active peers in store order, without copies", () => {
+  const c = clock();
+  const s = new PeerStore(c.now);
+  s.upsert({ wg_pubkey: K(1), mesh_ip: "10.1.0.1" }, "dht");
+  c.advance(4 * 60_000);
+  s.upsert({ wg_pubkey: K(2), mesh_ip: "10.1.0.2" }, "dht");
+  c.advance(2 * 60_000);
+  assert.deepEqual([...s.activeRecords()].map((p) => p.wg_pubkey), [K(2)]);
+  assert.deepEqual(s.counts(), { active: 1, total: 2, dead: 1 });
+});

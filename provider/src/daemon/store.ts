@@ -135,21 +135,44 @@ export class PeerStore {
       this.emit({ kind: "new", peer: { ...rec }, method });
       return "new";
     }
-    if (u.endpoint && shouldReplaceEndpoint(cur, u.endpoint, method)) {
+    // Only a real change is an event: a transitive mention of a peer we hold as it is (hundreds per
+    // announcement in a large mesh) changes nothing, and costs no copy.
+    let changed = false;
+    if (u.endpoint && shouldReplaceEndpoint(cur, u.endpoint, method) && (cur.endpoint !== u.endpoint || cur.endpoint_method !== method)) {
       cur.endpoint = u.endpoint;
       cur.endpoint_method = method;
+      changed = true;
     }
-    if (u.mesh_ip) cur.mesh_ip = u.mesh_ip;
-    if (u.mesh_ipv6) cur.mesh_ipv6 = u.mesh_ipv6;
-    if (u.hostname) cur.hostname = u.hostname;
-    if (u.nat_type) cur.nat_type = u.nat_type;
-    cur.introducer = u.introducer ?? false;
+    const set = <K extends "mesh_ip" | "mesh_ipv6" | "hostname" | "nat_type">(k: K, v: string | undefined): void => {
+      if (v && cur[k] !== v) {
+        cur[k] = v;
+        changed = true;
+      }
+    };
+    set("mesh_ip", u.mesh_ip);
+    set("mesh_ipv6", u.mesh_ipv6);
+    set("hostname", u.hostname);
+    set("nat_type", u.nat_type);
+    const introducer = u.introducer ?? false;
+    if (cur.introducer !== introducer) {
+      cur.introducer = introducer;
+      changed = true;
+    }
     const direct = refreshesLastSeen(method);
-    if (u.routable_networks && u.routable_networks.length) cur.routable_networks = [...u.routable_networks];
-    else if (direct && u.routable_networks !== undefined) cur.routable_networks = [];
-    if (direct) cur.last_seen_ms = now;
-    if (!cur.discovered_via.includes(method)) cur.discovered_via.push(method);
-    this.emit({ kind: "updated", peer: { ...cur }, method });
+    const routes = u.routable_networks && u.routable_networks.length ? u.routable_networks : direct && u.routable_networks !== undefined ? [] : undefined;
+    if (routes && routes.join(",") !== cur.routable_networks.join(",")) {
+      cur.routable_networks = [...routes];
+      changed = true;
+    }
+    if (direct) {
+      cur.last_seen_ms = now;
+      changed = true;
+    }
+    if (!cur.discovered_via.includes(method)) {
+      cur.discovered_via.push(method);
+      changed = true;
+    }
+    if (changed) this.emit({ kind: "updated", peer: { ...cur }, method });
     return "updated";
   }
 
@@ -181,9 +204,27 @@ export class PeerStore {
     return this.all().filter((p) => this.isActive(p));
   }
 
+  /**
+   * The active records themselves, in store order, without copies (for the hot send path: building an
+   * announcement reads a few fields of hundreds of peers). Callers must not modify them or keep them.
+   */
+  *activeRecords(order: "oldest-first" | "newest-first" = "oldest-first"): IterableIterator<Readonly<PeerRecord>> {
+    const now = this.nowMs();
+    if (order === "oldest-first") {
+      for (const p of this.peers.values()) if (now - p.last_seen_ms < PEER_DEAD_MS) yield p;
+      return;
+    }
+    const all = [...this.peers.values()];
+    for (let i = all.length - 1; i >= 0; i--) {
+      const p = all[i] as PeerRecord;
+      if (now - p.last_seen_ms < PEER_DEAD_MS) yield p;
+    }
+  }
+
   counts(): { active: number; total: number; dead: number } {
     const total = this.peers.size;
-    const active = this.active().length;
+    let active = 0;
+    for (const _ of this.activeRecords()) active++;
     return { active, total, dead: total - active };
   }
 

@@ -19,7 +19,10 @@ import { EngineError, installPlan } from "./install";
 import { hostPaths } from "./paths";
 import type { HostReading } from "./probe";
 import { readScript } from "./probe";
-import type { KeySource, Step } from "./types";
+import type { KeySource, PresharedKeySource, Step } from "./types";
+import { pskDiffOptions, pskSecrets } from "./psk";
+import { withRekey } from "../planner/rekey";
+import { firewallSteps } from "./firewall";
 
 /** The persistent forwarding file (its content is fixed per interface). */
 export function sysctlFileContent(ifname: string): string {
@@ -30,9 +33,10 @@ export function sysctlFileContent(ifname: string): string {
  * The wg-quick file of a node. With the key on the host, the file holds no key: a PostUp hook loads
  * /etc/wireguard/<if>.key (wg-quick's documented idiom), so the file's bytes are known here.
  */
-export function renderConf(desired: NodeDesiredState, key: KeySource, presharedKey?: string): string {
-  if ("privateKey" in key) return renderWgQuickConf(desired, { privateKey: key.privateKey, presharedKey });
-  return renderWgQuickConf(desired, { presharedKey }, { privateKeyFile: hostPaths(desired.interface.name).key });
+export function renderConf(desired: NodeDesiredState, key: KeySource, presharedKey?: PresharedKeySource): string {
+  const firewallFile = desired.firewall ? { firewallFile: hostPaths(desired.interface.name).nft } : {};
+  if ("privateKey" in key) return renderWgQuickConf(desired, { privateKey: key.privateKey, ...pskSecrets(presharedKey) }, firewallFile);
+  return renderWgQuickConf(desired, pskSecrets(presharedKey), { privateKeyFile: hostPaths(desired.interface.name).key, ...firewallFile });
 }
 
 /** A secret-free one-line description of a planner operation. */
@@ -65,6 +69,8 @@ export function describeOperation(op: Operation): string {
       return `forwarding ${op.enabled ? "on" : "off"}`;
     case "interface-up":
       return "interface-up (systemctl start)";
+    case "handshake":
+      return `handshake ${peer(op)}`;
   }
 }
 
@@ -72,7 +78,7 @@ export interface ChangePlanInput {
   node: string;
   desired: NodeDesiredState;
   key: KeySource;
-  presharedKey?: string;
+  presharedKey?: PresharedKeySource;
   reading: HostReading;
 }
 
@@ -128,8 +134,12 @@ export function planHostChanges(input: ChangePlanInput): ChangePlan {
   const p = hostPaths(ifname);
   const steps: Step[] = [];
 
-  const install = installPlan(input.node, f);
+  const install = installPlan(input.node, f, { firewall: Boolean(desired.firewall) });
   if (install) steps.push({ kind: "install", description: `install ${install.packages.join(", ")}`, script: install.script });
+
+  // The firewall first: the wg-quick file's PreUp loads it (engine/firewall.ts).
+  const firewall = firewallSteps(desired, reading);
+  steps.push(...firewall.load);
 
   const conf = renderConf(desired, key, input.presharedKey);
   if (f.conf.sha256 !== confDigest(conf) || f.conf.mode !== "600" || f.conf.owner !== "0:0") {
@@ -139,6 +149,7 @@ export function planHostChanges(input: ChangePlanInput): ChangePlan {
       script: atomicWriteFileCommand(p.conf, conf, { mode: "600", owner: "0:0", secret: true }),
     });
   }
+  steps.push(...firewall.remove);
 
   if (desired.forwarding) {
     const content = sysctlFileContent(ifname);
@@ -153,12 +164,13 @@ export function planHostChanges(input: ChangePlanInput): ChangePlan {
     steps.push({ kind: "enable-unit", description: `enable ${p.unit}`, script: `${shellCommand("systemctl", "enable", "-q", p.unit)} 2>&1` });
   }
 
-  const operations = diff(desired, f.live);
+  // withRekey: a key change also starts the handshakes it needs at once (planner/rekey.ts, issue 16).
+  const operations = withRekey(desired, f.live, diff(desired, f.live, pskDiffOptions(input.presharedKey)));
   if (operations.some((o) => o.kind === "interface-up") && f.unit.active === "active") {
     // The unit believes it is up but its interface is gone: stop it so that start runs wg-quick again.
     steps.push({ kind: "stop-unit", description: `stop ${p.unit} (active without its interface)`, script: `${shellCommand("systemctl", "stop", p.unit)} || true` });
   }
-  const secrets: Secrets = { presharedKey: input.presharedKey, ...("privateKey" in key ? { privateKey: key.privateKey } : {}) };
+  const secrets: Secrets = { ...pskSecrets(input.presharedKey), ...("privateKey" in key ? { privateKey: key.privateKey } : {}) };
   for (const op of operations) {
     let script: string;
     if (op.kind === "private-key" && !("privateKey" in key)) script = shellCommand("wg", "set", ifname, "private-key", p.key);

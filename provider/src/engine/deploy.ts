@@ -5,6 +5,7 @@
 import type { Mesh, MeshInput } from "../core/model";
 import type { MeshPlan } from "../core/policy";
 import { applyHost } from "./apply";
+import { withFirewalls } from "../planner/firewall";
 import { teardownHost, type TeardownTarget } from "./teardown";
 import type { Connection } from "./ssh/connection";
 import type { EngineOptions, HostResult, HostTarget, KeySource } from "./types";
@@ -60,7 +61,8 @@ export async function teardown(hosts: readonly TeardownTarget[], opts: EngineOpt
 }
 
 /**
- * Engine targets for a compiled mesh (`compileMesh`): one per planned node. `connectionFor` gives each node's
+ * Engine targets for a compiled mesh (`compileMesh`): one per planned node, with its firewall when the mesh is
+ * enforced (planner/firewall.ts). `connectionFor` gives each node's
  * SSH connection (default: the node's sshHost/sshPort as root). The key source is the node's private key when
  * the model holds it, else the key on the host.
  */
@@ -70,7 +72,8 @@ export function targetsFromPlan(
   connectionFor: (node: Mesh["nodes"][number]) => Connection = (n) => ({ host: n.sshHost, port: n.sshPort }),
 ): HostTarget[] {
   const byName = new Map(mesh.nodes.map((n) => [n.hostname, n]));
-  return plan.nodes.map((desired) => {
+  // Each node's firewall (null when the mesh is not enforced: a table of ours left on a host is removed).
+  return withFirewalls(mesh, plan).nodes.map((desired) => {
     const node = byName.get(desired.hostname);
     if (!node) throw new Error(`targetsFromPlan: planned node ${desired.hostname} is not in the mesh`);
     const key: KeySource = node.privateKey ? { privateKey: node.privateKey } : { onHost: true };
@@ -84,5 +87,6 @@ export function withoutNode(input: MeshInput, hostname: string): MeshInput {
     ...input,
     nodes: input.nodes.filter((n) => n.hostname !== hostname),
     groups: input.groups?.map((g) => ({ ...g, members: (g.members ?? []).filter((m) => m !== hostname) })) ?? input.groups,
+    policyTests: input.policyTests?.filter((t) => t.from !== hostname && t.to !== hostname) ?? input.policyTests,
   };
 }

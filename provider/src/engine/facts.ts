@@ -49,7 +49,7 @@ export function factsScript(ifname: string, opts: FactsScriptOptions = {}): stri
     "m os-release; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null",
     "m kernel; uname -r",
     "m tools",
-    "for t in wg wg-quick wireguard-go ip systemctl apt-get dnf yum modprobe sudo; do if has \"$t\"; then echo \"$t=1\"; else echo \"$t=0\"; fi; done",
+    "for t in wg wg-quick wireguard-go ip systemctl apt-get dnf yum modprobe sudo nft; do if has \"$t\"; then echo \"$t=1\"; else echo \"$t=0\"; fi; done",
     "m wireguard-kernel",
     "if [ -d /sys/module/wireguard ]; then echo loaded",
     "elif has modprobe && modprobe -n -q wireguard 2>/dev/null; then echo loadable",
@@ -91,7 +91,7 @@ export interface HostFacts {
   uid: number | null;
   os: { id: string | null; idLike: string[]; versionId: string | null; prettyName: string | null };
   packageManager: PackageManager | null;
-  tools: { wg: boolean; wgQuick: boolean; wireguardGo: boolean; ip: boolean; systemctl: boolean; sudo: boolean; modprobe: boolean };
+  tools: { wg: boolean; wgQuick: boolean; wireguardGo: boolean; ip: boolean; systemctl: boolean; sudo: boolean; modprobe: boolean; nft: boolean };
   kernelRelease: string | null;
   kernelWireguard: KernelWireguard;
   /** The kernel has no WireGuard: userspace wireguard-go is needed (see tools.wireguardGo for whether it is installed). */
@@ -265,6 +265,7 @@ export function parseFacts(stdout: string, ifname: string): HostFacts {
       systemctl: t("systemctl"),
       sudo: t("sudo"),
       modprobe: t("modprobe"),
+      nft: t("nft"),
     },
     kernelRelease: (s.get("kernel") ?? "").trim() || null,
     kernelWireguard,

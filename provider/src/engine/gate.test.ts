@@ -8,7 +8,7 @@ import { AWK_REPORT, AWK_STEP, gateScript, gateStartLine, parseGate } from "./ga
 import { DEFAULT_HEALTH_CHECK, type GatedPeer } from "../planner/health";
 
 const K = (c: string): string => `${c.repeat(43)}=`.replace(/^(.{42})./, "$1A");
-const peer = (c: string, probe: string | null): GatedPeer => ({ hostname: `p${c}`, publicKey: K(c), probe, healthyBefore: true, isNew: false, changes: [], rollbackOnFailure: true });
+const peer = (c: string, probe: string | null): GatedPeer => ({ hostname: `p${c}`, publicKey: K(c), probe, healthyBefore: true, isNew: false, changes: [], keyChange: false, rollbackOnFailure: true });
 
 describe("health gate (host side)", () => {
   it("one pass: reply, handshake after the start, or more bytes received is evidence; the rest is pending with its probe", () => {

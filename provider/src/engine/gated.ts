@@ -33,7 +33,9 @@ import type { HostResult, HostTarget } from "./types";
 
 /** The secret values of a target (to scrub from evidence). */
 export function targetSecrets(target: HostTarget): string[] {
-  return ["privateKey" in target.key ? target.key.privateKey : "", target.presharedKey ?? ""].filter((s) => s !== "");
+  const psk = target.presharedKey;
+  const psks = psk === undefined ? [] : typeof psk === "string" ? [psk] : Object.values(psk);
+  return ["privateKey" in target.key ? target.key.privateKey : "", ...psks].filter((s) => s !== "");
 }
 
 function hostNow(r: HostReading): number {
@@ -103,7 +105,8 @@ export async function applyGated(
   result.health = verdict.health;
   if (gate.peers.length) log("info", `health gate: ${gate.peers.length - verdict.unreachable.length}/${gate.peers.length} peer(s) reachable after ${s1(outcome.waitedMs)}`);
   for (const p of verdict.unreachable.filter((x) => !x.rollbackOnFailure)) {
-    log("warn", `${describeUnreachable(p, gate)} — ${p.isNew ? "a new peer" : "not connected before the change"}: reported, not rolled back`);
+    const why = p.isNew ? "a new peer" : p.keyChange ? "a key change needs the peer's own apply too" : p.healthyBefore ? "this host cannot send probes (no ping)" : "not connected before the change";
+    log("warn", `${describeUnreachable(p, gate)} — ${why}: reported, not rolled back`);
   }
   if (verdict.rollback.length === 0) return after;
   return rollback(session, target, gate, verdict.rollback, before, after, result, log, timeoutMs, secrets);
@@ -126,13 +129,14 @@ async function rollback(
   const p = hostPaths(ifname);
   const lines = failed.map((x) => `  - ${describeUnreachable(x, gate)}`);
   log("warn", `the change made ${failed.map((x) => x.hostname).join(", ")} unreachable: rolling back`);
-  const steps = rollbackSteps(ifname, before.facts.live, after.facts.live, before.facts.conf.exists);
+  const steps = rollbackSteps(ifname, before, after);
+  const kept = [p.confPrev, p.livePrev, ...(steps.some((s) => s.description.includes(p.nftPrev)) ? [p.nftPrev] : [])].join(", ");
   const recheck: Pick<GatePlan, "peers" | "check"> = { check: gate.check, peers: failed };
   let rb;
   try {
     rb = await runScript(session, node, ifname, steps, timeoutMs, `rollback ${ifname}`, { prelude: gateStartLine(), afterVerify: gateAndRead(ifname, recheck), secrets });
   } catch (e) {
-    throw new EngineError(`node ${node}: the change made ${peersText(failed.length)} unreachable:\n${lines.join("\n")}\n  and the rollback failed: ${(e as Error).message}\n  The previous state is on the host: ${p.confPrev} (wg-quick file) and ${p.livePrev} (wg showconf). Fix: restore it by hand (cp ${p.confPrev} ${p.conf}; wg syncconf ${ifname} ${p.livePrev}) and correct the change`);
+    throw new EngineError(`node ${node}: the change made ${peersText(failed.length)} unreachable:\n${lines.join("\n")}\n  and the rollback failed: ${(e as Error).message}\n  The previous state is on the host: ${kept} (wg-quick file, wg showconf${kept.includes(p.nftPrev) ? ", firewall" : ""}). Fix: restore it by hand (cp ${p.confPrev} ${p.conf}; wg syncconf ${ifname} ${p.livePrev}${kept.includes(p.nftPrev) ? `; cp ${p.nftPrev} ${p.nft}; nft -f ${p.nft}` : ""}) and correct the change`);
   }
   result.rolledBack = true;
   result.rollbackMs = rb.durationMs;
@@ -146,7 +150,7 @@ async function rollback(
   log("warn", `rolled back in ${s1(rb.durationMs)}: ${back.join("; ")}`);
   throw new EngineError(
     `node ${node}: the change made ${peersText(failed.length)} unreachable and was rolled back on this host:\n${lines.join("\n")}\n` +
-      `  rolled back to the previous state (${p.confPrev}, ${p.livePrev}) in ${s1(rb.durationMs)}: ${back.join("; ")}\n` +
+      `  rolled back to the previous state (${kept}) in ${s1(rb.durationMs)}: ${back.join("; ")}\n` +
       `  Fix: correct the change (the peer's endpoint or port, this node's listen port, key or address, a firewall between them), ` +
       `or set the mesh's healthCheck mode to "off" to apply it anyway`,
   );

@@ -15,6 +15,7 @@ export { planHostChanges, renderChangeScript, renderConf, describeOperation, sys
 export { installPlan, missingPackages, EngineError, type InstallPlan } from "./install";
 export { readScript, parseReading, engineProbeScript, parseEngineProbe, type EngineProbe, type HostReading } from "./probe";
 export { hostPaths, type HostPaths } from "./paths";
+export { firewallSteps, firewallStatus, firewallText, firewallDifferences, firewallState } from "./firewall";
 export type { EngineOptions, HostResult, HostStatus, HostTarget, KeySource, Step } from "./types";
 export * from "./ssh";
 export { applyGated, unchangedHealth } from "./gated";

@@ -18,11 +18,17 @@ export interface InstallPlan {
   script: string;
 }
 
-/** What the host lacks of wg, wg-quick and (when the kernel has no WireGuard) wireguard-go. */
-export function missingPackages(facts: HostFacts): string[] {
+export interface InstallNeeds {
+  /** The node gets a firewall: `nft` is needed (package nftables on apt and dnf alike). */
+  firewall?: boolean;
+}
+
+/** What the host lacks of wg, wg-quick, (when the kernel has no WireGuard) wireguard-go, and nft for a firewall. */
+export function missingPackages(facts: HostFacts, needs: InstallNeeds = {}): string[] {
   const pkgs: string[] = [];
   if (!facts.tools.wg || !facts.tools.wgQuick) pkgs.push("wireguard-tools");
   if (facts.wireguardGoNeeded && !facts.tools.wireguardGo) pkgs.push("wireguard-go");
+  if (needs.firewall && !facts.tools.nft) pkgs.push("nftables");
   return pkgs;
 }
 
@@ -32,8 +38,8 @@ function quietly(cmd: string, what: string): string {
 }
 
 /** The install fragment for a host, or null when nothing is missing. Throws EngineError when impossible. */
-export function installPlan(node: string, facts: HostFacts): InstallPlan | null {
-  const packages = missingPackages(facts);
+export function installPlan(node: string, facts: HostFacts, needs: InstallNeeds = {}): InstallPlan | null {
+  const packages = missingPackages(facts, needs);
   if (packages.length === 0) return null;
   const os = facts.os.prettyName ?? facts.os.id ?? "an unknown system";
   switch (facts.packageManager) {
@@ -52,7 +58,7 @@ export function installPlan(node: string, facts: HostFacts): InstallPlan | null 
     }
     default:
       throw new EngineError(
-        `node ${node}: WireGuard is not installed (missing ${packages.join(", ")}) and ${os} has no supported package manager ` +
+        `node ${node}: ${packages.join(", ")} ${packages.length === 1 ? "is" : "are"} not installed and ${os} has no supported package manager ` +
           `(apt-get on Debian/Ubuntu, dnf on Fedora/RHEL). Fix: install ${packages.join(" and ")} on the host by hand, then re-run`,
       );
   }

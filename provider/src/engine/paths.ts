@@ -14,6 +14,10 @@ export interface HostPaths {
   confPrev: string;
   /** `wg showconf <if>` before that apply: the live WireGuard state, keys included (0600; `wg syncconf` input). */
   livePrev: string;
+  /** The firewall file as it was before the last apply that changed the host (0600; rollback source). */
+  nftPrev: string;
+  /** The node's firewall (nft -f script of the table `inet wgmesh_<if>`), loaded by the unit's PreUp. */
+  nft: string;
 }
 
 export function hostPaths(ifname: string): HostPaths {
@@ -25,5 +29,7 @@ export function hostPaths(ifname: string): HostPaths {
     unit: `wg-quick@${ifname}`,
     confPrev: `/etc/wireguard/${ifname}.conf.prev`,
     livePrev: `/etc/wireguard/${ifname}.live.prev`,
+    nftPrev: `/etc/wireguard/${ifname}.nft.prev`,
+    nft: `/etc/wireguard/${ifname}.nft`,
   };
 }

@@ -7,6 +7,7 @@
 import { factsScript, parseFacts, type HostFacts } from "./facts";
 import { hostPaths } from "./paths";
 import { shellQuote } from "../planner/shell";
+import { nftProbeScript, nftTableName, parseNftProbe, type NftState } from "../planner/nft";
 
 const BEGIN = "@@WGMESH-ENGINE-BEGIN@@";
 const END = "@@WGMESH-ENGINE-END@@";
@@ -19,7 +20,9 @@ export interface EngineProbe {
   /** `ping` is installed (the health gate's probe traffic and mode "ping" use it). */
   ping: boolean;
   /** The rollback snapshot files are there (engine/rollback.ts; removed by teardown). */
-  prev: { conf: boolean; live: boolean };
+  prev: { conf: boolean; live: boolean; nft: boolean };
+  /** The node's firewall file and table (planner/nft.ts); absent when the output had no firewall block. */
+  firewall?: NftState;
 }
 
 /** POSIX sh fragment (subshell, never fails) printing the engine's extra facts. */
@@ -36,6 +39,7 @@ export function engineProbeScript(ifname: string): string {
     "if command -v ping >/dev/null 2>&1; then echo ping=1; else echo ping=0; fi",
     `if [ -f ${shellQuote(p.confPrev)} ]; then echo prevConf=1; fi`,
     `if [ -f ${shellQuote(p.livePrev)} ]; then echo prevLive=1; fi`,
+    `if [ -f ${shellQuote(p.nftPrev)} ]; then echo prevNft=1; fi`,
     `if [ -f "$S" ]; then printf 'sysctl=1\\nsysctlSha256=%s\\n' "$(sha256sum "$S" | cut -d ' ' -f 1)"; else echo sysctl=0; fi`,
     `if [ -f "$K" ]; then echo key=1; printf 'keyMode=%s\\n' "$(stat -c %a "$K" 2>/dev/null)";`,
     `  if command -v wg >/dev/null 2>&1; then printf 'keyPublic=%s\\n' "$(wg pubkey < "$K" 2>/dev/null)"; fi`,
@@ -43,6 +47,11 @@ export function engineProbeScript(ifname: string): string {
     `printf '${END}\\n'`,
     ")",
   ].join("\n") + "\n";
+}
+
+/** The firewall part of the probe (its own marked block, after the engine's). */
+export function firewallProbeScript(ifname: string): string {
+  return nftProbeScript(hostPaths(ifname).nft, `inet ${nftTableName(ifname)}`);
 }
 
 export function parseEngineProbe(stdout: string): EngineProbe {
@@ -56,7 +65,9 @@ export function parseEngineProbe(stdout: string): EngineProbe {
   }
   const sha = kv.get("sysctlSha256") ?? "";
   const pub = kv.get("keyPublic") ?? "";
+  const firewall = stdout.includes("@@WGMESH-NFT-BEGIN@@", stop) ? parseNftProbe(stdout.slice(stop)) : undefined;
   return {
+    ...(firewall ? { firewall } : {}),
     sysctl: { exists: kv.get("sysctl") === "1", sha256: /^[0-9a-f]{64}$/.test(sha) ? sha : null },
     key: {
       exists: kv.get("key") === "1",
@@ -65,13 +76,13 @@ export function parseEngineProbe(stdout: string): EngineProbe {
     },
     now: /^\d+$/.test(kv.get("now") ?? "") ? Number(kv.get("now")) : null,
     ping: kv.get("ping") === "1",
-    prev: { conf: kv.get("prevConf") === "1", live: kv.get("prevLive") === "1" },
+    prev: { conf: kv.get("prevConf") === "1", live: kv.get("prevLive") === "1", nft: kv.get("prevNft") === "1" },
   };
 }
 
 /** The read-only script of one host: the shared facts plus the engine's probe. */
 export function readScript(ifname: string): string {
-  return factsScript(ifname) + engineProbeScript(ifname);
+  return factsScript(ifname) + engineProbeScript(ifname) + firewallProbeScript(ifname);
 }
 
 export interface HostReading {

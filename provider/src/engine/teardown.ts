@@ -11,6 +11,7 @@ import { hostPaths } from "./paths";
 import type { HostReading } from "./probe";
 import type { Connection } from "./ssh/connection";
 import type { EngineOptions, HostResult, Step } from "./types";
+import { firewallLeftovers, firewallTeardownSteps } from "./firewall";
 
 export interface TeardownTarget {
   node: string;
@@ -46,8 +47,10 @@ export function planTeardown(ifname: string, reading: HostReading): Step[] {
     ...(reading.probe.sysctl.exists ? [p.sysctl] : []),
     ...(reading.probe.prev.conf ? [p.confPrev] : []),
     ...(reading.probe.prev.live ? [p.livePrev] : []),
+    ...(reading.probe.prev.nft ? [p.nftPrev] : []),
   ];
   if (files.length) steps.push({ kind: "teardown", description: `remove ${files.join(", ")}`, script: shellCommand("rm", "-f", ...files) });
+  steps.push(...firewallTeardownSteps(ifname, reading));
   return steps;
 }
 
@@ -63,6 +66,8 @@ export function teardownLeftovers(ifname: string, r: HostReading): string[] {
   if (r.probe.sysctl.exists) left.push(p.sysctl);
   if (r.probe.prev.conf) left.push(p.confPrev);
   if (r.probe.prev.live) left.push(p.livePrev);
+  if (r.probe.prev.nft) left.push(p.nftPrev);
+  left.push(...firewallLeftovers(ifname, r));
   return left;
 }
 

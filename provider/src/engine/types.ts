@@ -15,6 +15,9 @@ import type { Logger } from "./ssh/log";
  */
 export type KeySource = { privateKey: string } | { onHost: true };
 
+/** The preshared keys of a host: one shared by every peer that has one, or per peer (by peer public key). */
+export type PresharedKeySource = string | Record<string, string>;
+
 /** One host to converge: how to reach it and what its WireGuard state must be. */
 export interface HostTarget {
   /** Node name (the mesh hostname); used in results, logs and errors. */
@@ -22,8 +25,11 @@ export interface HostTarget {
   connection: Connection;
   desired: NodeDesiredState;
   key: KeySource;
-  /** Preshared key for peers with presharedKey=true (a secret). */
-  presharedKey?: string;
+  /**
+   * Preshared keys for peers with presharedKey=true (secrets): one for all of them, or (per-pair PSKs,
+   * issue 16) each peer's own, by peer public key.
+   */
+  presharedKey?: PresharedKeySource;
   /** The node's declared behindNat: when given, a disagreement with NAT detection is logged as a warning. */
   behindNat?: boolean;
   /** The health gate after a change (default: handshake within 15 s; see planner/health.ts). */
@@ -32,7 +38,7 @@ export interface HostTarget {
 
 /** A change step of one host (descriptions never contain secrets). */
 export interface Step {
-  kind: "install" | "write-conf" | "write-sysctl" | "remove-sysctl" | "enable-unit" | "stop-unit" | "operation" | "teardown" | "rollback";
+  kind: "install" | "write-conf" | "write-sysctl" | "remove-sysctl" | "enable-unit" | "stop-unit" | "operation" | "teardown" | "write-firewall" | "remove-firewall" | "rollback";
   /** Human readable, secret-free, e.g. "peer-set app1 (add: endpoint, allowed-ips 10.99.0.3/32)". */
   description: string;
   /** The planner operation, for kind "operation". */

@@ -170,6 +170,22 @@ test("health from a read: connected within 180 s, stale after, never; unknown pe
   assert.equal(h.peers.web2!.latestHandshakeAgeSeconds, null);
 });
 
+test("a change of the pair's keys (own private key, the pair's PSK) is waited for and reported, never rolled back", () => {
+  const d = desired();
+  const before = live(d);
+  const rotated = { ...d, interface: { ...d.interface, publicKey: K("T") } };
+  const g = planGate(rotated, before, diff(rotated, before), NOW, CHECK);
+  assert.deepEqual(g.peers.map((p) => [p.hostname, p.healthyBefore, p.keyChange, p.rollbackOnFailure]), [["app1", true, true, false], ["db1", true, true, false], ["web2", true, true, false]]);
+  const psk = { ...d, peers: d.peers.map((p) => (p.hostname === "app1" ? { ...p, presharedKey: true } : p)) };
+  const gp = planGate(psk, before, diff(psk, before), NOW, CHECK);
+  assert.deepEqual(gp.peers.map((p) => [p.hostname, p.changes, p.keyChange, p.rollbackOnFailure]), [["app1", ["preshared key set"], true, false]]);
+  const outcome: GateOutcome = { ran: true, waitedMs: 15_000, peers: gp.peers.map((p) => ({ publicKey: p.publicKey, ok: false, waitedMs: 15_000 })) };
+  const v = judgeGate(gp, outcome, before, NOW);
+  assert.deepEqual([v.unreachable.map((p) => p.hostname), v.rollback], [["app1"], []], "reported unreachable, no rollback");
+  const moved = { ...d, peers: d.peers.map((p) => (p.hostname === "app1" ? { ...p, endpoint: "198.51.100.3:9999" } : p)) };
+  assert.deepEqual(planGate(moved, before, diff(moved, before), NOW, CHECK).peers.map((p) => [p.hostname, p.keyChange, p.rollbackOnFailure]), [["app1", false, true]], "an endpoint change still rolls back");
+});
+
 test("property: gated peers are touched desired peers; rollback ⇒ connected before and not new; the judge covers every live peer", () => {
   fc.assert(
     fc.property(
@@ -181,7 +197,8 @@ test("property: gated peers are touched desired peers; rollback ⇒ connected be
         const desiredKeys = new Set(d.peers.map((p) => p.publicKey));
         for (const p of g.peers) {
           assert.ok(desiredKeys.has(p.publicKey));
-          if (p.rollbackOnFailure) assert.ok(p.healthyBefore && !p.isNew && age <= SESSION_SECONDS);
+          if (p.rollbackOnFailure) assert.ok(p.healthyBefore && !p.isNew && !p.keyChange && age <= SESSION_SECONDS);
+          if (ops.some((o) => o.kind === "private-key")) assert.ok(p.keyChange, "a new own key is a key change for every peer");
         }
         if (ops.length === 0) assert.equal(g.peers.length, 0, "nothing applied, nothing to wait for");
         const outcome: GateOutcome = { ran: true, waitedMs: 1000, peers: g.peers.map((p, i) => ({ publicKey: p.publicKey, ok: oks[i % 8] as boolean, waitedMs: 500 })) };

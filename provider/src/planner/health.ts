@@ -18,6 +18,11 @@
  * - A gated peer that was HEALTHY BEFORE (a handshake within the last 180 s, WireGuard's session lifetime)
  *   and shows no evidence makes the apply fail and rolls the host back. Other gated peers without evidence
  *   (new ones, idle ones) are reported as unreachable, and the apply stands.
+ * - A change of the pair's KEYS — this node's private key (a rotation), or the pair's preshared key set,
+ *   changed or removed — needs both ends: the peer cannot answer until its own apply has the matching key
+ *   (the same `up` applies it in parallel, or later). One end's silence then proves nothing about the change,
+ *   and rolling that end back would break the pair once the other end has switched; such a peer is waited
+ *   for and reported, never a reason to roll back.
  */
 import type { LivePeer, LiveState, NodeDesiredState, Operation } from "./types";
 import { cidrContains } from "../core/cidr";
@@ -106,7 +111,9 @@ export interface GatedPeer {
   isNew: boolean;
   /** What this apply changes for the peer itself (secret-free), e.g. "endpoint 10.0.0.2:51820 → 10.0.0.2:9999". */
   changes: string[];
-  /** No evidence rolls the host back (healthy before, and touched). */
+  /** The change includes the pair's keys (own private key, the pair's PSK): judged only with the peer's own apply. */
+  keyChange: boolean;
+  /** No evidence rolls the host back (healthy before, touched, the host can probe, not a key change). */
   rollbackOnFailure: boolean;
 }
 
@@ -182,6 +189,7 @@ export function planGate(
   const livePeers = new Map(before.peers.map((p) => [p.publicKey, p]));
   const hadInterface = before.interface !== null;
   const interfaceChanges = operations.map((op) => interfaceChange(op, before.interface)).filter((x): x is string => x !== null);
+  const ownKeyChanges = operations.some((op) => op.kind === "private-key");
   const peerOps = new Map<string, Extract<Operation, { kind: "peer-set" }>>();
   for (const op of operations) if (op.kind === "peer-set") peerOps.set(op.publicKey, op);
   const peers: GatedPeer[] = [];
@@ -193,6 +201,7 @@ export function planGate(
       const touched = isNew || op !== undefined || interfaceChanges.length > 0;
       if (!touched) continue;
       const healthyBefore = healthyAt(was, nowSeconds);
+      const keyChange = ownKeyChanges || op?.presharedKey !== undefined;
       peers.push({
         hostname: p.hostname,
         publicKey: p.publicKey,
@@ -200,7 +209,8 @@ export function planGate(
         healthyBefore,
         isNew,
         changes: op ? peerChanges(op, was) : isNew ? ["peer added"] : [],
-        rollbackOnFailure: healthyBefore && canProbe,
+        keyChange,
+        rollbackOnFailure: healthyBefore && canProbe && !keyChange,
       });
     }
   }

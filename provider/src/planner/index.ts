@@ -22,6 +22,7 @@ export {
 } from "./live";
 export { renderLiveProbe, parseLiveProbe, probeConfDigest, probeRouteConflicts, type ProbeOptions } from "./probe";
 export { diff, applyOperations, endpointMatches, type DiffOptions } from "./diff";
+export { withRekey } from "./rekey";
 export {
   renderOperation,
   renderOperations,
@@ -31,8 +32,28 @@ export {
   routeAddCommand,
   routeDelCommand,
   withSecretOnStdin,
+  peerPresharedKey,
   assertInterfaceName,
   SECRET_HEREDOC,
   type RenderOptions,
   type AtomicWriteOptions,
 } from "./commands";
+export { planFirewalls, withFirewalls, labelName, identName } from "./firewall";
+export {
+  nftTableName,
+  renderNftRuleset,
+  assertFirewallPlan,
+  describeFirewall,
+  firewallStats,
+  nftApplyCommand,
+  nftRemoveCommand,
+  nftLoadCommand,
+  nftListCommand,
+  nftProbeScript,
+  parseNftProbe,
+  nftMatches,
+  parseNftListing,
+  NFT_COUNTERS,
+  NFT_LISTING_MARK,
+  type NftState,
+} from "./nft";

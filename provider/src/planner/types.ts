@@ -2,63 +2,27 @@
  * The planner's data: what one host's WireGuard state must be (desired), what it is (live), and the
  * minimal operations between them. Plain data, no behaviour (the shape of tailscale's wgcfg).
  *
- * Produced by `core/` (policy evaluation turns a validated mesh into one NodeDesiredState per node),
- * consumed by `planner/` (render wg-quick file, parse live state, diff, render commands) and by every
- * front door (engine, Pulumi resources, CLI, daemon).
+ * The desired state (PeerConfig, InterfaceConfig, NodeDesiredState) is defined in core (../core/desired.ts:
+ * policy evaluation produces it) and re-exported here; the planner consumes it (render wg-quick file,
+ * parse live state, diff, render commands), as does every front door (engine, Pulumi resources, CLI, daemon).
  *
  * Conventions: IPv4/IPv6 CIDRs are canonical strings ("10.99.0.3/32", "192.168.50.0/24"); lists are sorted
  * (see `sortCidrs`); keys are standard base64 as `wg` prints them.
  */
 
-/** One peer as a host's interface must carry it. */
-export interface PeerConfig {
-  /** Hostname of the peer node (for display and for keying diffs in Pulumi previews). */
-  hostname: string;
-  publicKey: string;
-  /** "host:port" ("[v6]:port" for IPv6), or null when the peer has no reachable endpoint (behind NAT). */
-  endpoint: string | null;
-  /** Sorted, canonical CIDRs; always contains the peer's mesh /32. */
-  allowedIps: string[];
-  /** Seconds, or null for none (off). */
-  persistentKeepalive: number | null;
-  /**
-   * Whether a preshared key is used for this peer. The key itself is never part of the plan data
-   * (it is a secret); it is handed to the renderer separately (see `Secrets`).
-   */
-  presharedKey: boolean;
-}
-
-/** The interface itself. */
-export interface InterfaceConfig {
-  /** Interface name, e.g. "wg0" (a valid Linux ifname; validated upstream). */
-  name: string;
-  /** Mesh address with the mesh prefix length, e.g. "10.99.0.1/16". */
-  address: string;
-  listenPort: number;
-  /** MTU, or null to leave wg-quick's default. */
-  mtu: number | null;
-  /** Public key of the interface's private key (the private key itself travels as a secret). */
-  publicKey: string;
-}
-
-/** Everything one host must look like. */
-export interface NodeDesiredState {
-  hostname: string;
-  interface: InterfaceConfig;
-  /** Sorted by hostname. */
-  peers: PeerConfig[];
-  /** Non-mesh CIDRs routed into the interface (sorted). Never the node's own routable networks. */
-  routes: string[];
-  /** IPv4 forwarding must be on (the node has routable networks behind it). */
-  forwarding: boolean;
-}
+export type { PeerConfig, InterfaceConfig, NodeDesiredState, FirewallPlan } from "../core/desired";
 
 /** Secrets that a renderer needs; never logged, never placed in argv, never in plan output. */
 export interface Secrets {
   /** Private key of the interface (base64). Absent when the key lives only on the host. */
   privateKey?: string;
-  /** Preshared key for peers with presharedKey=true (base64). */
+  /** Preshared key for peers with presharedKey=true (base64): one for every peer (the decentralized mode's). */
   presharedKey?: string;
+  /**
+   * (additive) Per-peer preshared keys, by peer public key (per-pair PSKs, issue 16); a peer found here uses
+   * its own key, any other peer with presharedKey=true the shared `presharedKey`.
+   */
+  presharedKeys?: Record<string, string>;
 }
 
 /** One peer as read from `wg show <if> dump`. */
@@ -126,4 +90,10 @@ export type Operation =
    * (additive) The interface does not exist: bring it up from the persistent wg-quick file (which the
    * engine writes first). Emitted alone (plus forwarding) by `diff` when the live interface is null.
    */
-  | { kind: "interface-up" };
+  | { kind: "interface-up" }
+  /**
+   * (additive, issue 16) Start a handshake with the peer now, instead of at its next packet or 5-s retry
+   * (planner/rekey.ts): one keepalive, sent by switching persistent keepalive on from off, then back to the
+   * peer's setting (`persistentKeepalive`, null = off). No lasting change.
+   */
+  | { kind: "handshake"; publicKey: string; hostname?: string; persistentKeepalive: number | null };

@@ -14,8 +14,9 @@
  */
 import { createHash } from "node:crypto";
 import { isValidKey, publicKeyFromPrivate } from "../core/keys";
-import { assertInterfaceName, routeAddCommand } from "./commands";
+import { assertInterfaceName, peerPresharedKey, routeAddCommand } from "./commands";
 import { shellCommand } from "./shell";
+import { nftLoadCommand } from "./nft";
 import { sortCidrs } from "../core/cidr";
 import type { NodeDesiredState, PeerConfig, Secrets } from "./types";
 
@@ -39,6 +40,11 @@ export interface RenderConfOptions {
    * (`PostUp = wg set IF private-key FILE`, wg-quick's documented idiom). Secrets.privateKey is then unused.
    */
   privateKeyFile?: string;
+  /**
+   * The node's firewall file (planner/nft.ts): `PreUp = nft -f FILE` loads the table before the interface
+   * exists, so the interface never carries unfiltered traffic; a failing load fails the start (closed).
+   */
+  firewallFile?: string;
 }
 
 /** Render `/etc/wireguard/<if>.conf` for a node. Deterministic: the same inputs give the same bytes. */
@@ -49,6 +55,10 @@ export function renderWgQuickConf(desired: NodeDesiredState, secrets: Secrets, o
   const lines: string[] = [HEADER, `# node: ${plainText(node, "node hostname")}`, "[Interface]"];
   lines.push(`Address = ${plainText(ifc.address, `node ${node}: interface address`)}`);
   lines.push(`ListenPort = ${ifc.listenPort}`);
+  if (options.firewallFile !== undefined) {
+    if (!options.firewallFile.startsWith("/")) throw new Error(`node ${node}: firewallFile ${JSON.stringify(options.firewallFile)} must be an absolute path`);
+    lines.push(`PreUp = ${plainText(nftLoadCommand(options.firewallFile), `node ${node}: firewallFile`)}`);
+  }
   if (options.privateKeyFile !== undefined) {
     if (!options.privateKeyFile.startsWith("/")) throw new Error(`node ${node}: privateKeyFile ${JSON.stringify(options.privateKeyFile)} must be an absolute path`);
     lines.push(`PostUp = ${plainText(shellCommand("wg", "set", ifc.name, "private-key", options.privateKeyFile), `node ${node}: privateKeyFile`)}`);
@@ -61,7 +71,7 @@ export function renderWgQuickConf(desired: NodeDesiredState, secrets: Secrets, o
   for (const p of desired.peers) {
     lines.push("", `# ${plainText(p.hostname, `node ${node}: peer hostname`)}`, "[Peer]");
     lines.push(`PublicKey = ${plainText(p.publicKey, `node ${node}: peer ${p.hostname} public key`)}`);
-    if (p.presharedKey) lines.push(`PresharedKey = ${secret(secrets.presharedKey, "Secrets.presharedKey", node)}`);
+    if (p.presharedKey) lines.push(`PresharedKey = ${secret(peerPresharedKey(secrets, p.publicKey), `the preshared key of peer ${p.hostname}`, node)}`);
     if (p.endpoint !== null) lines.push(`Endpoint = ${plainText(p.endpoint, `node ${node}: peer ${p.hostname} endpoint`)}`);
     if (p.allowedIps.length > 0) lines.push(`AllowedIPs = ${sortCidrs(p.allowedIps).join(", ")}`);
     if (p.persistentKeepalive !== null && p.persistentKeepalive !== 0) lines.push(`PersistentKeepalive = ${p.persistentKeepalive}`);

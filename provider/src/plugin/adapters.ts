@@ -13,13 +13,14 @@
  *    not known yet in a preview;
  *  - the DecentralizedNode's `hostState` (output only in the schema) filled into the checked inputs with the
  *    planned value, as the TypeScript class passes it: a refresh that reads another state shows as a diff.
+ * A preview's create/update goes to the lifecycle's pure `preview` (see ./serve.ts for why the plugin gets them).
  */
 import { lifecycles, type ResourceKind } from "../pulumi/lifecycle/index";
 import { containsUnknown, deepEqual } from "../pulumi/lifecycle/common";
 import type { CheckFailure, DiffResult, Lifecycle, LifecycleContext } from "../pulumi/lifecycle/types";
 import { PLANNED_DAEMON_STATE } from "../engine/daemonstate";
 import { GROUP_REFS, NODE_TOPOLOGY, POLICY_REFS, TOKENS, buildSchema } from "./schema";
-import { isResourceRef, plain, refId, secretProperties, toEngine, urnName } from "./values";
+import { isResourceRef, plain, refId, toEngine, urnName } from "./values";
 
 type Props = Record<string, unknown>;
 
@@ -148,12 +149,12 @@ export class CustomResourceOps {
 
   /** Outputs: every schema property present (null when none), secrets wrapped. */
   private out(props: Props, incoming: Props | undefined): Props {
-    return toEngine(props, [...this.secrets, ...secretProperties(incoming)], this.outputNames);
+    return toEngine(props, this.secrets, this.outputNames, incoming);
   }
 
   /** Checked inputs: as normalized, optional settings null when absent, secrets wrapped. */
   private inputs(props: Props, incoming: Props): Props {
-    return toEngine(props, [...this.secrets, ...secretProperties(incoming)], this.inputNulls);
+    return toEngine(props, this.secrets, this.inputNulls, incoming);
   }
 
   async check(urn: string, olds: Props | undefined, news: Props, ctx: LifecycleContext): Promise<{ inputs: Props; failures: CheckFailure[] }> {
@@ -192,6 +193,20 @@ export class CustomResourceOps {
     const own = (await this.lc.diff(id, o.own as never, n.own as never, ctx)).changes
       ? ((await this.lc.update(id, o.own as never, n.own as never, ctx)).outs as Props)
       : o.own;
+    return { outs: this.out({ ...own, ...n.extra }, news) };
+  }
+
+  /** What `create` would return, for a preview (the lifecycle's pure preview; no host touched). */
+  previewCreate(inputs: Props): { id: string; outs: Props } {
+    const { own, extra } = split(this.a, plain(inputs) as Props);
+    return { id: "", outs: this.out({ ...(this.lc.preview(undefined, own as never) as Props), ...extra }, inputs) };
+  }
+
+  /** What `update` would return, for a preview. */
+  async previewUpdate(id: string, olds: Props, news: Props, ctx: LifecycleContext): Promise<{ outs: Props }> {
+    const o = split(this.a, plain(olds) as Props);
+    const n = split(this.a, plain(news) as Props);
+    const own = (await this.lc.diff(id, o.own as never, n.own as never, ctx)).changes ? (this.lc.preview(o.own as never, n.own as never) as Props) : o.own;
     return { outs: this.out({ ...own, ...n.extra }, news) };
   }
 

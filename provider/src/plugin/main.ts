@@ -1,12 +1,13 @@
 /**
  * `pulumi-resource-wgmesh`: the wgmesh provider plugin. Holds no logic: reads the generated schema.json and
- * the version from package.json, and serves the Provider (./provider) with `@pulumi/pulumi/provider`'s main.
+ * the version from package.json, and serves the Provider (./provider) with `@pulumi/pulumi/provider`'s main
+ * plus preview support (./serve).
  * The engine starts it with its own address as first argument.
  */
 import * as fs from "node:fs";
-import * as pulumiProvider from "@pulumi/pulumi/provider";
 import { findUp, packageVersion } from "./files";
 import { makeProvider } from "./provider";
+import { serve } from "./serve";
 
 export async function main(args: string[]): Promise<void> {
   const version = packageVersion();
@@ -16,7 +17,7 @@ export async function main(args: string[]): Promise<void> {
     throw new Error(`wgmesh plugin: schema.json has version ${schemaVersion}, package.json ${version}; regenerate it (make plugin-schema)`);
   }
   const engineAddress = args.find((a) => !a.startsWith("-"));
-  await pulumiProvider.main(makeProvider({ version, schema, engineAddress }), args);
+  await serve(makeProvider({ version, schema, engineAddress }), args);
 }
 
 if (require.main === module) {

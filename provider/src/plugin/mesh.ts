@@ -1,21 +1,20 @@
 /**
  * The Mesh component (`wgmesh:index:Mesh`), constructed inside the plugin for programs in any language: the
- * same composition as the TypeScript Mesh class (../pulumi/resources.ts) over the same shared pieces —
- * a `MeshDeclaration` custom resource (the mesh lifecycle: validation + stable mesh IP allocation), the pure
- * per-node plan (`planMeshConfigs`), and one `NodeConfig` custom resource per node (the nodeConfig
- * lifecycle: apply / read / teardown over SSH), named `<mesh>-<node>` and parented to the component.
+ * one shared composition with the TypeScript Mesh class (../pulumi/composition.ts `composeMesh`) over
+ * a `MeshDeclaration` custom resource (the mesh lifecycle: validation + stable mesh IP allocation) and one
+ * `NodeConfig` custom resource per node (the nodeConfig lifecycle: apply / read / teardown over SSH),
+ * named `<mesh>-<node>` and parented to the component.
  *
  * The Node/Group/Policy arguments arrive as resource references; the resource module registered here turns
  * them into resources whose outputs come from the engine's state (`getResource`).
  */
 import * as pulumi from "@pulumi/pulumi";
 import type * as provider from "@pulumi/pulumi/provider";
-import { MESH_DEFAULTS } from "../core/model";
-import { planMeshConfigs, type MeshPlanSummary } from "../pulumi/plan";
+import { composeMesh, type HealthCheckArgs } from "../pulumi/composition";
 import type { MeshInputs, MeshNodeInputs } from "../pulumi/lifecycle/mesh";
-import { PLANNED_HOST_FILES } from "../pulumi/lifecycle/types";
 import { PACKAGE, TOKENS } from "./schema";
 import { urnName } from "./values";
+import type { PairKeyTable } from "../core/psk";
 
 type O<T> = pulumi.Output<T>;
 
@@ -54,10 +53,11 @@ class PolicyRef extends pulumi.CustomResource {
   declare readonly toGroups: O<string[]>;
   declare readonly allowMeshIps: O<boolean | undefined>;
   declare readonly allowRoutableNetworks: O<boolean | undefined>;
+  declare readonly ports: O<string[] | undefined>;
   declare readonly fromUrns: O<string[]>;
   declare readonly toUrns: O<string[]>;
   constructor(name: string, urn: string) {
-    const props = ["name", "description", "fromGroups", "toGroups", "allowMeshIps", "allowRoutableNetworks", "fromUrns", "toUrns"];
+    const props = ["name", "description", "fromGroups", "toGroups", "allowMeshIps", "allowRoutableNetworks", "ports", "fromUrns", "toUrns"];
     super(TOKENS.policy, name, Object.fromEntries(props.map((p) => [p, undefined])), { urn });
   }
 }
@@ -103,11 +103,6 @@ function listOf<T>(v: unknown, token: string, arg: string, Ctor: new (...a: any[
   });
 }
 
-/** URN → name of the given resources (their names as the lifecycles know them). */
-function nameByUrn<R extends pulumi.Resource>(resources: R[], name: (r: R) => O<string>): O<Record<string, string>> {
-  return pulumi.all(resources.map((r) => pulumi.all([r.urn, name(r)]))).apply((pairs) => Object.fromEntries(pairs));
-}
-
 function resolve(urns: readonly string[] | undefined, names: Record<string, string>): string[] {
   return (urns ?? []).map((u) => names[u] ?? urnName(u));
 }
@@ -123,10 +118,31 @@ export async function constructMesh(name: string, inputs: pulumi.Inputs, options
   const policies = listOf(await known(inputs.policies, "policies"), TOKENS.policy, "policies", PolicyRef);
   const meshName = pulumi.output(inputs.name as pulumi.Input<string> | undefined).apply((n) => n ?? name);
 
-  const nodeInputs = nodes.map((n) =>
-    pulumi.all([n.hostname, n.connection, n.meshIp, n.listenPort, n.publicEndpoint, n.behindNat, n.routableNetworks]).apply(
-      ([hostname, conn, meshIp, listenPort, publicEndpoint, behindNat, routableNetworks]) =>
-        withoutNulls({ hostname, sshHost: conn.host, sshPort: conn.port ?? 22, meshIp, listenPort, publicEndpoint, behindNat, routableNetworks: [...(routableNetworks ?? [])] }) as MeshNodeInputs,
+  // Names, members and policy groups are plain values when the program runs, as in the TypeScript Mesh:
+  // the references' names and URNs are known also for resources that are new in a preview (unlike their
+  // ids). A reference to something outside this mesh keeps its resource name, which the core reports.
+  const hostnames = await Promise.all(nodes.map(async (n) => {
+    const h = await known<string | undefined>(n.hostname, "").catch(() => undefined);
+    if (typeof h !== "string" || h === "") throw new Error(`wgmesh: Mesh ${name}: the hostname of Node ${JSON.stringify(n.resourceName)} must be known when the program runs (a plain value, not another resource's output)`);
+    return h;
+  }));
+  const hostnameByUrn = Object.fromEntries(await Promise.all(nodes.map(async (n, i) => [await known<string>(n.urn, "node URNs"), hostnames[i]] as const)));
+  const groupNames = await Promise.all(groups.map(async (g) => ({
+    urn: await known<string>(g.urn, "group URNs"),
+    name: await known<string>(g.name, "group names"),
+    members: resolve(await known<string[] | undefined>(g.memberUrns, ""), hostnameByUrn),
+  })));
+  const groupByUrn = Object.fromEntries(groupNames.map((g) => [g.urn, g.name]));
+  const policyNames = await Promise.all(policies.map(async (p) => ({
+    name: await known<string>(p.name, "policy names"),
+    fromGroups: resolve(await known<string[] | undefined>(p.fromUrns, ""), groupByUrn),
+    toGroups: resolve(await known<string[] | undefined>(p.toUrns, ""), groupByUrn),
+  })));
+
+  const nodeInputs = nodes.map((n, i) =>
+    pulumi.all([n.connection, n.meshIp, n.listenPort, n.publicEndpoint, n.behindNat, n.routableNetworks]).apply(
+      ([conn, meshIp, listenPort, publicEndpoint, behindNat, routableNetworks]) =>
+        withoutNulls({ hostname: hostnames[i], sshHost: conn.host, sshPort: conn.port ?? 22, meshIp, listenPort, publicEndpoint, behindNat, routableNetworks: [...(routableNetworks ?? [])] }) as MeshNodeInputs,
     ),
   );
   const declared = {
@@ -138,67 +154,55 @@ export async function constructMesh(name: string, inputs: pulumi.Inputs, options
     mtu: inputs.mtu,
     // The node list carries SSH hosts, not secrets: unsecret it so the declaration stays readable in diffs.
     nodes: pulumi.unsecret(pulumi.all(nodeInputs)),
-    // Members and policy groups through the references' URNs (known in a preview, unlike a new resource's
-    // id); a reference to something outside this mesh keeps its resource name, which the core reports.
-    groups: pulumi.all([nameByUrn(nodes, (n) => n.hostname), pulumi.all(groups.map((g) => pulumi.all([g.name, g.memberUrns, g.description])))]).apply(([names, gs]) =>
-      gs.map(([n, memberUrns, description]) => withoutNulls({ name: n, members: resolve(memberUrns, names), description })),
+    groups: pulumi.all(groups.map((g) => g.description)).apply((descriptions) =>
+      groupNames.map((g, i) => withoutNulls({ name: g.name, members: g.members, description: descriptions[i] })),
     ),
-    policies: pulumi.all([nameByUrn(groups, (g) => g.name), pulumi.all(policies.map((p) => pulumi.all([p.name, p.description, p.fromUrns, p.toUrns, p.allowMeshIps, p.allowRoutableNetworks])))]).apply(([names, ps]) =>
-      ps.map(([n, description, fromUrns, toUrns, allowMeshIps, allowRoutableNetworks]) =>
-        withoutNulls({ name: n, description, fromGroups: resolve(fromUrns, names), toGroups: resolve(toUrns, names), allowMeshIps, allowRoutableNetworks }),
-      ),
+    policies: pulumi.all(policies.map((p) => pulumi.all([p.description, p.allowMeshIps, p.allowRoutableNetworks, p.ports]))).apply((ps) =>
+      policyNames.map((p, i) => {
+        const [description, allowMeshIps, allowRoutableNetworks, ports] = ps[i] as [string | undefined, boolean | undefined, boolean | undefined, string[] | undefined];
+        return withoutNulls({ name: p.name, description, fromGroups: p.fromGroups, toGroups: p.toGroups, allowMeshIps, allowRoutableNetworks, ports });
+      }),
     ),
+    enforcement: inputs.enforcement,
+    policyTests: inputs.policyTests,
+    presharedKeys: inputs.presharedKeys,
+    pskRotationTrigger: inputs.pskRotationTrigger,
   };
+  // Per-pair PSKs (issue 16) are wired only when switched on by a value known when the program runs.
+  const presharedKeys = (await known<boolean | undefined>(inputs.presharedKeys, "").catch(() => undefined)) === true;
   const childOpts = { parent: component, version };
-  const declaration = new Child(TOKENS.meshDeclaration, name, { ...declared, meshIps: undefined }, { ...childOpts, dependsOn: [...groups, ...policies] });
+  const declaration = new Child(TOKENS.meshDeclaration, name, { ...declared, meshIps: undefined, presharedKeyTable: undefined }, { ...childOpts, dependsOn: [...groups, ...policies] });
   const meshIpsOut = (declaration as unknown as { meshIps: O<Record<string, string>> }).meshIps;
+  const pairKeys = (declaration as unknown as { presharedKeyTable: O<PairKeyTable> }).presharedKeyTable;
 
-  const checked = pulumi.all({ ...declared, meshIps: meshIpsOut }) as unknown as O<MeshInputs>;
-  const identities = pulumi.all(nodes.map((n) => pulumi.all([n.hostname, n.publicKey, n.behindNat, n.natDetected]).apply(
-    ([hostname, publicKey, override, detected]) => ({ hostname, publicKey, behindNat: override ?? detected === true }),
-  )));
-  const plan: O<MeshPlanSummary> = pulumi.unsecret(pulumi.all([checked, identities]).apply(([m, ids]) => planMeshConfigs(m, ids)));
-
-  for (const node of nodes) {
-    // Named after the node's hostname like the TypeScript Mesh (`<mesh>-<hostname>`); it is known when the
-    // program runs (the Node's check fills it in), else the Node's resource name stands in.
-    const hostname = await known<string | undefined>(node.hostname, "").catch(() => undefined);
-    const cfg = pulumi.all([plan, node.hostname]).apply(([p, h]) => {
-      const c = p.nodes[h];
-      if (!c) throw new Error(`mesh ${name}: node ${h} is missing from the plan`);
-      return c;
-    });
-    new Child(
-      TOKENS.nodeConfig,
-      `${name}-${typeof hostname === "string" && hostname !== "" ? hostname : node.resourceName}`,
-      {
-        // The same values as the plan's, taken from where they are known even when the plan is not (a
-        // preview where a node's own settings change): an unknown hostname would read as a replacement.
-        mesh: meshName,
-        hostname: node.hostname,
-        interfaceName: pulumi.output(inputs.interfaceName as pulumi.Input<string | undefined>).apply((i) => i ?? MESH_DEFAULTS.interfaceName),
-        address: cfg.address,
-        listenPort: cfg.listenPort,
-        mtu: cfg.apply((c) => c.mtu),
-        publicKey: cfg.publicKey,
-        peers: cfg.peers,
-        routes: cfg.routes,
-        forwarding: cfg.forwarding,
-        keyOnHost: node.keyOnHost,
-        privateKey: pulumi.all([node.keyOnHost, node.privateKey]).apply(([onHost, key]) => (onHost ? undefined : key)),
-        connection: node.connection,
-        hostFiles: { ...PLANNED_HOST_FILES },
-        healthCheck: inputs.healthCheck, // [issue 14] pass-through of the Mesh's healthCheck
-      },
-      { ...childOpts, dependsOn: [node], additionalSecretOutputs: ["privateKey", "connection"] },
-    );
-  }
+  const composed = composeMesh({
+    name,
+    meshName,
+    interfaceName: inputs.interfaceName as pulumi.Input<string | undefined>,
+    healthCheck: inputs.healthCheck as pulumi.Input<HealthCheckArgs | undefined>,
+    checked: pulumi.unsecret(pulumi.all({ ...declared, meshIps: meshIpsOut }) as unknown as O<MeshInputs>),
+    members: nodes.map((n, i) => ({
+      hostname: hostnames[i] as string,
+      node: n,
+      publicKey: n.publicKey,
+      behindNat: pulumi.all([n.behindNat, n.natDetected]).apply(([override, detected]) => override ?? detected === true),
+      keyOnHost: n.keyOnHost,
+      privateKey: pulumi.all([n.keyOnHost, n.privateKey]).apply(([onHost, key]) => (onHost ? undefined : key)),
+      connection: n.connection,
+    })),
+    groups: groupNames,
+    policies: policyNames,
+    nodeConfig: (configName, configArgs, dependsOn) =>
+      new Child(TOKENS.nodeConfig, configName, configArgs as unknown as pulumi.Inputs, { ...childOpts, dependsOn, additionalSecretOutputs: ["privateKey", "connection"] }),
+    ...(presharedKeys ? { presharedKeyTable: pairKeys } : {}),
+  });
 
   const state = {
-    meshIps: plan.apply((p) => p.meshIps),
-    publicKeys: plan.apply((p) => p.publicKeys),
-    endpoints: plan.apply((p) => withoutNulls(p.endpoints) as Record<string, string>),
-    behindNat: plan.apply((p) => p.behindNat),
+    meshIps: pulumi.unsecret(meshIpsOut),
+    publicKeys: pulumi.unsecret(composed.publicKeys),
+    endpoints: pulumi.unsecret(composed.endpoints).apply((e) => withoutNulls(e) as Record<string, string>),
+    behindNat: pulumi.unsecret(composed.behindNat),
+    diagram: pulumi.unsecret(composed.diagram()),
   };
   component.publish(state);
   return { urn: component.urn, state };

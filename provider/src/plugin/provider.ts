@@ -1,14 +1,17 @@
 /**
- * The plugin's `Provider` for `@pulumi/pulumi/provider`'s `main`: custom resources dispatched by token to
- * their adapter over the shared lifecycle (./adapters), the Mesh component constructed in-process
- * (./mesh), the schema served as generated.
+ * The plugin's `Provider` for `@pulumi/pulumi/provider`'s `main` (served by ./serve): custom resources
+ * dispatched by token to their adapter over the shared lifecycle (./adapters), with pure previews of create
+ * and update, the Mesh component constructed in-process (./mesh), the functions (./functions), the schema
+ * served as generated.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type * as provider from "@pulumi/pulumi/provider";
 import { CustomResourceOps, adapterFor } from "./adapters";
-import { EngineLog } from "./log";
+import { EngineLog } from "../pulumi/enginelog";
+import { invoke } from "./functions";
 import { constructMesh, registerResourceModule } from "./mesh";
 import { TOKENS } from "./schema";
+import type { PreviewOps } from "./serve";
 import type { LifecycleContext } from "../pulumi/lifecycle/types";
 
 export interface PluginOptions {
@@ -18,7 +21,7 @@ export interface PluginOptions {
   engineAddress?: string;
 }
 
-export function makeProvider(opts: PluginOptions): provider.Provider {
+export function makeProvider(opts: PluginOptions): provider.Provider & PreviewOps {
   const log = new EngineLog(opts.engineAddress);
   const ops = new Map<string, CustomResourceOps>();
   const opsFor = (urn: string) => {
@@ -46,6 +49,9 @@ export function makeProvider(opts: PluginOptions): provider.Provider {
     create: (urn, inputs) => logged(() => opsFor(urn).create(urn, inputs, ctx(urn))),
     read: (id, urn, props) => logged(() => opsFor(urn).read(id, props ?? {}, ctx(urn))),
     update: (id, urn, olds, news) => logged(() => opsFor(urn).update(id, olds, news, ctx(urn))),
+    invoke: (token, args) => logged(() => invoke(token, args, log.forResource(undefined))),
+    previewCreate: async (urn, inputs) => opsFor(urn).previewCreate(inputs),
+    previewUpdate: (id, urn, olds, news) => logged(() => opsFor(urn).previewUpdate(id, olds, news, ctx(urn))),
     delete: (id, urn, props) => logged(() => opsFor(urn).delete(id, props, ctx(urn))),
     async construct(name: string, type: string, inputs: pulumi.Inputs, options: pulumi.ComponentResourceOptions) {
       if (type !== TOKENS.mesh) throw new Error(`wgmesh: unknown component type ${JSON.stringify(type)} (known: ${TOKENS.mesh})`);

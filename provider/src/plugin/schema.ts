@@ -8,13 +8,18 @@
 import type { GroupInputs, PolicyInputs } from "../pulumi/lifecycle/group";
 import type { MeshInputs, MeshNodeInputs } from "../pulumi/lifecycle/mesh";
 import type { NodeInputs, NodeOutputs } from "../pulumi/lifecycle/node";
-import type { HealthCheckInputs, HostFiles, NodeConfigInputs, NodeConfigOutputs, PeerInputs } from "../pulumi/lifecycle/nodeConfig";
+import type { HealthCheckInputs, HostFiles, NodeConfigInputs, NodeConfigOutputs, NodePolicyTest, PeerInputs } from "../pulumi/lifecycle/nodeConfig";
 import type { NodeHealth, PeerHealth } from "../planner/health";
-import type { GroupInput, PolicyInput } from "../core/model";
+import type { FirewallPlan } from "../planner/types";
+import type { PairKey } from "../core/psk";
+import type { GroupInput, PolicyInput, PolicyTestInput } from "../core/model";
 import type { Connection, ProxyConnection } from "../engine/ssh/connection";
 import type { MeshSecretInputs, MeshSecretOutputs } from "../pulumi/lifecycle/meshSecret";
 import type { DecentralizedNodeInputs, DecentralizedNodeOutputs } from "../pulumi/lifecycle/decentralizedNode";
 import type { DaemonHostState } from "../engine/daemonstate";
+import type { MeshPlanArgs, MeshPlanDoc, PlannedNode, PlannedPeer } from "../planner/meshplan";
+import type { KeyPair, NodeStatus, NodeStatusArgs, PeerStatus } from "../pulumi/functions";
+import type { NodeInput } from "../core/model";
 
 export const PACKAGE = "wgmesh";
 export const TOKENS = {
@@ -26,6 +31,13 @@ export const TOKENS = {
   nodeConfig: "wgmesh:index:NodeConfig",
   meshSecret: "wgmesh:index:MeshSecret",
   decentralizedNode: "wgmesh:index:DecentralizedNode",
+} as const;
+
+/** The package's functions (data sources), served by the plugin's invoke (./functions.ts). */
+export const FUNCTIONS = {
+  getMeshPlan: "wgmesh:index:getMeshPlan",
+  getNodeStatus: "wgmesh:index:getNodeStatus",
+  generateKeyPair: "wgmesh:index:generateKeyPair",
 } as const;
 
 export interface PropertySpec {
@@ -45,7 +57,9 @@ const bool = (description: string, extra: Partial<PropertySpec> = {}): PropertyS
 const strings = (description: string): PropertySpec => ({ type: "array", items: { type: "string" }, description });
 const ref = (token: string, description?: string, extra: Partial<PropertySpec> = {}): PropertySpec => ({ $ref: `#/types/${token}`, ...(description ? { description } : {}), ...extra });
 const resourceRefs = (token: string, description: string): PropertySpec => ({ type: "array", items: { $ref: `#/resources/${token}` }, ...(description ? { description } : {}) });
-const mapOf = (value: PropertySpec, description: string): PropertySpec => ({ type: "object", additionalProperties: value, description });
+const mapOf = (value: PropertySpec, description: string, extra: Partial<PropertySpec> = {}): PropertySpec => ({ type: "object", additionalProperties: value, ...(description ? { description } : {}), ...extra });
+
+const PORTS_DOC = 'Protocols/ports the policy allows, enforced by the hosts\' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.';
 
 // ---- shared object types -------------------------------------------------------------------------------
 
@@ -77,6 +91,32 @@ const peer: Record<keyof PeerInputs, PropertySpec> = {
 const hostFiles: Record<keyof HostFiles, PropertySpec> = {
   wgQuickConf: str('The wg-quick file: "as planned", or "differs from the plan" / "missing" after a refresh.'),
   unit: str('`systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.'),
+  firewall: str('The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".'),
+};
+
+const firewall: Record<keyof FirewallPlan, PropertySpec> = {
+  table: str('The node\'s own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).'),
+  sets: mapOf({ type: "array", items: { type: "string" } }, 'Named address sets: "src_<group>" the sources of a group (members\' mesh IPs and routable networks), "routed" this node\'s routable networks; "_v6" names are IPv6.'),
+  rules: mapOf({ type: "string" }, 'Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.'),
+};
+
+const nodePolicyTest: Record<keyof NodePolicyTest, PropertySpec> = {
+  address: str("The destination node's mesh IP."),
+  port: str('"tcp/5432", "udp/53" or "icmp".'),
+  expect: str('"allow" or "deny".'),
+  result: str('"pass" as planned; a refresh runs the test from this node\'s host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.'),
+};
+
+const presharedKey: Record<keyof PairKey, PropertySpec> = {
+  id: str("8 random hex digits made with the key (not derived from it, not secret): a new id means a new key."),
+  key: str("The pair's WireGuard preshared key (as `wg genpsk` prints it).", { secret: true }),
+};
+
+const policyTest: Record<keyof PolicyTestInput, PropertySpec> = {
+  from: str("Source node (hostname)."),
+  to: str("Destination node (hostname); the probe goes to its mesh IP."),
+  port: str('"tcp/5432", "udp/53" or "icmp".'),
+  expect: str('"allow" or "deny".'),
 };
 
 const num = (description: string): PropertySpec => ({ type: "number", description });
@@ -126,6 +166,7 @@ const policyDecl: Record<keyof PolicyInput, PropertySpec> = {
   toGroups: strings("Names of the groups reached."),
   allowMeshIps: bool("From-members may reach to-members' mesh IPs (default true)."),
   allowRoutableNetworks: bool("From-members get the to-members' routable networks (default false)."),
+  ports: strings(PORTS_DOC),
 };
 
 // ---- Node -------------------------------------------------------------------------------------------------
@@ -148,6 +189,7 @@ const nodeInputs: Record<keyof NodeInputs, PropertySpec> & NodeTopology = {
   keyOnHost: bool("Generate the WireGuard key on the host; only the public key leaves it.", { willReplaceOnChanges: true }),
   privateKey: str("Use this existing WireGuard private key (e.g. migrated from the Go tool); default: a new one. Stored as a secret.", { secret: true }),
   interfaceName: str('Interface whose key file keyOnHost uses (default "wg0"; set it when the Mesh uses another name).'),
+  rotationTrigger: str('Any change rotates the node\'s WireGuard key at the next `pulumi up` (like @pulumi/random\'s keepers): a date such as "2025-06", a counter, a time-based rotating value. The new key is applied on the node and on all its peers in the same parallel step (tunnels resume within seconds; TCP connections survive). keyOnHost: the new key is made on the host. Not with an imported privateKey (rotate that by changing privateKey).'),
   ...nodeTopology,
 };
 
@@ -181,6 +223,7 @@ const policyOutputs: Record<keyof PolicyInputs | (typeof POLICY_REFS)[number], P
   toGroups: strings("Names of the groups reached."),
   allowMeshIps: bool("From-members may reach to-members' mesh IPs (default true)."),
   allowRoutableNetworks: bool("From-members get the to-members' routable networks in AllowedIPs and routes (default false)."),
+  ports: strings(PORTS_DOC),
   fromUrns: strings("URNs of the `from` Group resources."),
   toUrns: strings("URNs of the `to` Group resources."),
 };
@@ -193,6 +236,10 @@ const meshSettings = {
   listenPort: int("Default WireGuard listen port (default 51820)."),
   persistentKeepalive: int("Keepalive seconds set by nodes behind NAT (default 25; 0 = off)."),
   mtu: int("Interface MTU (default: WireGuard's)."),
+  enforcement: str('How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies\' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).'),
+  policyTests: { type: "array" as const, items: ref("wgmesh:index:PolicyTest"), description: "Assertions about the policies (Tailscale's ACL tests): evaluated against the plan at preview (a failing test fails it, naming the policy that allows or the absence that denies), and run on the hosts by `pulumi refresh` (each source node's NodeConfig `policyTests`)." },
+  presharedKeys: bool("One WireGuard preshared key per peered pair of nodes (post-quantum hygiene, defence in depth), generated by the provider and kept as a secret: each NodeConfig gets its own pairs' keys (its `presharedKeys`). A new node creates only its pairs' keys, a removed one deletes them. Default false. A plain value (known when the program runs)."),
+  pskRotationTrigger: str("Any change gives every pair a new preshared key at the next `pulumi up` (applied online on both ends; running connections survive)."),
 };
 
 const meshDeclaration: Record<keyof MeshInputs, PropertySpec> = {
@@ -202,6 +249,7 @@ const meshDeclaration: Record<keyof MeshInputs, PropertySpec> = {
   groups: { type: "array", items: ref("wgmesh:index:GroupDeclaration"), description: "The groups." },
   policies: { type: "array", items: ref("wgmesh:index:PolicyDeclaration"), description: "The policies." },
   meshIps: mapOf({ type: "string" }, "hostname → mesh IP, allocated at check (stable across runs)."),
+  presharedKeyTable: mapOf(mapOf(ref("wgmesh:index:PresharedKey"), ""), "With presharedKeys: the pairs' preshared keys (the lower hostname → the higher → key and id), made at check, stable across runs (secret).", { secret: true }),
 };
 
 const nodeConfig: Record<keyof NodeConfigInputs, PropertySpec> = {
@@ -218,7 +266,10 @@ const nodeConfig: Record<keyof NodeConfigInputs, PropertySpec> = {
   keyOnHost: bool("The private key lives on the host."),
   privateKey: str("The node's private key (secret); absent with keyOnHost.", { secret: true }),
   connection: ref("wgmesh:index:Connection", "SSH connection (secret).", { secret: true }),
+  presharedKeys: mapOf(ref("wgmesh:index:PresharedKey"), "Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id \"(differs from the plan)\"."),
   hostFiles: ref("wgmesh:index:HostFiles", "What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift."),
+  firewall: ref("wgmesh:index:Firewall", "The node's firewall when the policies are enforced (absent: none): `pulumi preview --diff` shows per node the rules and set members added or removed; a refresh reports the live table."),
+  policyTests: mapOf(ref("wgmesh:index:NodePolicyTest"), 'The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.'),
   healthCheck: ref("wgmesh:index:HealthCheck", "The health gate after each change (the Mesh's healthCheck)."),
 };
 
@@ -272,6 +323,101 @@ const decentralizedNodeOutputs: Record<keyof DecentralizedNodeOutputs, PropertyS
   hostState: ref("wgmesh:index:DaemonHostState", "How the host's daemon compares with the plan, read at create, update and refresh: a binary, unit or secret changed by hand or a stopped service shows as a diff after `pulumi refresh`, and the next `pulumi up` repairs it."),
 };
 
+// ---- functions: getMeshPlan, getNodeStatus, generateKeyPair -------------------------------------------------
+
+const planNode: Record<keyof Omit<NodeInput, "privateKey">, PropertySpec> = {
+  ...meshNode,
+  sshHost: str("The node's SSH host: the default endpoint host its peers dial."),
+  publicKey: str("The node's WireGuard public key; optional (without it the plan leaves the key out)."),
+};
+
+const meshPlanArgs: Record<keyof MeshPlanArgs, PropertySpec> = {
+  network: str('IPv4 mesh network (default "10.99.0.0/16").'),
+  interfaceName: str('WireGuard interface (default "wg0").'),
+  listenPort: int("Default WireGuard listen port (default 51820)."),
+  persistentKeepalive: int("Keepalive seconds set by nodes behind NAT (default 25; 0 = off)."),
+  mtu: int("Interface MTU."),
+  nodes: { type: "array", items: ref("wgmesh:index:PlanNode"), description: "The nodes (give these, groups and policies — or stateFile)." },
+  groups: { type: "array", items: ref("wgmesh:index:GroupDeclaration"), description: "Groups; any group or policy turns access control on (deny by default)." },
+  policies: { type: "array", items: ref("wgmesh:index:PolicyDeclaration"), description: "Access policies." },
+  stateFile: str("The text of a Go wgmesh mesh-state.json (plain or encrypted), instead of nodes/groups/policies; its private keys never reach the result."),
+  statePassword: str("The password of an encrypted stateFile.", { secret: true }),
+};
+
+const plannedPeer: Record<keyof PlannedPeer, PropertySpec> = {
+  publicKey: str("The peer's public key (absent when the declaration gave none)."),
+  endpoint: str('"host:port" the node dials; absent when the peer is behind NAT.'),
+  allowedIps: strings("The peer's AllowedIPs: its mesh /32 and the routable networks the node may reach through it."),
+  persistentKeepalive: int("Keepalive seconds (when the node is behind NAT)."),
+};
+
+const plannedNode: Record<keyof PlannedNode, PropertySpec> = {
+  meshIp: str("The node's mesh IPv4 address (allocated when not given)."),
+  address: str('Interface address with the mesh prefix, e.g. "10.99.0.1/16".'),
+  listenPort: int("WireGuard listen port."),
+  publicKey: str("The node's public key (absent when the declaration gave none)."),
+  endpoint: str('"host:port" its peers dial; absent when it is behind NAT without a publicEndpoint.'),
+  behindNat: bool("The node is behind NAT."),
+  peers: mapOf(ref("wgmesh:index:PlannedPeer"), "Peers keyed by hostname."),
+  routes: strings("Routes to the peers' routable networks through the interface."),
+  forwarding: bool("IP forwarding on (the node has routable networks)."),
+};
+
+const meshPlanDoc: Record<keyof MeshPlanDoc, PropertySpec> = {
+  network: str("The mesh network."),
+  interfaceName: str("The WireGuard interface."),
+  meshIps: mapOf({ type: "string" }, "hostname → mesh IP."),
+  nodes: mapOf(ref("wgmesh:index:PlannedNode"), "hostname → what `pulumi up` puts on that host."),
+  warnings: strings("Warnings about the mesh (e.g. two peered nodes both behind NAT)."),
+  diagram: str("The mesh as a Mermaid flowchart: groups as boxes, one edge per peering with its direction and policies, NAT'd nodes and routed networks marked."),
+};
+
+const nodeStatusArgs: Record<keyof NodeStatusArgs, PropertySpec> = {
+  connection: ref("wgmesh:index:Connection", "How to reach the host over SSH (as a Node's connection; host keys verified the same way).", { secret: true }),
+  interfaceName: str('The WireGuard interface (default "wg0").'),
+  knownPeers: mapOf({ type: "string" }, "hostname → public key of the peers you know (e.g. a Mesh's publicKeys): their status then carries the hostname."),
+};
+
+const peerStatus: Record<keyof PeerStatus, PropertySpec> = {
+  publicKey: str("The peer's public key."),
+  hostname: str("The peer's hostname, when knownPeers names its key."),
+  endpoint: str("The peer's current endpoint (as WireGuard last saw it)."),
+  allowedIps: strings("The peer's AllowedIPs on the host."),
+  latestHandshake: int("Unix seconds of the latest handshake; 0 = never."),
+  handshakeAgeSeconds: int("Seconds since the latest handshake at the read; absent when there was none."),
+  rxBytes: int("Bytes received from the peer."),
+  txBytes: int("Bytes sent to the peer."),
+  persistentKeepalive: int("Keepalive seconds, when set."),
+};
+
+const nodeStatus: Record<keyof NodeStatus, PropertySpec> = {
+  hostname: str("The host's own hostname."),
+  os: str("The host's operating system."),
+  natDetected: bool("The address used to reach the host is not one of its own (NAT in between)."),
+  interfaceName: str("The interface read."),
+  up: bool("The interface exists."),
+  publicKey: str("The interface's public key."),
+  listenPort: int("The interface's listen port."),
+  addresses: strings("The interface's addresses."),
+  routes: strings("Routes through the interface."),
+  forwarding: bool("IPv4 forwarding is on."),
+  peers: { type: "array", items: ref("wgmesh:index:PeerStatus"), description: "The live peers, sorted by public key." },
+  readAt: int("Unix seconds of the read (the provider's clock)."),
+};
+
+const keyPair: Record<keyof KeyPair, PropertySpec> = {
+  privateKey: str("The private key (secret).", { secret: true }),
+  publicKey: str("The public key."),
+};
+
+function fn(description: string, inputs: Record<string, PropertySpec> | null, requiredInputs: string[], outputs: Record<string, PropertySpec>, required: string[]) {
+  return {
+    description,
+    ...(inputs ? { inputs: { properties: sortKeys(inputs), ...(requiredInputs.length ? { required: requiredInputs } : {}) } } : {}),
+    outputs: { properties: sortKeys(outputs), required },
+  };
+}
+
 // ---- assembly ---------------------------------------------------------------------------------------------
 
 function objectType(description: string, properties: Record<string, PropertySpec>, required: string[]) {
@@ -319,7 +465,29 @@ export function buildSchema(version: string) {
       "wgmesh:index:MeshNode": objectType("What the mesh needs of a node (its topology settings).", meshNode, ["hostname", "sshHost"]),
       "wgmesh:index:GroupDeclaration": objectType("A group as the mesh sees it.", groupDecl, ["name"]),
       "wgmesh:index:PolicyDeclaration": objectType("A policy as the mesh sees it.", policyDecl, ["fromGroups", "name", "toGroups"]),
+      "wgmesh:index:Firewall": objectType("A node's nftables firewall: its table, named sets and accept rules.", firewall, ["rules", "sets", "table"]),
+      "wgmesh:index:NodePolicyTest": objectType("A policy test run from this node.", nodePolicyTest, ["address", "expect", "port", "result"]),
+      "wgmesh:index:PresharedKey": objectType("One pair's preshared key and its id.", presharedKey, ["id", "key"]),
+      "wgmesh:index:PolicyTest": objectType("A policy test: may `from` open a connection to `to` on `port`?", policyTest, ["expect", "from", "port", "to"]),
       "wgmesh:index:DaemonHostState": objectType("How a DecentralizedNode's host compares with the plan.", daemonHostState, ["binary", "secret", "service", "unit"]),
+      "wgmesh:index:PlanNode": objectType("A node as getMeshPlan takes it.", planNode, ["hostname", "sshHost"]),
+      "wgmesh:index:PlannedPeer": objectType("One peer of a node in a mesh plan.", plannedPeer, ["allowedIps"]),
+      "wgmesh:index:PlannedNode": objectType("One node of a mesh plan: what `pulumi up` puts on its host.", plannedNode, ["address", "behindNat", "forwarding", "listenPort", "meshIp", "peers", "routes"]),
+      "wgmesh:index:PeerStatus": objectType("One live WireGuard peer of a host.", peerStatus, ["allowedIps", "latestHandshake", "publicKey", "rxBytes", "txBytes"]),
+    },
+    functions: {
+      [FUNCTIONS.getMeshPlan]: fn(
+        "The plan of a mesh, computed without contacting any host: from nodes, groups and policies (as the resources take them) or from a Go wgmesh state file, every node's mesh IP, peers (keyed by hostname) with AllowedIPs, endpoint and keepalive, its routes and forwarding, and the mesh as a Mermaid diagram. Invalid input fails naming the node, group or policy, the field and the fix.",
+        meshPlanArgs, [], meshPlanDoc, ["diagram", "interfaceName", "meshIps", "network", "nodes", "warnings"],
+      ),
+      [FUNCTIONS.getNodeStatus]: fn(
+        "The live state of one host's WireGuard interface, read over SSH with one read-only round trip (the read `pulumi refresh` does): its peers with endpoint, AllowedIPs, latest handshake and its age, bytes received and sent. Runs whenever the program runs, previews included; never changes the host.",
+        nodeStatusArgs, ["connection"], nodeStatus, ["addresses", "forwarding", "hostname", "interfaceName", "peers", "readAt", "routes", "up"],
+      ),
+      [FUNCTIONS.generateKeyPair]: fn(
+        "A new WireGuard (X25519) key pair; the private key is a secret. Every run of the program returns a new pair: store one you want to keep (e.g. `pulumi config set --secret`) and pass it as a Node's privateKey.",
+        null, [], keyPair, ["privateKey", "publicKey"],
+      ),
     },
     resources: {
       [TOKENS.node]: resource(
@@ -341,6 +509,7 @@ export function buildSchema(version: string) {
           to: resourceRefs(TOKENS.group, "Groups reached."),
           allowMeshIps: policyOutputs.allowMeshIps as PropertySpec,
           allowRoutableNetworks: policyOutputs.allowRoutableNetworks as PropertySpec,
+          ports: policyOutputs.ports as PropertySpec,
         },
         ["from", "to"], policyOutputs, ["fromGroups", "fromUrns", "name", "toGroups", "toUrns"],
       ),
@@ -360,6 +529,7 @@ export function buildSchema(version: string) {
           publicKeys: mapOf({ type: "string" }, "hostname → WireGuard public key."),
           endpoints: mapOf({ type: "string" }, 'hostname → endpoint peers dial ("host:port"); absent when behind NAT.'),
           behindNat: mapOf({ type: "boolean" }, "hostname → behind NAT (the node's override, else what was detected)."),
+          diagram: str("The mesh as a Mermaid flowchart (paste it into markdown as a ```mermaid block): groups as boxes, one edge per peering with its direction and the policies (and ports) allowing it, nodes behind NAT and routed networks marked."),
         },
         ["behindNat", "endpoints", "meshIps", "publicKeys"],
         { isComponent: true },

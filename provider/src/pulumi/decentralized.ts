@@ -7,7 +7,7 @@
  *   export const meshIp = a.meshIp;   // "10.x.y.z"
  */
 import * as pulumi from "@pulumi/pulumi";
-import { providerFor } from "./providers";
+import { dynamicUrn, providerFor, URN_KEY } from "./providers";
 import { PLANNED_DAEMON_STATE } from "../engine/daemonstate";
 import type { ConnectionArgs } from "./resources";
 
@@ -30,7 +30,7 @@ export class MeshSecret extends pulumi.dynamic.Resource {
     super(
       providerFor("meshSecret"),
       name,
-      { secret: args.secret === undefined ? undefined : pulumi.secret(args.secret), imported: undefined, meshSubnet: undefined, meshIpv6Prefix: undefined, gossipPort: undefined },
+      { secret: args.secret === undefined ? undefined : pulumi.secret(args.secret), imported: undefined, meshSubnet: undefined, meshIpv6Prefix: undefined, gossipPort: undefined, [URN_KEY]: dynamicUrn(name, opts) },
       { ...opts, additionalSecretOutputs: ["secret"] },
     );
   }
@@ -97,6 +97,7 @@ export class DecentralizedNode extends pulumi.dynamic.Resource {
         meshIp: undefined,
         meshIpv6: undefined,
         daemonSha256: undefined,
+        [URN_KEY]: dynamicUrn(name, opts),
       },
       { ...opts, additionalSecretOutputs: ["secret", "connection"] },
     );

@@ -109,3 +109,38 @@ test("peerSets from names alone: full mesh without groups; policies in either di
   const names = peerSets(["web1", "web2", "app1"], [{ name: "web", members: ["web1", "web2"] }, { name: "app", members: ["app1"] }], [{ name: "w2a", fromGroups: ["web"], toGroups: ["app"] }]);
   for (const [h, c] of Object.entries(full.nodes)) assert.deepEqual(Object.keys(c.peers).sort(), [...names[h]!].sort());
 });
+
+test("enforced by default with policies: each node's firewall and its policy tests come with its topology", () => {
+  const acl = {
+    groups: [{ name: "web", members: ["web1", "web2"] }, { name: "app", members: ["app1"] }],
+    policies: [{ name: "web-to-app", fromGroups: ["web"], toGroups: ["app"], ports: ["tcp/8080"], allowRoutableNetworks: true }],
+    policyTests: [{ from: "web1", to: "app1", port: "tcp/8080", expect: "allow" as const }, { from: "app1", to: "web1", port: "tcp/80", expect: "deny" as const }],
+  };
+  const checked = checkMesh(undefined, declared(acl));
+  assert.deepEqual(checked.failures, []);
+  const topo = planTopology(checked.inputs);
+  const app = topo.nodes.app1!;
+  assert.deepEqual(app.firewall!.rules, {
+    "forward web-to-app from web tcp": "ip saddr @src_web ip daddr @routed tcp dport 8080 accept",
+    "input web-to-app from web tcp": "ip saddr @src_web tcp dport 8080 accept",
+  });
+  assert.deepEqual(app.firewall!.sets.routed, ["192.168.10.0/24"]);
+  assert.deepEqual(topo.nodes.web1!.firewall!.rules, {}, "web accepts no NEW connection from the mesh");
+  assert.deepEqual(topo.nodes.web1!.policyTests, { "app1 tcp/8080": { address: checked.inputs.meshIps!.app1, port: "tcp/8080", expect: "allow", result: "pass" } });
+  assert.equal(planTopology(checkMesh(undefined, declared({ ...acl, enforcement: "none", policyTests: [] })).inputs).nodes.app1!.firewall, undefined, "enforcement none: no firewall");
+  assert.equal(planTopology(checkMesh(undefined, declared()).inputs).nodes.app1!.firewall, undefined, "full mesh: nothing to enforce");
+});
+
+test("a failing policy test fails the Mesh's check, naming the test and the policy (property policyTests)", () => {
+  const r = checkMesh(undefined, declared({
+    groups: [{ name: "web", members: ["web1"] }, { name: "app", members: ["app1"] }],
+    policies: [{ name: "web-to-app", fromGroups: ["web"], toGroups: ["app"] }],
+    policyTests: [{ from: "web1", to: "app1", port: "tcp/5432", expect: "deny" }, { from: "app1", to: "web1", port: "icmp", expect: "allow" }],
+  }));
+  assert.deepEqual(r.failures.map((f) => f.property), ["policyTests", "policyTests"]);
+  assert.match(r.failures[0]!.reason, /^mesh "prod": policy test #1 \(web1 → app1 tcp\/5432, expect deny\) fails: web1 → app1 tcp\/5432 is allowed by policy "web-to-app"/);
+  assert.match(r.failures[1]!.reason, /policy test #2 \(app1 → web1 icmp, expect allow\) fails: app1 → web1 icmp is denied: no policy lets app1's groups \[app\] reach web1's groups \[web\]; "web-to-app" relates them only from web1 to app1/);
+  const bad = checkMesh(undefined, declared({ groups: [{ name: "web", members: ["web1"] }], policies: [{ name: "w", fromGroups: ["web"], toGroups: ["web"], ports: ["tcp/99999"] }], policyTests: [{ from: "nobody", to: "web1", port: "tcp/1", expect: "deny" }] }));
+  assert.deepEqual(bad.failures.map((f) => f.property).sort(), ["policies", "policyTests"]);
+  assert.match(bad.failures.map((f) => f.reason).join("\n"), /policy "w": ports entry "tcp\/99999" has port 99999, out of range/);
+});

@@ -8,7 +8,10 @@ import { nodeEndpoint, normalizeMesh } from "../core/model";
 import { buildPeerRelations } from "../core/policy";
 import { messages } from "../core/validate";
 import type { MeshInputs } from "./lifecycle/mesh";
-import type { PeerInputs } from "./lifecycle/nodeConfig";
+import type { NodePolicyTest, PeerInputs } from "./lifecycle/nodeConfig";
+import { planFirewalls } from "../planner/firewall";
+import type { FirewallPlan } from "../planner/types";
+import type { Mesh } from "../core/model";
 
 /** What the plan needs of one node beyond the Mesh's inputs. */
 export interface NodeIdentity {
@@ -30,6 +33,22 @@ export interface PlannedNodeConfig {
   peers: Record<string, PeerInputs>;
   routes: string[];
   forwarding: boolean;
+  /** The node's firewall when the policies are enforced (absent: none). */
+  firewall?: FirewallPlan;
+  /** The policy tests whose source is this node, keyed "<destination> <port>" (absent: none). */
+  policyTests?: Record<string, NodePolicyTest>;
+}
+
+/** Per node, its policy tests as NodeConfig inputs (planned result "pass": the plan satisfies every test). */
+export function nodePolicyTests(mesh: Mesh): Map<string, Record<string, NodePolicyTest>> {
+  const ip = new Map(mesh.nodes.map((n) => [n.hostname, n.meshIp as string]));
+  const out = new Map<string, Record<string, NodePolicyTest>>();
+  for (const t of mesh.policyTests) {
+    const mine = out.get(t.from) ?? {};
+    mine[`${t.to} ${t.port}`] = { address: ip.get(t.to) as string, port: t.port, expect: t.expect as "allow" | "deny", result: "pass" };
+    out.set(t.from, mine);
+  }
+  return out;
 }
 
 export interface MeshPlanSummary {
@@ -42,10 +61,8 @@ export interface MeshPlanSummary {
   behindNat: Record<string, boolean>;
 }
 
-/** Compile the mesh; throws with the core's messages (each naming node/group/policy, field, fix). */
-export function planMeshConfigs(mesh: MeshInputs, identities: readonly NodeIdentity[]): MeshPlanSummary {
-  const keys = new Map(identities.map((i) => [i.hostname, i.publicKey]));
-  const nat = new Map(identities.map((i) => [i.hostname, i.behindNat]));
+/** Compile the Mesh's checked inputs with the given key and NAT status per node; throws with the core's messages. */
+function compileChecked(mesh: MeshInputs, identity: (hostname: string, behindNat: boolean | null | undefined) => { publicKey: string | null; behindNat: boolean | null }) {
   const meshIps = mesh.meshIps ?? {};
   const compiled = compileMesh(
     {
@@ -56,11 +73,45 @@ export function planMeshConfigs(mesh: MeshInputs, identities: readonly NodeIdent
       mtu: mesh.mtu,
       groups: mesh.groups,
       policies: mesh.policies,
-      nodes: mesh.nodes.map((n) => ({ ...n, meshIp: n.meshIp ?? meshIps[n.hostname] ?? null, publicKey: keys.get(n.hostname) ?? null, behindNat: nat.get(n.hostname) ?? n.behindNat ?? null })),
+      enforcement: mesh.enforcement,
+      policyTests: mesh.policyTests,
+      nodes: mesh.nodes.map((n) => ({ ...n, meshIp: n.meshIp ?? meshIps[n.hostname] ?? null, ...identity(n.hostname, n.behindNat) })),
     },
     { checkKeyPairs: false, previousMeshIps: meshIps },
   );
   if (!compiled.ok) throw new Error(`mesh ${JSON.stringify(mesh.name)} is invalid:\n  ${messages(compiled.errors).join("\n  ")}`);
+  return compiled;
+}
+
+/** Per node of a compiled mesh: its NodeConfig inputs but the key and the peers. */
+function nodeBases(meshName: string, compiled: Extract<ReturnType<typeof compileMesh>, { ok: true }>): Map<string, Omit<PlannedNodeConfig, "publicKey" | "peers">> {
+  const firewalls = planFirewalls(compiled.mesh);
+  const tests = nodePolicyTests(compiled.mesh);
+  const out = new Map<string, Omit<PlannedNodeConfig, "publicKey" | "peers">>();
+  for (const d of compiled.plan.nodes) {
+    const base: Omit<PlannedNodeConfig, "publicKey" | "peers"> = {
+      mesh: meshName,
+      hostname: d.hostname,
+      interfaceName: d.interface.name,
+      address: d.interface.address,
+      listenPort: d.interface.listenPort,
+      routes: [...d.routes],
+      forwarding: d.forwarding,
+    };
+    if (d.interface.mtu !== null) base.mtu = d.interface.mtu;
+    const fw = firewalls.get(d.hostname);
+    if (fw) base.firewall = fw;
+    const t = tests.get(d.hostname);
+    if (t) base.policyTests = t;
+    out.set(d.hostname, base);
+  }
+  return out;
+}
+
+/** Compile the mesh with every node's key and NAT status; throws with the core's messages (each naming node/group/policy, field, fix). */
+export function planMeshConfigs(mesh: MeshInputs, identities: readonly NodeIdentity[]): MeshPlanSummary {
+  const ids = new Map(identities.map((i) => [i.hostname, i]));
+  const compiled = compileChecked(mesh, (h, override) => ({ publicKey: ids.get(h)?.publicKey ?? null, behindNat: ids.get(h)?.behindNat ?? override ?? null }));
   const out: MeshPlanSummary = { nodes: {}, meshIps: {}, publicKeys: {}, endpoints: {}, behindNat: {} };
   for (const n of compiled.mesh.nodes) {
     out.meshIps[n.hostname] = n.meshIp as string;
@@ -68,6 +119,7 @@ export function planMeshConfigs(mesh: MeshInputs, identities: readonly NodeIdent
     out.endpoints[n.hostname] = nodeEndpoint(compiled.mesh, n);
     out.behindNat[n.hostname] = n.behindNat;
   }
+  const bases = nodeBases(mesh.name, compiled);
   for (const d of compiled.plan.nodes) {
     const peers: Record<string, PeerInputs> = {};
     for (const p of d.peers) {
@@ -76,19 +128,7 @@ export function planMeshConfigs(mesh: MeshInputs, identities: readonly NodeIdent
       if (p.persistentKeepalive !== null) peer.persistentKeepalive = p.persistentKeepalive;
       peers[p.hostname] = peer;
     }
-    const cfg: PlannedNodeConfig = {
-      mesh: mesh.name,
-      hostname: d.hostname,
-      interfaceName: d.interface.name,
-      address: d.interface.address,
-      listenPort: d.interface.listenPort,
-      publicKey: d.interface.publicKey,
-      peers,
-      routes: [...d.routes],
-      forwarding: d.forwarding,
-    };
-    if (d.interface.mtu !== null) cfg.mtu = d.interface.mtu;
-    out.nodes[d.hostname] = cfg;
+    out.nodes[d.hostname] = { ...(bases.get(d.hostname) as Omit<PlannedNodeConfig, "publicKey" | "peers">), publicKey: d.interface.publicKey, peers };
   }
   return out;
 }
@@ -114,13 +154,9 @@ function placeholderKey(hostname: string): string {
 }
 
 export function planTopology(mesh: MeshInputs): MeshTopology {
-  const nodes = mesh.nodes.map((n) => ({ hostname: n.hostname, publicKey: placeholderKey(n.hostname), behindNat: false }));
-  const p = planMeshConfigs(mesh, nodes);
-  const compiled = compileMesh(
-    { ...mesh, nodes: mesh.nodes.map((n) => ({ ...n, meshIp: n.meshIp ?? mesh.meshIps?.[n.hostname] ?? null, publicKey: placeholderKey(n.hostname) })) },
-    { checkKeyPairs: false },
-  );
-  if (!compiled.ok) throw new Error(`mesh ${JSON.stringify(mesh.name)} is invalid:\n  ${messages(compiled.errors).join("\n  ")}`);
+  // One compile with stand-in keys and no NAT: neither changes AllowedIPs, routes, the interface or the
+  // firewall; the endpoints are given for both NAT states.
+  const compiled = compileChecked(mesh, (h) => ({ publicKey: placeholderKey(h), behindNat: false }));
   const topo: MeshTopology = { nodes: {}, endpoints: {}, keepalive: compiled.mesh.persistentKeepalive > 0 ? compiled.mesh.persistentKeepalive : null };
   for (const n of compiled.mesh.nodes) {
     topo.endpoints[n.hostname] = {
@@ -128,25 +164,23 @@ export function planTopology(mesh: MeshInputs): MeshTopology {
       behindNat: nodeEndpoint(compiled.mesh, { ...n, behindNat: true }),
     };
   }
-  for (const [h, c] of Object.entries(p.nodes)) {
-    const { publicKey: _k, peers, ...rest } = c;
-    const stripped: Record<string, { allowedIps: string[] }> = {};
-    for (const [y, peer] of Object.entries(peers)) stripped[y] = { allowedIps: peer.allowedIps };
-    topo.nodes[h] = { ...rest, peers: stripped };
+  const bases = nodeBases(mesh.name, compiled);
+  for (const d of compiled.plan.nodes) {
+    const peers: Record<string, { allowedIps: string[] }> = {};
+    for (const p of d.peers) peers[p.hostname] = { allowedIps: [...p.allowedIps] };
+    topo.nodes[d.hostname] = { ...(bases.get(d.hostname) as Omit<PlannedNodeConfig, "publicKey" | "peers">), peers };
   }
   return topo;
 }
 
-/** The endpoint node `y`'s peers dial (undefined: none, it is behind NAT without a publicEndpoint). */
-export function peerEndpoint(topo: MeshTopology, y: string, natY: boolean): string | undefined {
-  const e = topo.endpoints[y];
-  if (!e) throw new Error(`plan: ${y} is not a node of the mesh`);
-  return (natY ? e.behindNat : e.reachable) ?? undefined;
+/** The endpoint a node's peers dial, from its topology endpoints and its NAT status (undefined: none). */
+export function endpointFor(ends: MeshTopology["endpoints"][string], behindNat: boolean): string | undefined {
+  return (behindNat ? ends.behindNat : ends.reachable) ?? undefined;
 }
 
-/** The keepalive node `x` sets on its peers (undefined: none). */
-export function peerKeepalive(topo: MeshTopology, natX: boolean): number | undefined {
-  return natX && topo.keepalive !== null ? topo.keepalive : undefined;
+/** The keepalive a node sets on its peers, from the mesh's keepalive and its NAT status (undefined: none). */
+export function keepaliveFor(keepalive: MeshTopology["keepalive"], behindNat: boolean): number | undefined {
+  return behindNat && keepalive !== null ? keepalive : undefined;
 }
 
 /** Node `x`'s entry for peer `y`, from the topology, y's key and both nodes' NAT status. */
@@ -154,9 +188,11 @@ export function peerEntry(topo: MeshTopology, x: string, y: string, publicKeyY: 
   const t = topo.nodes[x]?.peers[y];
   if (!t) throw new Error(`plan: ${y} is not a peer of ${x}`);
   const entry: PeerInputs = { publicKey: publicKeyY, allowedIps: [...t.allowedIps] };
-  const endpoint = peerEndpoint(topo, y, natY);
+  const ends = topo.endpoints[y];
+  if (!ends) throw new Error(`plan: ${y} is not a node of the mesh`);
+  const endpoint = endpointFor(ends, natY);
   if (endpoint !== undefined) entry.endpoint = endpoint;
-  const keepalive = peerKeepalive(topo, natX);
+  const keepalive = keepaliveFor(topo.keepalive, natX);
   if (keepalive !== undefined) entry.persistentKeepalive = keepalive;
   return entry;
 }
@@ -168,13 +204,13 @@ export function peerEntry(topo: MeshTopology, x: string, y: string, publicKeyY: 
  */
 export function peerSets(
   hostnames: readonly string[],
-  groups: readonly { name: string; members: string[] }[],
-  policies: readonly { name: string; fromGroups: string[]; toGroups: string[] }[],
+  groups: readonly { name: string; members: readonly string[] }[],
+  policies: readonly { name: string; fromGroups: readonly string[]; toGroups: readonly string[] }[],
 ): Record<string, string[]> {
   const mesh = normalizeMesh({
     nodes: hostnames.map((hostname) => ({ hostname, sshHost: "unknown.invalid" })),
-    groups: groups.map((g) => ({ name: g.name, members: g.members })),
-    policies: policies.map((p) => ({ name: p.name, fromGroups: p.fromGroups, toGroups: p.toGroups })),
+    groups: groups.map((g) => ({ name: g.name, members: [...g.members] })),
+    policies: policies.map((p) => ({ name: p.name, fromGroups: [...p.fromGroups], toGroups: [...p.toGroups] })),
   });
   const rel = buildPeerRelations(mesh);
   const out: Record<string, string[]> = {};

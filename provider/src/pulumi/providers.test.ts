@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { DYNAMIC_MODULE, providerFor } from "./providers";
+import { DYNAMIC_MODULE, URN_KEY, providerFor } from "./providers";
 import { generateKeyPair } from "../core/keys";
 
 // Pulumi stores each dynamic provider as serialized JavaScript (the `__provider` input) and evaluates it in
@@ -20,10 +20,14 @@ test("dynamic providers survive closure serialization and run from the serialize
   const m = { exports: {} as any };
   new Function("exports", "module", "require", sf.text)(m.exports, m, require);
   const deserialized = m.exports.handler() as pulumi.dynamic.ResourceProvider;
-  const r = await deserialized.check!({}, { name: "prod", network: "10.9.0.0/24", nodes: [{ hostname: "a", sshHost: "192.0.2.1" }], groups: [], policies: [], __provider: sf.text });
+  const urn = "urn:pulumi:dev::p::pulumi-nodejs:dynamic:Resource::prod";
+  const r = await deserialized.check!({}, { name: "prod", network: "10.9.0.0/24", nodes: [{ hostname: "a", sshHost: "192.0.2.1" }], groups: [], policies: [], __provider: sf.text, [URN_KEY]: urn });
   assert.deepEqual(r.failures, []);
   assert.deepEqual(r.inputs.meshIps, { a: "10.9.0.1" });
   assert.equal(r.inputs.__provider, undefined, "the adapter hands the lifecycle no __provider");
+  assert.equal(r.inputs[URN_KEY], urn, "the URN stays in the checked inputs (for the later operations' logs)");
+  const d = await deserialized.diff!("prod", { ...r.inputs, [URN_KEY]: "urn:pulumi:old::p::pulumi-nodejs:dynamic:Resource::prod" }, r.inputs);
+  assert.equal(d.changes, false, "the URN is no property of the lifecycle: a different one is no change");
 
   const nodeProvider = providerFor("node");
   const node = await pulumi.runtime.serializeFunction(() => nodeProvider, { allowSecrets: false });

@@ -4,8 +4,14 @@
  * (`__provider`); they capture nothing but two strings, so the serialized text is small, stable and free of
  * class instances, ssh2 handles or module objects.
  */
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import type { ResourceKind } from "./lifecycle/index";
+export { URN_KEY } from "./urnkey";
+
+/** The URN the engine gives the dynamic resource `name` (parented like `opts.parent`): the value of URN_KEY. */
+export function dynamicUrn(name: string, opts?: pulumi.CustomResourceOptions): pulumi.Output<string> {
+  return pulumi.createUrn(name, "pulumi-nodejs:dynamic:Resource", opts?.parent);
+}
 
 /** Absolute path of the runtime half (dist/provider/src/pulumi/dynamic.js). */
 export const DYNAMIC_MODULE = require.resolve("./dynamic");

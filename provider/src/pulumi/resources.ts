@@ -9,16 +9,15 @@
  *   export const meshIps = mesh.meshIps;   // { web1: "10.99.0.1", … }
  */
 import * as pulumi from "@pulumi/pulumi";
-import type * as command from "@pulumi/command";
-import { providerFor } from "./providers";
-import { planMeshConfigs, planTopology, peerEndpoint, peerKeepalive, peerSets, type MeshPlanSummary } from "./plan";
+import { dynamicUrn, providerFor, URN_KEY } from "./providers";
+import { composeMesh, type ConnectionArgs, type HealthCheckArgs, type NodeConfigArgs } from "./composition";
 import type { MeshInputs, MeshNodeInputs } from "./lifecycle/mesh";
 import type { PeerInputs } from "./lifecycle/nodeConfig";
-import { PLANNED_HOST_FILES } from "./lifecycle/types";
 import type { NodeHealth } from "../planner/health";
+import type { Enforcement, PolicyTestInput } from "../core/model";
+import type { PairKeyTable } from "../core/psk";
 
-/** Exactly @pulumi/command's `remote.ConnectionArgs`. */
-export type ConnectionArgs = command.types.input.remote.ConnectionArgs;
+export type { ConnectionArgs, HealthCheckArgs, NodeConfigArgs, PeerArgs } from "./composition";
 
 export interface NodeArgs {
   /** How to reach the host over SSH: the object you pass to @pulumi/command's remote.Command. Stored as a secret. */
@@ -41,6 +40,13 @@ export interface NodeArgs {
   privateKey?: pulumi.Input<string>;
   /** Interface whose key file keyOnHost uses (default "wg0"; set it when the Mesh uses another name). */
   interfaceName?: string;
+  /**
+   * Any change rotates the node's WireGuard key at the next `pulumi up` (like @pulumi/random's keepers): a
+   * date ("2025-06"), a counter, a time-based rotating value. The new key goes to the node and to all its
+   * peers in the same parallel step; tunnels resume within seconds and TCP connections survive. keyOnHost:
+   * the new key is made on the host. Not with `privateKey` (rotate an imported key by changing it).
+   */
+  rotationTrigger?: pulumi.Input<string>;
 }
 
 /** A host of the mesh: its WireGuard identity (keypair) and facts read over SSH. */
@@ -80,11 +86,13 @@ export class Node extends pulumi.dynamic.Resource {
         keyOnHost: args.keyOnHost ?? false,
         privateKey: args.privateKey === undefined ? undefined : pulumi.secret(args.privateKey),
         interfaceName: args.interfaceName ?? "wg0",
+        rotationTrigger: args.rotationTrigger,
         publicKey: undefined,
         privateKeyImported: undefined,
         natDetected: undefined,
         remoteHostname: undefined,
         os: undefined,
+        [URN_KEY]: dynamicUrn(name, opts),
       },
       { ...opts, additionalSecretOutputs: ["privateKey", "connection"] },
     );
@@ -163,6 +171,8 @@ export interface PolicyArgs {
   allowMeshIps?: pulumi.Input<boolean>;
   /** From-members get the to-members' routable networks (default false). */
   allowRoutableNetworks?: pulumi.Input<boolean>;
+  /** Protocols/ports allowed, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp" (default: all). */
+  ports?: pulumi.Input<string[]>;
 }
 
 /** Access rule: members of `from` may reach members of `to` (they become WireGuard peers). */
@@ -171,7 +181,7 @@ export class Policy extends pulumi.dynamic.Resource {
   public readonly fromGroupNames: string[];
   public readonly toGroupNames: string[];
   /** @internal */
-  readonly declaration: pulumi.Output<{ name: string; description?: string; fromGroups: string[]; toGroups: string[]; allowMeshIps?: boolean; allowRoutableNetworks?: boolean }>;
+  readonly declaration: pulumi.Output<{ name: string; description?: string; fromGroups: string[]; toGroups: string[]; allowMeshIps?: boolean; allowRoutableNetworks?: boolean; ports?: string[] }>;
 
   constructor(name: string, args: PolicyArgs, opts?: pulumi.CustomResourceOptions) {
     const policyName = args.name ?? name;
@@ -180,56 +190,21 @@ export class Policy extends pulumi.dynamic.Resource {
     super(
       providerFor("policy"),
       name,
-      { name: policyName, description: args.description, fromGroups, toGroups, allowMeshIps: args.allowMeshIps, allowRoutableNetworks: args.allowRoutableNetworks },
+      { name: policyName, description: args.description, fromGroups, toGroups, allowMeshIps: args.allowMeshIps, allowRoutableNetworks: args.allowRoutableNetworks, ports: args.ports },
       opts,
     );
     this.policyName = policyName;
     this.fromGroupNames = fromGroups;
     this.toGroupNames = toGroups;
-    this.declaration = pulumi.all([args.description, args.allowMeshIps, args.allowRoutableNetworks]).apply(([description, allowMeshIps, allowRoutableNetworks]) => {
-      const p: { name: string; description?: string; fromGroups: string[]; toGroups: string[]; allowMeshIps?: boolean; allowRoutableNetworks?: boolean } = { name: policyName, fromGroups, toGroups };
+    this.declaration = pulumi.all([args.description, args.allowMeshIps, args.allowRoutableNetworks, args.ports]).apply(([description, allowMeshIps, allowRoutableNetworks, ports]) => {
+      const p: { name: string; description?: string; fromGroups: string[]; toGroups: string[]; allowMeshIps?: boolean; allowRoutableNetworks?: boolean; ports?: string[] } = { name: policyName, fromGroups, toGroups };
       if (description !== undefined) p.description = description;
       if (allowMeshIps !== undefined) p.allowMeshIps = allowMeshIps;
       if (allowRoutableNetworks !== undefined) p.allowRoutableNetworks = allowRoutableNetworks;
+      if (ports !== undefined) p.ports = [...ports];
       return p;
     });
   }
-}
-
-/** One peer of a NodeConfig (see lifecycle/nodeConfig.ts PeerInputs). */
-export interface PeerArgs {
-  publicKey: pulumi.Input<string>;
-  endpoint?: pulumi.Input<string | undefined>;
-  allowedIps: pulumi.Input<string[]>;
-  persistentKeepalive?: pulumi.Input<number | undefined>;
-}
-
-export interface NodeConfigArgs {
-  mesh: pulumi.Input<string>;
-  hostname: pulumi.Input<string>;
-  interfaceName: pulumi.Input<string>;
-  address: pulumi.Input<string>;
-  listenPort: pulumi.Input<number>;
-  mtu?: pulumi.Input<number>;
-  publicKey: pulumi.Input<string>;
-  peers: pulumi.Input<Record<string, pulumi.Input<PeerArgs>>>;
-  routes: pulumi.Input<string[]>;
-  forwarding: pulumi.Input<boolean>;
-  keyOnHost: pulumi.Input<boolean>;
-  privateKey?: pulumi.Input<string | undefined>;
-  connection: pulumi.Input<ConnectionArgs>;
-  /** The host's files as planned (see lifecycle/nodeConfig.ts HostFiles). */
-  hostFiles?: pulumi.Input<{ wgQuickConf: string; unit: string }>;
-  /** [issue 14] The health gate after each change (the Mesh's healthCheck). */
-  healthCheck?: pulumi.Input<HealthCheckArgs>;
-}
-
-/** [issue 14] The health gate after a change on a node (see planner/health.ts). */
-export interface HealthCheckArgs {
-  /** "handshake" (default), "ping" or "off". */
-  mode?: pulumi.Input<"handshake" | "ping" | "off">;
-  /** Bound of the wait after a change, 1–600 s (default 15). */
-  timeoutSeconds?: pulumi.Input<number>;
 }
 
 /** One node's planned WireGuard state, applied to its host (created by the Mesh; rarely declared directly). */
@@ -241,7 +216,7 @@ export class NodeConfig extends pulumi.dynamic.Resource {
   declare public readonly health: pulumi.Output<NodeHealth | undefined>;
 
   constructor(name: string, args: NodeConfigArgs, opts?: pulumi.CustomResourceOptions) {
-    super(providerFor("nodeConfig"), name, { ...args, connection: pulumi.secret(args.connection), privateKey: args.privateKey, health: undefined }, { ...opts, additionalSecretOutputs: ["privateKey", "connection"] });
+    super(providerFor("nodeConfig"), name, { ...args, connection: pulumi.secret(args.connection), privateKey: args.privateKey, health: undefined, [URN_KEY]: dynamicUrn(name, opts) }, { ...opts, additionalSecretOutputs: ["privateKey", "connection"] });
   }
 }
 
@@ -264,12 +239,29 @@ export interface MeshArgs {
    * a change that makes a previously connected peer unreachable is rolled back on that node and fails.
    */
   healthCheck?: pulumi.Input<HealthCheckArgs>;
+  /**
+   * "nftables" (default when groups/policies exist): each host enforces the policies with its own
+   * nftables table (direction-aware, ports); "none": policies decide peering and AllowedIPs only.
+   */
+  enforcement?: pulumi.Input<Enforcement>;
+  /** Policy tests: checked against the plan at preview, run on the hosts by `pulumi refresh`. */
+  policyTests?: pulumi.Input<pulumi.Input<PolicyTestInput>[]>;
+  /**
+   * One WireGuard preshared key per peered pair (a plain value): generated by the provider, kept as secrets
+   * (encrypted in state, never in argv, logs or previews), applied online on both ends and written to the
+   * 0600 wg-quick files. A new node creates only its pairs' keys; a removed one deletes them.
+   */
+  presharedKeys?: boolean;
+  /** Any change gives every pair a new preshared key at the next `pulumi up` (running connections survive). */
+  pskRotationTrigger?: pulumi.Input<string>;
 }
 
 /** The deployment: validates the declaration, allocates mesh IPs, and applies one NodeConfig per node. */
 export class Mesh extends pulumi.dynamic.Resource {
   /** hostname → mesh IP. */
   declare public readonly meshIps: pulumi.Output<Record<string, string>>;
+  /** @internal With presharedKeys: the pairs' preshared keys (a secret; each NodeConfig gets its own pairs'). */
+  declare readonly presharedKeyTable: pulumi.Output<PairKeyTable>;
   /** hostname → public key. */
   public readonly publicKeys: pulumi.Output<Record<string, string>>;
   /** hostname → endpoint peers dial ("host:port"), null when behind NAT. */
@@ -298,73 +290,55 @@ export class Mesh extends pulumi.dynamic.Resource {
       nodes: pulumi.all(args.nodes.map((n) => n.meshInputs())),
       groups: pulumi.all(groups.map((g) => pulumi.output(g.descriptionInput).apply((description) => ({ name: g.groupName, members: g.memberNames, ...(description !== undefined ? { description } : {}) })))),
       policies: pulumi.all(policies.map((p) => p.declaration)),
+      enforcement: args.enforcement,
+      policyTests: args.policyTests,
+      presharedKeys: args.presharedKeys,
+      pskRotationTrigger: args.pskRotationTrigger,
     };
-    super(providerFor("mesh"), name, { ...declared, meshIps: undefined }, { ...opts, dependsOn: mergeDependsOn(opts?.dependsOn, [...groups, ...policies]) });
-
-    const checked = pulumi.all({ ...declared, meshIps: this.meshIps }) as unknown as pulumi.Output<MeshInputs>;
-    const identities = pulumi.all(args.nodes.map((n) => pulumi.all([n.publicKey, n.behindNat]).apply(([publicKey, behindNat]) => ({ hostname: n.nodeName, publicKey, behindNat }))));
-    const plan: pulumi.Output<MeshPlanSummary> = pulumi.all([checked, identities]).apply(([m, ids]) => planMeshConfigs(m, ids));
-    this.publicKeys = plan.apply((p) => p.publicKeys);
-    this.endpoints = plan.apply((p) => p.endpoints);
-    this.behindNat = plan.apply((p) => p.behindNat);
-
-    // Per node, everything that does not depend on keys or detected NAT comes from the topology (known at
-    // preview whenever the Mesh's inputs are); each peer's key/endpoint/keepalive joins per peer, so adding a
-    // node leaves only that peer's unknown fields unknown in the other nodes' diffs.
-    const topo = checked.apply((m) => planTopology(m));
-    const byName = new Map(args.nodes.map((n) => [n.nodeName, n]));
-    const sets = peerSets(
-      args.nodes.map((n) => n.nodeName),
-      groups.map((g) => ({ name: g.groupName, members: g.memberNames })),
-      policies.map((p) => ({ name: p.policyName, fromGroups: p.fromGroupNames, toGroups: p.toGroupNames })),
+    super(
+      providerFor("mesh"),
+      name,
+      { ...declared, meshIps: undefined, presharedKeyTable: undefined },
+      { ...opts, dependsOn: mergeDependsOn(opts?.dependsOn, [...groups, ...policies]), additionalSecretOutputs: ["presharedKeyTable"] },
     );
-    this.nodeConfigs = {};
-    for (const node of args.nodes) {
-      const h = node.nodeName;
-      const own = topo.apply((t) => {
-        const c = t.nodes[h];
-        if (!c) throw new Error(`mesh ${name}: node ${h} is missing from the plan`);
-        return c;
-      });
-      // A plain object keyed by peer hostname (known when the program runs), one Output per field: a
-      // preview shows exactly which peer/field changes, and only truly unknown fields as unknown.
-      const peers: Record<string, pulumi.Input<PeerArgs>> = {};
-      for (const y of sets[h] ?? []) {
-        const peer = byName.get(y) as Node;
-        peers[y] = {
-          publicKey: peer.publicKey,
-          allowedIps: own.apply((c) => {
-            const p = c.peers[y];
-            if (!p) throw new Error(`mesh ${name}: ${y} is not a peer of ${h} in the plan`);
-            return p.allowedIps;
-          }),
-          endpoint: pulumi.all([topo, peer.behindNat]).apply(([t, natY]) => peerEndpoint(t, y, natY)),
-          persistentKeepalive: pulumi.all([topo, node.behindNat]).apply(([t, natX]) => peerKeepalive(t, natX)),
-        };
-      }
-      this.nodeConfigs[h] = new NodeConfig(
-        `${name}-${h}`,
-        {
-          mesh: name,
-          hostname: h,
-          interfaceName: own.interfaceName,
-          address: own.address,
-          listenPort: own.listenPort,
-          mtu: own.apply((c) => c.mtu as number),
-          publicKey: node.publicKey,
-          peers,
-          routes: own.routes,
-          forwarding: own.forwarding,
-          keyOnHost: node.keyOnHost,
-          privateKey: node.keyOnHost ? undefined : node.privateKey,
-          connection: node.connection,
-          hostFiles: { ...PLANNED_HOST_FILES },
-          healthCheck: args.healthCheck, // [issue 14] pass-through
-        },
-        { parent: this, dependsOn: [node] },
-      );
-    }
+
+    const composed = composeMesh({
+      name,
+      meshName: name,
+      interfaceName: args.interfaceName,
+      healthCheck: args.healthCheck,
+      checked: pulumi.all({ ...declared, meshIps: this.meshIps }) as unknown as pulumi.Output<MeshInputs>,
+      members: args.nodes.map((n) => ({
+        hostname: n.nodeName,
+        node: n,
+        publicKey: n.publicKey,
+        behindNat: n.behindNat,
+        keyOnHost: n.keyOnHost,
+        privateKey: n.keyOnHost ? undefined : n.privateKey,
+        connection: n.connection,
+      })),
+      groups: groups.map((g) => ({ name: g.groupName, members: g.memberNames })),
+      policies: policies.map((p) => ({ name: p.policyName, fromGroups: p.fromGroupNames, toGroups: p.toGroupNames })),
+      nodeConfig: (configName, configArgs, dependsOn) => new NodeConfig(configName, configArgs, { parent: this, dependsOn }),
+      ...(args.presharedKeys === true ? { presharedKeyTable: this.presharedKeyTable } : {}),
+    });
+    this.publicKeys = composed.publicKeys;
+    this.endpoints = composed.endpoints;
+    this.behindNat = composed.behindNat;
+    this.nodeConfigs = composed.nodeConfigs;
+    this.compositionOutputs = composed.outputsCreated;
+    this.composedDiagram = composed.diagram;
   }
+
+  /** The mesh as a Mermaid flowchart: groups as boxes, one edge per peering with its direction and policies (and ports), NAT'd nodes and routed networks marked. */
+  get diagram(): pulumi.Output<string> {
+    return this.composedDiagram();
+  }
+
+  private readonly composedDiagram: () => pulumi.Output<string>;
+
+  /** @internal Outputs the composition created (issue 12's regression test bounds it). */
+  readonly compositionOutputs: number;
 }
 
 function mergeDependsOn(a: pulumi.Input<pulumi.Input<pulumi.Resource>[]> | pulumi.Input<pulumi.Resource> | undefined, extra: pulumi.Resource[]): pulumi.Input<pulumi.Input<pulumi.Resource>[]> {

@@ -20,6 +20,8 @@ type NodeConfig struct {
 	Address pulumi.StringOutput `pulumi:"address"`
 	// SSH connection (secret).
 	Connection ConnectionOutput `pulumi:"connection"`
+	// The node's firewall when the policies are enforced (absent: none): `pulumi preview --diff` shows per node the rules and set members added or removed; a refresh reports the live table.
+	Firewall FirewallPtrOutput `pulumi:"firewall"`
 	// IP forwarding on (the node routes for its routable networks).
 	Forwarding pulumi.BoolOutput `pulumi:"forwarding"`
 	// Every peer's health as last seen: after create/update (with the health gate's verdicts) and at refresh.
@@ -42,6 +44,10 @@ type NodeConfig struct {
 	Mtu pulumi.IntPtrOutput `pulumi:"mtu"`
 	// Peers keyed by hostname.
 	Peers PeerMapOutput `pulumi:"peers"`
+	// The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
+	PolicyTests NodePolicyTestMapOutput `pulumi:"policyTests"`
+	// Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
+	PresharedKeys PresharedKeyMapOutput `pulumi:"presharedKeys"`
 	// The node's private key (secret); absent with keyOnHost.
 	PrivateKey pulumi.StringPtrOutput `pulumi:"privateKey"`
 	// The node's public key.
@@ -144,6 +150,8 @@ type nodeConfigArgs struct {
 	Address string `pulumi:"address"`
 	// SSH connection (secret).
 	Connection Connection `pulumi:"connection"`
+	// The node's firewall when the policies are enforced (absent: none): `pulumi preview --diff` shows per node the rules and set members added or removed; a refresh reports the live table.
+	Firewall *Firewall `pulumi:"firewall"`
 	// IP forwarding on (the node routes for its routable networks).
 	Forwarding bool `pulumi:"forwarding"`
 	// The health gate after each change (the Mesh's healthCheck).
@@ -164,6 +172,10 @@ type nodeConfigArgs struct {
 	Mtu *int `pulumi:"mtu"`
 	// Peers keyed by hostname.
 	Peers map[string]Peer `pulumi:"peers"`
+	// The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
+	PolicyTests map[string]NodePolicyTest `pulumi:"policyTests"`
+	// Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
+	PresharedKeys map[string]PresharedKey `pulumi:"presharedKeys"`
 	// The node's private key (secret); absent with keyOnHost.
 	PrivateKey *string `pulumi:"privateKey"`
 	// The node's public key.
@@ -178,6 +190,8 @@ type NodeConfigArgs struct {
 	Address pulumi.StringInput
 	// SSH connection (secret).
 	Connection ConnectionInput
+	// The node's firewall when the policies are enforced (absent: none): `pulumi preview --diff` shows per node the rules and set members added or removed; a refresh reports the live table.
+	Firewall FirewallPtrInput
 	// IP forwarding on (the node routes for its routable networks).
 	Forwarding pulumi.BoolInput
 	// The health gate after each change (the Mesh's healthCheck).
@@ -198,6 +212,10 @@ type NodeConfigArgs struct {
 	Mtu pulumi.IntPtrInput
 	// Peers keyed by hostname.
 	Peers PeerMapInput
+	// The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
+	PolicyTests NodePolicyTestMapInput
+	// Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
+	PresharedKeys PresharedKeyMapInput
 	// The node's private key (secret); absent with keyOnHost.
 	PrivateKey pulumi.StringPtrInput
 	// The node's public key.
@@ -303,6 +321,11 @@ func (o NodeConfigOutput) Connection() ConnectionOutput {
 	return o.ApplyT(func(v *NodeConfig) ConnectionOutput { return v.Connection }).(ConnectionOutput)
 }
 
+// The node's firewall when the policies are enforced (absent: none): `pulumi preview --diff` shows per node the rules and set members added or removed; a refresh reports the live table.
+func (o NodeConfigOutput) Firewall() FirewallPtrOutput {
+	return o.ApplyT(func(v *NodeConfig) FirewallPtrOutput { return v.Firewall }).(FirewallPtrOutput)
+}
+
 // IP forwarding on (the node routes for its routable networks).
 func (o NodeConfigOutput) Forwarding() pulumi.BoolOutput {
 	return o.ApplyT(func(v *NodeConfig) pulumi.BoolOutput { return v.Forwarding }).(pulumi.BoolOutput)
@@ -356,6 +379,16 @@ func (o NodeConfigOutput) Mtu() pulumi.IntPtrOutput {
 // Peers keyed by hostname.
 func (o NodeConfigOutput) Peers() PeerMapOutput {
 	return o.ApplyT(func(v *NodeConfig) PeerMapOutput { return v.Peers }).(PeerMapOutput)
+}
+
+// The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
+func (o NodeConfigOutput) PolicyTests() NodePolicyTestMapOutput {
+	return o.ApplyT(func(v *NodeConfig) NodePolicyTestMapOutput { return v.PolicyTests }).(NodePolicyTestMapOutput)
+}
+
+// Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
+func (o NodeConfigOutput) PresharedKeys() PresharedKeyMapOutput {
+	return o.ApplyT(func(v *NodeConfig) PresharedKeyMapOutput { return v.PresharedKeys }).(PresharedKeyMapOutput)
 }
 
 // The node's private key (secret); absent with keyOnHost.

@@ -28,6 +28,8 @@ type Policy struct {
 	FromUrns pulumi.StringArrayOutput `pulumi:"fromUrns"`
 	// Policy name; default: the resource name.
 	Name pulumi.StringOutput `pulumi:"name"`
+	// Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+	Ports pulumi.StringArrayOutput `pulumi:"ports"`
 	// Names of the groups reached.
 	ToGroups pulumi.StringArrayOutput `pulumi:"toGroups"`
 	// URNs of the `to` Group resources.
@@ -96,6 +98,8 @@ type policyArgs struct {
 	From []*Group `pulumi:"from"`
 	// Policy name; default: the resource name.
 	Name *string `pulumi:"name"`
+	// Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+	Ports []string `pulumi:"ports"`
 	// Groups reached.
 	To []*Group `pulumi:"to"`
 }
@@ -112,6 +116,8 @@ type PolicyArgs struct {
 	From GroupArrayInput
 	// Policy name; default: the resource name.
 	Name pulumi.StringPtrInput
+	// Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+	Ports pulumi.StringArrayInput
 	// Groups reached.
 	To GroupArrayInput
 }
@@ -231,6 +237,11 @@ func (o PolicyOutput) FromUrns() pulumi.StringArrayOutput {
 // Policy name; default: the resource name.
 func (o PolicyOutput) Name() pulumi.StringOutput {
 	return o.ApplyT(func(v *Policy) pulumi.StringOutput { return v.Name }).(pulumi.StringOutput)
+}
+
+// Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+func (o PolicyOutput) Ports() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *Policy) pulumi.StringArrayOutput { return v.Ports }).(pulumi.StringArrayOutput)
 }
 
 // Names of the groups reached.

@@ -205,6 +205,184 @@ func (o DaemonHostStateOutput) Unit() pulumi.StringOutput {
 	return o.ApplyT(func(v DaemonHostState) string { return v.Unit }).(pulumi.StringOutput)
 }
 
+// A node's nftables firewall: its table, named sets and accept rules.
+type Firewall struct {
+	// Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+	Rules map[string]string `pulumi:"rules"`
+	// Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+	Sets map[string][]string `pulumi:"sets"`
+	// The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+	Table string `pulumi:"table"`
+}
+
+// FirewallInput is an input type that accepts FirewallArgs and FirewallOutput values.
+// You can construct a concrete instance of `FirewallInput` via:
+//
+//	FirewallArgs{...}
+type FirewallInput interface {
+	pulumi.Input
+
+	ToFirewallOutput() FirewallOutput
+	ToFirewallOutputWithContext(context.Context) FirewallOutput
+}
+
+// A node's nftables firewall: its table, named sets and accept rules.
+type FirewallArgs struct {
+	// Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+	Rules pulumi.StringMapInput `pulumi:"rules"`
+	// Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+	Sets pulumi.StringArrayMapInput `pulumi:"sets"`
+	// The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+	Table pulumi.StringInput `pulumi:"table"`
+}
+
+func (FirewallArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*Firewall)(nil)).Elem()
+}
+
+func (i FirewallArgs) ToFirewallOutput() FirewallOutput {
+	return i.ToFirewallOutputWithContext(context.Background())
+}
+
+func (i FirewallArgs) ToFirewallOutputWithContext(ctx context.Context) FirewallOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(FirewallOutput)
+}
+
+func (i FirewallArgs) ToFirewallPtrOutput() FirewallPtrOutput {
+	return i.ToFirewallPtrOutputWithContext(context.Background())
+}
+
+func (i FirewallArgs) ToFirewallPtrOutputWithContext(ctx context.Context) FirewallPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(FirewallOutput).ToFirewallPtrOutputWithContext(ctx)
+}
+
+// FirewallPtrInput is an input type that accepts FirewallArgs, FirewallPtr and FirewallPtrOutput values.
+// You can construct a concrete instance of `FirewallPtrInput` via:
+//
+//	        FirewallArgs{...}
+//
+//	or:
+//
+//	        nil
+type FirewallPtrInput interface {
+	pulumi.Input
+
+	ToFirewallPtrOutput() FirewallPtrOutput
+	ToFirewallPtrOutputWithContext(context.Context) FirewallPtrOutput
+}
+
+type firewallPtrType FirewallArgs
+
+func FirewallPtr(v *FirewallArgs) FirewallPtrInput {
+	return (*firewallPtrType)(v)
+}
+
+func (*firewallPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**Firewall)(nil)).Elem()
+}
+
+func (i *firewallPtrType) ToFirewallPtrOutput() FirewallPtrOutput {
+	return i.ToFirewallPtrOutputWithContext(context.Background())
+}
+
+func (i *firewallPtrType) ToFirewallPtrOutputWithContext(ctx context.Context) FirewallPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(FirewallPtrOutput)
+}
+
+// A node's nftables firewall: its table, named sets and accept rules.
+type FirewallOutput struct{ *pulumi.OutputState }
+
+func (FirewallOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*Firewall)(nil)).Elem()
+}
+
+func (o FirewallOutput) ToFirewallOutput() FirewallOutput {
+	return o
+}
+
+func (o FirewallOutput) ToFirewallOutputWithContext(ctx context.Context) FirewallOutput {
+	return o
+}
+
+func (o FirewallOutput) ToFirewallPtrOutput() FirewallPtrOutput {
+	return o.ToFirewallPtrOutputWithContext(context.Background())
+}
+
+func (o FirewallOutput) ToFirewallPtrOutputWithContext(ctx context.Context) FirewallPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v Firewall) *Firewall {
+		return &v
+	}).(FirewallPtrOutput)
+}
+
+// Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+func (o FirewallOutput) Rules() pulumi.StringMapOutput {
+	return o.ApplyT(func(v Firewall) map[string]string { return v.Rules }).(pulumi.StringMapOutput)
+}
+
+// Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+func (o FirewallOutput) Sets() pulumi.StringArrayMapOutput {
+	return o.ApplyT(func(v Firewall) map[string][]string { return v.Sets }).(pulumi.StringArrayMapOutput)
+}
+
+// The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+func (o FirewallOutput) Table() pulumi.StringOutput {
+	return o.ApplyT(func(v Firewall) string { return v.Table }).(pulumi.StringOutput)
+}
+
+type FirewallPtrOutput struct{ *pulumi.OutputState }
+
+func (FirewallPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**Firewall)(nil)).Elem()
+}
+
+func (o FirewallPtrOutput) ToFirewallPtrOutput() FirewallPtrOutput {
+	return o
+}
+
+func (o FirewallPtrOutput) ToFirewallPtrOutputWithContext(ctx context.Context) FirewallPtrOutput {
+	return o
+}
+
+func (o FirewallPtrOutput) Elem() FirewallOutput {
+	return o.ApplyT(func(v *Firewall) Firewall {
+		if v != nil {
+			return *v
+		}
+		var ret Firewall
+		return ret
+	}).(FirewallOutput)
+}
+
+// Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+func (o FirewallPtrOutput) Rules() pulumi.StringMapOutput {
+	return o.ApplyT(func(v *Firewall) map[string]string {
+		if v == nil {
+			return nil
+		}
+		return v.Rules
+	}).(pulumi.StringMapOutput)
+}
+
+// Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+func (o FirewallPtrOutput) Sets() pulumi.StringArrayMapOutput {
+	return o.ApplyT(func(v *Firewall) map[string][]string {
+		if v == nil {
+			return nil
+		}
+		return v.Sets
+	}).(pulumi.StringArrayMapOutput)
+}
+
+// The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+func (o FirewallPtrOutput) Table() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Firewall) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Table
+	}).(pulumi.StringPtrOutput)
+}
+
 // A group as the mesh sees it.
 type GroupDeclaration struct {
 	// Free text.
@@ -323,167 +501,10 @@ func (o GroupDeclarationArrayOutput) Index(i pulumi.IntInput) GroupDeclarationOu
 	}).(GroupDeclarationOutput)
 }
 
-// The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.
-type HealthCheck struct {
-	// "handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.
-	Mode *string `pulumi:"mode"`
-	// Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters.
-	TimeoutSeconds *int `pulumi:"timeoutSeconds"`
-}
-
-// HealthCheckInput is an input type that accepts HealthCheckArgs and HealthCheckOutput values.
-// You can construct a concrete instance of `HealthCheckInput` via:
-//
-//	HealthCheckArgs{...}
-type HealthCheckInput interface {
-	pulumi.Input
-
-	ToHealthCheckOutput() HealthCheckOutput
-	ToHealthCheckOutputWithContext(context.Context) HealthCheckOutput
-}
-
-// The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.
-type HealthCheckArgs struct {
-	// "handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.
-	Mode pulumi.StringPtrInput `pulumi:"mode"`
-	// Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters.
-	TimeoutSeconds pulumi.IntPtrInput `pulumi:"timeoutSeconds"`
-}
-
-func (HealthCheckArgs) ElementType() reflect.Type {
-	return reflect.TypeOf((*HealthCheck)(nil)).Elem()
-}
-
-func (i HealthCheckArgs) ToHealthCheckOutput() HealthCheckOutput {
-	return i.ToHealthCheckOutputWithContext(context.Background())
-}
-
-func (i HealthCheckArgs) ToHealthCheckOutputWithContext(ctx context.Context) HealthCheckOutput {
-	return pulumi.ToOutputWithContext(ctx, i).(HealthCheckOutput)
-}
-
-func (i HealthCheckArgs) ToHealthCheckPtrOutput() HealthCheckPtrOutput {
-	return i.ToHealthCheckPtrOutputWithContext(context.Background())
-}
-
-func (i HealthCheckArgs) ToHealthCheckPtrOutputWithContext(ctx context.Context) HealthCheckPtrOutput {
-	return pulumi.ToOutputWithContext(ctx, i).(HealthCheckOutput).ToHealthCheckPtrOutputWithContext(ctx)
-}
-
-// HealthCheckPtrInput is an input type that accepts HealthCheckArgs, HealthCheckPtr and HealthCheckPtrOutput values.
-// You can construct a concrete instance of `HealthCheckPtrInput` via:
-//
-//	        HealthCheckArgs{...}
-//
-//	or:
-//
-//	        nil
-type HealthCheckPtrInput interface {
-	pulumi.Input
-
-	ToHealthCheckPtrOutput() HealthCheckPtrOutput
-	ToHealthCheckPtrOutputWithContext(context.Context) HealthCheckPtrOutput
-}
-
-type healthCheckPtrType HealthCheckArgs
-
-func HealthCheckPtr(v *HealthCheckArgs) HealthCheckPtrInput {
-	return (*healthCheckPtrType)(v)
-}
-
-func (*healthCheckPtrType) ElementType() reflect.Type {
-	return reflect.TypeOf((**HealthCheck)(nil)).Elem()
-}
-
-func (i *healthCheckPtrType) ToHealthCheckPtrOutput() HealthCheckPtrOutput {
-	return i.ToHealthCheckPtrOutputWithContext(context.Background())
-}
-
-func (i *healthCheckPtrType) ToHealthCheckPtrOutputWithContext(ctx context.Context) HealthCheckPtrOutput {
-	return pulumi.ToOutputWithContext(ctx, i).(HealthCheckPtrOutput)
-}
-
-// The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.
-type HealthCheckOutput struct{ *pulumi.OutputState }
-
-func (HealthCheckOutput) ElementType() reflect.Type {
-	return reflect.TypeOf((*HealthCheck)(nil)).Elem()
-}
-
-func (o HealthCheckOutput) ToHealthCheckOutput() HealthCheckOutput {
-	return o
-}
-
-func (o HealthCheckOutput) ToHealthCheckOutputWithContext(ctx context.Context) HealthCheckOutput {
-	return o
-}
-
-func (o HealthCheckOutput) ToHealthCheckPtrOutput() HealthCheckPtrOutput {
-	return o.ToHealthCheckPtrOutputWithContext(context.Background())
-}
-
-func (o HealthCheckOutput) ToHealthCheckPtrOutputWithContext(ctx context.Context) HealthCheckPtrOutput {
-	return o.ApplyTWithContext(ctx, func(_ context.Context, v HealthCheck) *HealthCheck {
-		return &v
-	}).(HealthCheckPtrOutput)
-}
-
-// "handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.
-func (o HealthCheckOutput) Mode() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v HealthCheck) *string { return v.Mode }).(pulumi.StringPtrOutput)
-}
-
-// Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters.
-func (o HealthCheckOutput) TimeoutSeconds() pulumi.IntPtrOutput {
-	return o.ApplyT(func(v HealthCheck) *int { return v.TimeoutSeconds }).(pulumi.IntPtrOutput)
-}
-
-type HealthCheckPtrOutput struct{ *pulumi.OutputState }
-
-func (HealthCheckPtrOutput) ElementType() reflect.Type {
-	return reflect.TypeOf((**HealthCheck)(nil)).Elem()
-}
-
-func (o HealthCheckPtrOutput) ToHealthCheckPtrOutput() HealthCheckPtrOutput {
-	return o
-}
-
-func (o HealthCheckPtrOutput) ToHealthCheckPtrOutputWithContext(ctx context.Context) HealthCheckPtrOutput {
-	return o
-}
-
-func (o HealthCheckPtrOutput) Elem() HealthCheckOutput {
-	return o.ApplyT(func(v *HealthCheck) HealthCheck {
-		if v != nil {
-			return *v
-		}
-		var ret HealthCheck
-		return ret
-	}).(HealthCheckOutput)
-}
-
-// "handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.
-func (o HealthCheckPtrOutput) Mode() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *HealthCheck) *string {
-		if v == nil {
-			return nil
-		}
-		return v.Mode
-	}).(pulumi.StringPtrOutput)
-}
-
-// Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters.
-func (o HealthCheckPtrOutput) TimeoutSeconds() pulumi.IntPtrOutput {
-	return o.ApplyT(func(v *HealthCheck) *int {
-		if v == nil {
-			return nil
-		}
-		return v.TimeoutSeconds
-	}).(pulumi.IntPtrOutput)
-}
-
 // The state of a node's persistent WireGuard files.
 type HostFiles struct {
+	// The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+	Firewall *string `pulumi:"firewall"`
 	// `systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.
 	Unit string `pulumi:"unit"`
 	// The wg-quick file: "as planned", or "differs from the plan" / "missing" after a refresh.
@@ -503,6 +524,8 @@ type HostFilesInput interface {
 
 // The state of a node's persistent WireGuard files.
 type HostFilesArgs struct {
+	// The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+	Firewall pulumi.StringPtrInput `pulumi:"firewall"`
 	// `systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.
 	Unit pulumi.StringInput `pulumi:"unit"`
 	// The wg-quick file: "as planned", or "differs from the plan" / "missing" after a refresh.
@@ -587,6 +610,11 @@ func (o HostFilesOutput) ToHostFilesPtrOutputWithContext(ctx context.Context) Ho
 	}).(HostFilesPtrOutput)
 }
 
+// The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+func (o HostFilesOutput) Firewall() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v HostFiles) *string { return v.Firewall }).(pulumi.StringPtrOutput)
+}
+
 // `systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.
 func (o HostFilesOutput) Unit() pulumi.StringOutput {
 	return o.ApplyT(func(v HostFiles) string { return v.Unit }).(pulumi.StringOutput)
@@ -619,6 +647,16 @@ func (o HostFilesPtrOutput) Elem() HostFilesOutput {
 		var ret HostFiles
 		return ret
 	}).(HostFilesOutput)
+}
+
+// The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+func (o HostFilesPtrOutput) Firewall() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *HostFiles) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Firewall
+	}).(pulumi.StringPtrOutput)
 }
 
 // `systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.
@@ -804,98 +842,131 @@ func (o MeshNodeArrayOutput) Index(i pulumi.IntInput) MeshNodeOutput {
 	}).(MeshNodeOutput)
 }
 
-// A node's view of its peers.
-type NodeHealth struct {
-	// When the host was read (its own clock), ISO 8601.
-	CheckedAt string `pulumi:"checkedAt"`
-	// The health check mode in force.
-	Mode string `pulumi:"mode"`
-	// Every peer on the interface, keyed by hostname.
-	Peers map[string]PeerHealth `pulumi:"peers"`
+// A policy test run from this node.
+type NodePolicyTest struct {
+	// The destination node's mesh IP.
+	Address string `pulumi:"address"`
+	// "allow" or "deny".
+	Expect string `pulumi:"expect"`
+	// "tcp/5432", "udp/53" or "icmp".
+	Port string `pulumi:"port"`
+	// "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+	Result string `pulumi:"result"`
 }
 
-// A node's view of its peers.
-type NodeHealthOutput struct{ *pulumi.OutputState }
+// NodePolicyTestInput is an input type that accepts NodePolicyTestArgs and NodePolicyTestOutput values.
+// You can construct a concrete instance of `NodePolicyTestInput` via:
+//
+//	NodePolicyTestArgs{...}
+type NodePolicyTestInput interface {
+	pulumi.Input
 
-func (NodeHealthOutput) ElementType() reflect.Type {
-	return reflect.TypeOf((*NodeHealth)(nil)).Elem()
+	ToNodePolicyTestOutput() NodePolicyTestOutput
+	ToNodePolicyTestOutputWithContext(context.Context) NodePolicyTestOutput
 }
 
-func (o NodeHealthOutput) ToNodeHealthOutput() NodeHealthOutput {
+// A policy test run from this node.
+type NodePolicyTestArgs struct {
+	// The destination node's mesh IP.
+	Address pulumi.StringInput `pulumi:"address"`
+	// "allow" or "deny".
+	Expect pulumi.StringInput `pulumi:"expect"`
+	// "tcp/5432", "udp/53" or "icmp".
+	Port pulumi.StringInput `pulumi:"port"`
+	// "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+	Result pulumi.StringInput `pulumi:"result"`
+}
+
+func (NodePolicyTestArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*NodePolicyTest)(nil)).Elem()
+}
+
+func (i NodePolicyTestArgs) ToNodePolicyTestOutput() NodePolicyTestOutput {
+	return i.ToNodePolicyTestOutputWithContext(context.Background())
+}
+
+func (i NodePolicyTestArgs) ToNodePolicyTestOutputWithContext(ctx context.Context) NodePolicyTestOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(NodePolicyTestOutput)
+}
+
+// NodePolicyTestMapInput is an input type that accepts NodePolicyTestMap and NodePolicyTestMapOutput values.
+// You can construct a concrete instance of `NodePolicyTestMapInput` via:
+//
+//	NodePolicyTestMap{ "key": NodePolicyTestArgs{...} }
+type NodePolicyTestMapInput interface {
+	pulumi.Input
+
+	ToNodePolicyTestMapOutput() NodePolicyTestMapOutput
+	ToNodePolicyTestMapOutputWithContext(context.Context) NodePolicyTestMapOutput
+}
+
+type NodePolicyTestMap map[string]NodePolicyTestInput
+
+func (NodePolicyTestMap) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]NodePolicyTest)(nil)).Elem()
+}
+
+func (i NodePolicyTestMap) ToNodePolicyTestMapOutput() NodePolicyTestMapOutput {
+	return i.ToNodePolicyTestMapOutputWithContext(context.Background())
+}
+
+func (i NodePolicyTestMap) ToNodePolicyTestMapOutputWithContext(ctx context.Context) NodePolicyTestMapOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(NodePolicyTestMapOutput)
+}
+
+// A policy test run from this node.
+type NodePolicyTestOutput struct{ *pulumi.OutputState }
+
+func (NodePolicyTestOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*NodePolicyTest)(nil)).Elem()
+}
+
+func (o NodePolicyTestOutput) ToNodePolicyTestOutput() NodePolicyTestOutput {
 	return o
 }
 
-func (o NodeHealthOutput) ToNodeHealthOutputWithContext(ctx context.Context) NodeHealthOutput {
+func (o NodePolicyTestOutput) ToNodePolicyTestOutputWithContext(ctx context.Context) NodePolicyTestOutput {
 	return o
 }
 
-// When the host was read (its own clock), ISO 8601.
-func (o NodeHealthOutput) CheckedAt() pulumi.StringOutput {
-	return o.ApplyT(func(v NodeHealth) string { return v.CheckedAt }).(pulumi.StringOutput)
+// The destination node's mesh IP.
+func (o NodePolicyTestOutput) Address() pulumi.StringOutput {
+	return o.ApplyT(func(v NodePolicyTest) string { return v.Address }).(pulumi.StringOutput)
 }
 
-// The health check mode in force.
-func (o NodeHealthOutput) Mode() pulumi.StringOutput {
-	return o.ApplyT(func(v NodeHealth) string { return v.Mode }).(pulumi.StringOutput)
+// "allow" or "deny".
+func (o NodePolicyTestOutput) Expect() pulumi.StringOutput {
+	return o.ApplyT(func(v NodePolicyTest) string { return v.Expect }).(pulumi.StringOutput)
 }
 
-// Every peer on the interface, keyed by hostname.
-func (o NodeHealthOutput) Peers() PeerHealthMapOutput {
-	return o.ApplyT(func(v NodeHealth) map[string]PeerHealth { return v.Peers }).(PeerHealthMapOutput)
+// "tcp/5432", "udp/53" or "icmp".
+func (o NodePolicyTestOutput) Port() pulumi.StringOutput {
+	return o.ApplyT(func(v NodePolicyTest) string { return v.Port }).(pulumi.StringOutput)
 }
 
-type NodeHealthPtrOutput struct{ *pulumi.OutputState }
-
-func (NodeHealthPtrOutput) ElementType() reflect.Type {
-	return reflect.TypeOf((**NodeHealth)(nil)).Elem()
+// "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+func (o NodePolicyTestOutput) Result() pulumi.StringOutput {
+	return o.ApplyT(func(v NodePolicyTest) string { return v.Result }).(pulumi.StringOutput)
 }
 
-func (o NodeHealthPtrOutput) ToNodeHealthPtrOutput() NodeHealthPtrOutput {
+type NodePolicyTestMapOutput struct{ *pulumi.OutputState }
+
+func (NodePolicyTestMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]NodePolicyTest)(nil)).Elem()
+}
+
+func (o NodePolicyTestMapOutput) ToNodePolicyTestMapOutput() NodePolicyTestMapOutput {
 	return o
 }
 
-func (o NodeHealthPtrOutput) ToNodeHealthPtrOutputWithContext(ctx context.Context) NodeHealthPtrOutput {
+func (o NodePolicyTestMapOutput) ToNodePolicyTestMapOutputWithContext(ctx context.Context) NodePolicyTestMapOutput {
 	return o
 }
 
-func (o NodeHealthPtrOutput) Elem() NodeHealthOutput {
-	return o.ApplyT(func(v *NodeHealth) NodeHealth {
-		if v != nil {
-			return *v
-		}
-		var ret NodeHealth
-		return ret
-	}).(NodeHealthOutput)
-}
-
-// When the host was read (its own clock), ISO 8601.
-func (o NodeHealthPtrOutput) CheckedAt() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *NodeHealth) *string {
-		if v == nil {
-			return nil
-		}
-		return &v.CheckedAt
-	}).(pulumi.StringPtrOutput)
-}
-
-// The health check mode in force.
-func (o NodeHealthPtrOutput) Mode() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v *NodeHealth) *string {
-		if v == nil {
-			return nil
-		}
-		return &v.Mode
-	}).(pulumi.StringPtrOutput)
-}
-
-// Every peer on the interface, keyed by hostname.
-func (o NodeHealthPtrOutput) Peers() PeerHealthMapOutput {
-	return o.ApplyT(func(v *NodeHealth) map[string]PeerHealth {
-		if v == nil {
-			return nil
-		}
-		return v.Peers
-	}).(PeerHealthMapOutput)
+func (o NodePolicyTestMapOutput) MapIndex(k pulumi.StringInput) NodePolicyTestOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) NodePolicyTest {
+		return vs[0].(map[string]NodePolicyTest)[vs[1].(string)]
+	}).(NodePolicyTestOutput)
 }
 
 // One WireGuard peer of a node.
@@ -1025,92 +1096,447 @@ func (o PeerMapOutput) MapIndex(k pulumi.StringInput) PeerOutput {
 	}).(PeerOutput)
 }
 
-// One peer's health as seen on a node.
-type PeerHealth struct {
-	// The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none.
+// One live WireGuard peer of a host.
+type PeerStatus struct {
+	// The peer's AllowedIPs on the host.
+	AllowedIps []string `pulumi:"allowedIps"`
+	// The peer's current endpoint (as WireGuard last saw it).
 	Endpoint *string `pulumi:"endpoint"`
-	// Seconds since the latest handshake when the host was read; absent when there was none.
-	LatestHandshakeAgeSeconds *int `pulumi:"latestHandshakeAgeSeconds"`
+	// Seconds since the latest handshake at the read; absent when there was none.
+	HandshakeAgeSeconds *int `pulumi:"handshakeAgeSeconds"`
+	// The peer's hostname, when knownPeers names its key.
+	Hostname *string `pulumi:"hostname"`
+	// Unix seconds of the latest handshake; 0 = never.
+	LatestHandshake int `pulumi:"latestHandshake"`
+	// Keepalive seconds, when set.
+	PersistentKeepalive *int `pulumi:"persistentKeepalive"`
 	// The peer's public key.
 	PublicKey string `pulumi:"publicKey"`
-	// Bytes received from the peer since the interface came up.
+	// Bytes received from the peer.
 	RxBytes int `pulumi:"rxBytes"`
-	// "reachable" / "unreachable": checked by the last change's health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".
-	State string `pulumi:"state"`
-	// Bytes sent to the peer since the interface came up.
+	// Bytes sent to the peer.
 	TxBytes int `pulumi:"txBytes"`
-	// Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout).
-	WaitedSeconds *float64 `pulumi:"waitedSeconds"`
 }
 
-// One peer's health as seen on a node.
-type PeerHealthOutput struct{ *pulumi.OutputState }
+// One live WireGuard peer of a host.
+type PeerStatusOutput struct{ *pulumi.OutputState }
 
-func (PeerHealthOutput) ElementType() reflect.Type {
-	return reflect.TypeOf((*PeerHealth)(nil)).Elem()
+func (PeerStatusOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PeerStatus)(nil)).Elem()
 }
 
-func (o PeerHealthOutput) ToPeerHealthOutput() PeerHealthOutput {
+func (o PeerStatusOutput) ToPeerStatusOutput() PeerStatusOutput {
 	return o
 }
 
-func (o PeerHealthOutput) ToPeerHealthOutputWithContext(ctx context.Context) PeerHealthOutput {
+func (o PeerStatusOutput) ToPeerStatusOutputWithContext(ctx context.Context) PeerStatusOutput {
 	return o
 }
 
-// The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none.
-func (o PeerHealthOutput) Endpoint() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v PeerHealth) *string { return v.Endpoint }).(pulumi.StringPtrOutput)
+// The peer's AllowedIPs on the host.
+func (o PeerStatusOutput) AllowedIps() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v PeerStatus) []string { return v.AllowedIps }).(pulumi.StringArrayOutput)
 }
 
-// Seconds since the latest handshake when the host was read; absent when there was none.
-func (o PeerHealthOutput) LatestHandshakeAgeSeconds() pulumi.IntPtrOutput {
-	return o.ApplyT(func(v PeerHealth) *int { return v.LatestHandshakeAgeSeconds }).(pulumi.IntPtrOutput)
+// The peer's current endpoint (as WireGuard last saw it).
+func (o PeerStatusOutput) Endpoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PeerStatus) *string { return v.Endpoint }).(pulumi.StringPtrOutput)
+}
+
+// Seconds since the latest handshake at the read; absent when there was none.
+func (o PeerStatusOutput) HandshakeAgeSeconds() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v PeerStatus) *int { return v.HandshakeAgeSeconds }).(pulumi.IntPtrOutput)
+}
+
+// The peer's hostname, when knownPeers names its key.
+func (o PeerStatusOutput) Hostname() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PeerStatus) *string { return v.Hostname }).(pulumi.StringPtrOutput)
+}
+
+// Unix seconds of the latest handshake; 0 = never.
+func (o PeerStatusOutput) LatestHandshake() pulumi.IntOutput {
+	return o.ApplyT(func(v PeerStatus) int { return v.LatestHandshake }).(pulumi.IntOutput)
+}
+
+// Keepalive seconds, when set.
+func (o PeerStatusOutput) PersistentKeepalive() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v PeerStatus) *int { return v.PersistentKeepalive }).(pulumi.IntPtrOutput)
 }
 
 // The peer's public key.
-func (o PeerHealthOutput) PublicKey() pulumi.StringOutput {
-	return o.ApplyT(func(v PeerHealth) string { return v.PublicKey }).(pulumi.StringOutput)
+func (o PeerStatusOutput) PublicKey() pulumi.StringOutput {
+	return o.ApplyT(func(v PeerStatus) string { return v.PublicKey }).(pulumi.StringOutput)
 }
 
-// Bytes received from the peer since the interface came up.
-func (o PeerHealthOutput) RxBytes() pulumi.IntOutput {
-	return o.ApplyT(func(v PeerHealth) int { return v.RxBytes }).(pulumi.IntOutput)
+// Bytes received from the peer.
+func (o PeerStatusOutput) RxBytes() pulumi.IntOutput {
+	return o.ApplyT(func(v PeerStatus) int { return v.RxBytes }).(pulumi.IntOutput)
 }
 
-// "reachable" / "unreachable": checked by the last change's health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".
-func (o PeerHealthOutput) State() pulumi.StringOutput {
-	return o.ApplyT(func(v PeerHealth) string { return v.State }).(pulumi.StringOutput)
+// Bytes sent to the peer.
+func (o PeerStatusOutput) TxBytes() pulumi.IntOutput {
+	return o.ApplyT(func(v PeerStatus) int { return v.TxBytes }).(pulumi.IntOutput)
 }
 
-// Bytes sent to the peer since the interface came up.
-func (o PeerHealthOutput) TxBytes() pulumi.IntOutput {
-	return o.ApplyT(func(v PeerHealth) int { return v.TxBytes }).(pulumi.IntOutput)
+type PeerStatusArrayOutput struct{ *pulumi.OutputState }
+
+func (PeerStatusArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PeerStatus)(nil)).Elem()
 }
 
-// Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout).
-func (o PeerHealthOutput) WaitedSeconds() pulumi.Float64PtrOutput {
-	return o.ApplyT(func(v PeerHealth) *float64 { return v.WaitedSeconds }).(pulumi.Float64PtrOutput)
-}
-
-type PeerHealthMapOutput struct{ *pulumi.OutputState }
-
-func (PeerHealthMapOutput) ElementType() reflect.Type {
-	return reflect.TypeOf((*map[string]PeerHealth)(nil)).Elem()
-}
-
-func (o PeerHealthMapOutput) ToPeerHealthMapOutput() PeerHealthMapOutput {
+func (o PeerStatusArrayOutput) ToPeerStatusArrayOutput() PeerStatusArrayOutput {
 	return o
 }
 
-func (o PeerHealthMapOutput) ToPeerHealthMapOutputWithContext(ctx context.Context) PeerHealthMapOutput {
+func (o PeerStatusArrayOutput) ToPeerStatusArrayOutputWithContext(ctx context.Context) PeerStatusArrayOutput {
 	return o
 }
 
-func (o PeerHealthMapOutput) MapIndex(k pulumi.StringInput) PeerHealthOutput {
-	return pulumi.All(o, k).ApplyT(func(vs []interface{}) PeerHealth {
-		return vs[0].(map[string]PeerHealth)[vs[1].(string)]
-	}).(PeerHealthOutput)
+func (o PeerStatusArrayOutput) Index(i pulumi.IntInput) PeerStatusOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PeerStatus {
+		return vs[0].([]PeerStatus)[vs[1].(int)]
+	}).(PeerStatusOutput)
+}
+
+// A node as getMeshPlan takes it.
+type PlanNode struct {
+	// NAT override of the node.
+	BehindNat *bool `pulumi:"behindNat"`
+	// Mesh node name.
+	Hostname string `pulumi:"hostname"`
+	// WireGuard listen port of this node.
+	ListenPort *int `pulumi:"listenPort"`
+	// Explicit mesh IPv4 address, if any.
+	MeshIp *string `pulumi:"meshIp"`
+	// "host:port" peers dial.
+	PublicEndpoint *string `pulumi:"publicEndpoint"`
+	// The node's WireGuard public key; optional (without it the plan leaves the key out).
+	PublicKey *string `pulumi:"publicKey"`
+	// Networks behind this node.
+	RoutableNetworks []string `pulumi:"routableNetworks"`
+	// The node's SSH host: the default endpoint host its peers dial.
+	SshHost string `pulumi:"sshHost"`
+	// The SSH port.
+	SshPort *int `pulumi:"sshPort"`
+}
+
+// PlanNodeInput is an input type that accepts PlanNodeArgs and PlanNodeOutput values.
+// You can construct a concrete instance of `PlanNodeInput` via:
+//
+//	PlanNodeArgs{...}
+type PlanNodeInput interface {
+	pulumi.Input
+
+	ToPlanNodeOutput() PlanNodeOutput
+	ToPlanNodeOutputWithContext(context.Context) PlanNodeOutput
+}
+
+// A node as getMeshPlan takes it.
+type PlanNodeArgs struct {
+	// NAT override of the node.
+	BehindNat pulumi.BoolPtrInput `pulumi:"behindNat"`
+	// Mesh node name.
+	Hostname pulumi.StringInput `pulumi:"hostname"`
+	// WireGuard listen port of this node.
+	ListenPort pulumi.IntPtrInput `pulumi:"listenPort"`
+	// Explicit mesh IPv4 address, if any.
+	MeshIp pulumi.StringPtrInput `pulumi:"meshIp"`
+	// "host:port" peers dial.
+	PublicEndpoint pulumi.StringPtrInput `pulumi:"publicEndpoint"`
+	// The node's WireGuard public key; optional (without it the plan leaves the key out).
+	PublicKey pulumi.StringPtrInput `pulumi:"publicKey"`
+	// Networks behind this node.
+	RoutableNetworks pulumi.StringArrayInput `pulumi:"routableNetworks"`
+	// The node's SSH host: the default endpoint host its peers dial.
+	SshHost pulumi.StringInput `pulumi:"sshHost"`
+	// The SSH port.
+	SshPort pulumi.IntPtrInput `pulumi:"sshPort"`
+}
+
+func (PlanNodeArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*PlanNode)(nil)).Elem()
+}
+
+func (i PlanNodeArgs) ToPlanNodeOutput() PlanNodeOutput {
+	return i.ToPlanNodeOutputWithContext(context.Background())
+}
+
+func (i PlanNodeArgs) ToPlanNodeOutputWithContext(ctx context.Context) PlanNodeOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PlanNodeOutput)
+}
+
+// PlanNodeArrayInput is an input type that accepts PlanNodeArray and PlanNodeArrayOutput values.
+// You can construct a concrete instance of `PlanNodeArrayInput` via:
+//
+//	PlanNodeArray{ PlanNodeArgs{...} }
+type PlanNodeArrayInput interface {
+	pulumi.Input
+
+	ToPlanNodeArrayOutput() PlanNodeArrayOutput
+	ToPlanNodeArrayOutputWithContext(context.Context) PlanNodeArrayOutput
+}
+
+type PlanNodeArray []PlanNodeInput
+
+func (PlanNodeArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PlanNode)(nil)).Elem()
+}
+
+func (i PlanNodeArray) ToPlanNodeArrayOutput() PlanNodeArrayOutput {
+	return i.ToPlanNodeArrayOutputWithContext(context.Background())
+}
+
+func (i PlanNodeArray) ToPlanNodeArrayOutputWithContext(ctx context.Context) PlanNodeArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PlanNodeArrayOutput)
+}
+
+// A node as getMeshPlan takes it.
+type PlanNodeOutput struct{ *pulumi.OutputState }
+
+func (PlanNodeOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PlanNode)(nil)).Elem()
+}
+
+func (o PlanNodeOutput) ToPlanNodeOutput() PlanNodeOutput {
+	return o
+}
+
+func (o PlanNodeOutput) ToPlanNodeOutputWithContext(ctx context.Context) PlanNodeOutput {
+	return o
+}
+
+// NAT override of the node.
+func (o PlanNodeOutput) BehindNat() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v PlanNode) *bool { return v.BehindNat }).(pulumi.BoolPtrOutput)
+}
+
+// Mesh node name.
+func (o PlanNodeOutput) Hostname() pulumi.StringOutput {
+	return o.ApplyT(func(v PlanNode) string { return v.Hostname }).(pulumi.StringOutput)
+}
+
+// WireGuard listen port of this node.
+func (o PlanNodeOutput) ListenPort() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v PlanNode) *int { return v.ListenPort }).(pulumi.IntPtrOutput)
+}
+
+// Explicit mesh IPv4 address, if any.
+func (o PlanNodeOutput) MeshIp() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlanNode) *string { return v.MeshIp }).(pulumi.StringPtrOutput)
+}
+
+// "host:port" peers dial.
+func (o PlanNodeOutput) PublicEndpoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlanNode) *string { return v.PublicEndpoint }).(pulumi.StringPtrOutput)
+}
+
+// The node's WireGuard public key; optional (without it the plan leaves the key out).
+func (o PlanNodeOutput) PublicKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlanNode) *string { return v.PublicKey }).(pulumi.StringPtrOutput)
+}
+
+// Networks behind this node.
+func (o PlanNodeOutput) RoutableNetworks() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v PlanNode) []string { return v.RoutableNetworks }).(pulumi.StringArrayOutput)
+}
+
+// The node's SSH host: the default endpoint host its peers dial.
+func (o PlanNodeOutput) SshHost() pulumi.StringOutput {
+	return o.ApplyT(func(v PlanNode) string { return v.SshHost }).(pulumi.StringOutput)
+}
+
+// The SSH port.
+func (o PlanNodeOutput) SshPort() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v PlanNode) *int { return v.SshPort }).(pulumi.IntPtrOutput)
+}
+
+type PlanNodeArrayOutput struct{ *pulumi.OutputState }
+
+func (PlanNodeArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PlanNode)(nil)).Elem()
+}
+
+func (o PlanNodeArrayOutput) ToPlanNodeArrayOutput() PlanNodeArrayOutput {
+	return o
+}
+
+func (o PlanNodeArrayOutput) ToPlanNodeArrayOutputWithContext(ctx context.Context) PlanNodeArrayOutput {
+	return o
+}
+
+func (o PlanNodeArrayOutput) Index(i pulumi.IntInput) PlanNodeOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PlanNode {
+		return vs[0].([]PlanNode)[vs[1].(int)]
+	}).(PlanNodeOutput)
+}
+
+// One node of a mesh plan: what `pulumi up` puts on its host.
+type PlannedNode struct {
+	// Interface address with the mesh prefix, e.g. "10.99.0.1/16".
+	Address string `pulumi:"address"`
+	// The node is behind NAT.
+	BehindNat bool `pulumi:"behindNat"`
+	// "host:port" its peers dial; absent when it is behind NAT without a publicEndpoint.
+	Endpoint *string `pulumi:"endpoint"`
+	// IP forwarding on (the node has routable networks).
+	Forwarding bool `pulumi:"forwarding"`
+	// WireGuard listen port.
+	ListenPort int `pulumi:"listenPort"`
+	// The node's mesh IPv4 address (allocated when not given).
+	MeshIp string `pulumi:"meshIp"`
+	// Peers keyed by hostname.
+	Peers map[string]PlannedPeer `pulumi:"peers"`
+	// The node's public key (absent when the declaration gave none).
+	PublicKey *string `pulumi:"publicKey"`
+	// Routes to the peers' routable networks through the interface.
+	Routes []string `pulumi:"routes"`
+}
+
+// One node of a mesh plan: what `pulumi up` puts on its host.
+type PlannedNodeOutput struct{ *pulumi.OutputState }
+
+func (PlannedNodeOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PlannedNode)(nil)).Elem()
+}
+
+func (o PlannedNodeOutput) ToPlannedNodeOutput() PlannedNodeOutput {
+	return o
+}
+
+func (o PlannedNodeOutput) ToPlannedNodeOutputWithContext(ctx context.Context) PlannedNodeOutput {
+	return o
+}
+
+// Interface address with the mesh prefix, e.g. "10.99.0.1/16".
+func (o PlannedNodeOutput) Address() pulumi.StringOutput {
+	return o.ApplyT(func(v PlannedNode) string { return v.Address }).(pulumi.StringOutput)
+}
+
+// The node is behind NAT.
+func (o PlannedNodeOutput) BehindNat() pulumi.BoolOutput {
+	return o.ApplyT(func(v PlannedNode) bool { return v.BehindNat }).(pulumi.BoolOutput)
+}
+
+// "host:port" its peers dial; absent when it is behind NAT without a publicEndpoint.
+func (o PlannedNodeOutput) Endpoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlannedNode) *string { return v.Endpoint }).(pulumi.StringPtrOutput)
+}
+
+// IP forwarding on (the node has routable networks).
+func (o PlannedNodeOutput) Forwarding() pulumi.BoolOutput {
+	return o.ApplyT(func(v PlannedNode) bool { return v.Forwarding }).(pulumi.BoolOutput)
+}
+
+// WireGuard listen port.
+func (o PlannedNodeOutput) ListenPort() pulumi.IntOutput {
+	return o.ApplyT(func(v PlannedNode) int { return v.ListenPort }).(pulumi.IntOutput)
+}
+
+// The node's mesh IPv4 address (allocated when not given).
+func (o PlannedNodeOutput) MeshIp() pulumi.StringOutput {
+	return o.ApplyT(func(v PlannedNode) string { return v.MeshIp }).(pulumi.StringOutput)
+}
+
+// Peers keyed by hostname.
+func (o PlannedNodeOutput) Peers() PlannedPeerMapOutput {
+	return o.ApplyT(func(v PlannedNode) map[string]PlannedPeer { return v.Peers }).(PlannedPeerMapOutput)
+}
+
+// The node's public key (absent when the declaration gave none).
+func (o PlannedNodeOutput) PublicKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlannedNode) *string { return v.PublicKey }).(pulumi.StringPtrOutput)
+}
+
+// Routes to the peers' routable networks through the interface.
+func (o PlannedNodeOutput) Routes() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v PlannedNode) []string { return v.Routes }).(pulumi.StringArrayOutput)
+}
+
+type PlannedNodeMapOutput struct{ *pulumi.OutputState }
+
+func (PlannedNodeMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]PlannedNode)(nil)).Elem()
+}
+
+func (o PlannedNodeMapOutput) ToPlannedNodeMapOutput() PlannedNodeMapOutput {
+	return o
+}
+
+func (o PlannedNodeMapOutput) ToPlannedNodeMapOutputWithContext(ctx context.Context) PlannedNodeMapOutput {
+	return o
+}
+
+func (o PlannedNodeMapOutput) MapIndex(k pulumi.StringInput) PlannedNodeOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) PlannedNode {
+		return vs[0].(map[string]PlannedNode)[vs[1].(string)]
+	}).(PlannedNodeOutput)
+}
+
+// One peer of a node in a mesh plan.
+type PlannedPeer struct {
+	// The peer's AllowedIPs: its mesh /32 and the routable networks the node may reach through it.
+	AllowedIps []string `pulumi:"allowedIps"`
+	// "host:port" the node dials; absent when the peer is behind NAT.
+	Endpoint *string `pulumi:"endpoint"`
+	// Keepalive seconds (when the node is behind NAT).
+	PersistentKeepalive *int `pulumi:"persistentKeepalive"`
+	// The peer's public key (absent when the declaration gave none).
+	PublicKey *string `pulumi:"publicKey"`
+}
+
+// One peer of a node in a mesh plan.
+type PlannedPeerOutput struct{ *pulumi.OutputState }
+
+func (PlannedPeerOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PlannedPeer)(nil)).Elem()
+}
+
+func (o PlannedPeerOutput) ToPlannedPeerOutput() PlannedPeerOutput {
+	return o
+}
+
+func (o PlannedPeerOutput) ToPlannedPeerOutputWithContext(ctx context.Context) PlannedPeerOutput {
+	return o
+}
+
+// The peer's AllowedIPs: its mesh /32 and the routable networks the node may reach through it.
+func (o PlannedPeerOutput) AllowedIps() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v PlannedPeer) []string { return v.AllowedIps }).(pulumi.StringArrayOutput)
+}
+
+// "host:port" the node dials; absent when the peer is behind NAT.
+func (o PlannedPeerOutput) Endpoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlannedPeer) *string { return v.Endpoint }).(pulumi.StringPtrOutput)
+}
+
+// Keepalive seconds (when the node is behind NAT).
+func (o PlannedPeerOutput) PersistentKeepalive() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v PlannedPeer) *int { return v.PersistentKeepalive }).(pulumi.IntPtrOutput)
+}
+
+// The peer's public key (absent when the declaration gave none).
+func (o PlannedPeerOutput) PublicKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PlannedPeer) *string { return v.PublicKey }).(pulumi.StringPtrOutput)
+}
+
+type PlannedPeerMapOutput struct{ *pulumi.OutputState }
+
+func (PlannedPeerMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]PlannedPeer)(nil)).Elem()
+}
+
+func (o PlannedPeerMapOutput) ToPlannedPeerMapOutput() PlannedPeerMapOutput {
+	return o
+}
+
+func (o PlannedPeerMapOutput) ToPlannedPeerMapOutputWithContext(ctx context.Context) PlannedPeerMapOutput {
+	return o
+}
+
+func (o PlannedPeerMapOutput) MapIndex(k pulumi.StringInput) PlannedPeerOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) PlannedPeer {
+		return vs[0].(map[string]PlannedPeer)[vs[1].(string)]
+	}).(PlannedPeerOutput)
 }
 
 // A policy as the mesh sees it.
@@ -1125,6 +1551,8 @@ type PolicyDeclaration struct {
 	FromGroups []string `pulumi:"fromGroups"`
 	// Policy name.
 	Name string `pulumi:"name"`
+	// Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+	Ports []string `pulumi:"ports"`
 	// Names of the groups reached.
 	ToGroups []string `pulumi:"toGroups"`
 }
@@ -1152,6 +1580,8 @@ type PolicyDeclarationArgs struct {
 	FromGroups pulumi.StringArrayInput `pulumi:"fromGroups"`
 	// Policy name.
 	Name pulumi.StringInput `pulumi:"name"`
+	// Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+	Ports pulumi.StringArrayInput `pulumi:"ports"`
 	// Names of the groups reached.
 	ToGroups pulumi.StringArrayInput `pulumi:"toGroups"`
 }
@@ -1233,6 +1663,11 @@ func (o PolicyDeclarationOutput) Name() pulumi.StringOutput {
 	return o.ApplyT(func(v PolicyDeclaration) string { return v.Name }).(pulumi.StringOutput)
 }
 
+// Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+func (o PolicyDeclarationOutput) Ports() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v PolicyDeclaration) []string { return v.Ports }).(pulumi.StringArrayOutput)
+}
+
 // Names of the groups reached.
 func (o PolicyDeclarationOutput) ToGroups() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v PolicyDeclaration) []string { return v.ToGroups }).(pulumi.StringArrayOutput)
@@ -1256,6 +1691,242 @@ func (o PolicyDeclarationArrayOutput) Index(i pulumi.IntInput) PolicyDeclaration
 	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PolicyDeclaration {
 		return vs[0].([]PolicyDeclaration)[vs[1].(int)]
 	}).(PolicyDeclarationOutput)
+}
+
+// A policy test: may `from` open a connection to `to` on `port`?
+type PolicyTest struct {
+	// "allow" or "deny".
+	Expect string `pulumi:"expect"`
+	// Source node (hostname).
+	From string `pulumi:"from"`
+	// "tcp/5432", "udp/53" or "icmp".
+	Port string `pulumi:"port"`
+	// Destination node (hostname); the probe goes to its mesh IP.
+	To string `pulumi:"to"`
+}
+
+// PolicyTestInput is an input type that accepts PolicyTestArgs and PolicyTestOutput values.
+// You can construct a concrete instance of `PolicyTestInput` via:
+//
+//	PolicyTestArgs{...}
+type PolicyTestInput interface {
+	pulumi.Input
+
+	ToPolicyTestOutput() PolicyTestOutput
+	ToPolicyTestOutputWithContext(context.Context) PolicyTestOutput
+}
+
+// A policy test: may `from` open a connection to `to` on `port`?
+type PolicyTestArgs struct {
+	// "allow" or "deny".
+	Expect pulumi.StringInput `pulumi:"expect"`
+	// Source node (hostname).
+	From pulumi.StringInput `pulumi:"from"`
+	// "tcp/5432", "udp/53" or "icmp".
+	Port pulumi.StringInput `pulumi:"port"`
+	// Destination node (hostname); the probe goes to its mesh IP.
+	To pulumi.StringInput `pulumi:"to"`
+}
+
+func (PolicyTestArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*PolicyTest)(nil)).Elem()
+}
+
+func (i PolicyTestArgs) ToPolicyTestOutput() PolicyTestOutput {
+	return i.ToPolicyTestOutputWithContext(context.Background())
+}
+
+func (i PolicyTestArgs) ToPolicyTestOutputWithContext(ctx context.Context) PolicyTestOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PolicyTestOutput)
+}
+
+// PolicyTestArrayInput is an input type that accepts PolicyTestArray and PolicyTestArrayOutput values.
+// You can construct a concrete instance of `PolicyTestArrayInput` via:
+//
+//	PolicyTestArray{ PolicyTestArgs{...} }
+type PolicyTestArrayInput interface {
+	pulumi.Input
+
+	ToPolicyTestArrayOutput() PolicyTestArrayOutput
+	ToPolicyTestArrayOutputWithContext(context.Context) PolicyTestArrayOutput
+}
+
+type PolicyTestArray []PolicyTestInput
+
+func (PolicyTestArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PolicyTest)(nil)).Elem()
+}
+
+func (i PolicyTestArray) ToPolicyTestArrayOutput() PolicyTestArrayOutput {
+	return i.ToPolicyTestArrayOutputWithContext(context.Background())
+}
+
+func (i PolicyTestArray) ToPolicyTestArrayOutputWithContext(ctx context.Context) PolicyTestArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PolicyTestArrayOutput)
+}
+
+// A policy test: may `from` open a connection to `to` on `port`?
+type PolicyTestOutput struct{ *pulumi.OutputState }
+
+func (PolicyTestOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PolicyTest)(nil)).Elem()
+}
+
+func (o PolicyTestOutput) ToPolicyTestOutput() PolicyTestOutput {
+	return o
+}
+
+func (o PolicyTestOutput) ToPolicyTestOutputWithContext(ctx context.Context) PolicyTestOutput {
+	return o
+}
+
+// "allow" or "deny".
+func (o PolicyTestOutput) Expect() pulumi.StringOutput {
+	return o.ApplyT(func(v PolicyTest) string { return v.Expect }).(pulumi.StringOutput)
+}
+
+// Source node (hostname).
+func (o PolicyTestOutput) From() pulumi.StringOutput {
+	return o.ApplyT(func(v PolicyTest) string { return v.From }).(pulumi.StringOutput)
+}
+
+// "tcp/5432", "udp/53" or "icmp".
+func (o PolicyTestOutput) Port() pulumi.StringOutput {
+	return o.ApplyT(func(v PolicyTest) string { return v.Port }).(pulumi.StringOutput)
+}
+
+// Destination node (hostname); the probe goes to its mesh IP.
+func (o PolicyTestOutput) To() pulumi.StringOutput {
+	return o.ApplyT(func(v PolicyTest) string { return v.To }).(pulumi.StringOutput)
+}
+
+type PolicyTestArrayOutput struct{ *pulumi.OutputState }
+
+func (PolicyTestArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PolicyTest)(nil)).Elem()
+}
+
+func (o PolicyTestArrayOutput) ToPolicyTestArrayOutput() PolicyTestArrayOutput {
+	return o
+}
+
+func (o PolicyTestArrayOutput) ToPolicyTestArrayOutputWithContext(ctx context.Context) PolicyTestArrayOutput {
+	return o
+}
+
+func (o PolicyTestArrayOutput) Index(i pulumi.IntInput) PolicyTestOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PolicyTest {
+		return vs[0].([]PolicyTest)[vs[1].(int)]
+	}).(PolicyTestOutput)
+}
+
+// One pair's preshared key and its id.
+type PresharedKey struct {
+	// 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+	Id string `pulumi:"id"`
+	// The pair's WireGuard preshared key (as `wg genpsk` prints it).
+	Key string `pulumi:"key"`
+}
+
+// PresharedKeyInput is an input type that accepts PresharedKeyArgs and PresharedKeyOutput values.
+// You can construct a concrete instance of `PresharedKeyInput` via:
+//
+//	PresharedKeyArgs{...}
+type PresharedKeyInput interface {
+	pulumi.Input
+
+	ToPresharedKeyOutput() PresharedKeyOutput
+	ToPresharedKeyOutputWithContext(context.Context) PresharedKeyOutput
+}
+
+// One pair's preshared key and its id.
+type PresharedKeyArgs struct {
+	// 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+	Id pulumi.StringInput `pulumi:"id"`
+	// The pair's WireGuard preshared key (as `wg genpsk` prints it).
+	Key pulumi.StringInput `pulumi:"key"`
+}
+
+func (PresharedKeyArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*PresharedKey)(nil)).Elem()
+}
+
+func (i PresharedKeyArgs) ToPresharedKeyOutput() PresharedKeyOutput {
+	return i.ToPresharedKeyOutputWithContext(context.Background())
+}
+
+func (i PresharedKeyArgs) ToPresharedKeyOutputWithContext(ctx context.Context) PresharedKeyOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PresharedKeyOutput)
+}
+
+// PresharedKeyMapInput is an input type that accepts PresharedKeyMap and PresharedKeyMapOutput values.
+// You can construct a concrete instance of `PresharedKeyMapInput` via:
+//
+//	PresharedKeyMap{ "key": PresharedKeyArgs{...} }
+type PresharedKeyMapInput interface {
+	pulumi.Input
+
+	ToPresharedKeyMapOutput() PresharedKeyMapOutput
+	ToPresharedKeyMapOutputWithContext(context.Context) PresharedKeyMapOutput
+}
+
+type PresharedKeyMap map[string]PresharedKeyInput
+
+func (PresharedKeyMap) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]PresharedKey)(nil)).Elem()
+}
+
+func (i PresharedKeyMap) ToPresharedKeyMapOutput() PresharedKeyMapOutput {
+	return i.ToPresharedKeyMapOutputWithContext(context.Background())
+}
+
+func (i PresharedKeyMap) ToPresharedKeyMapOutputWithContext(ctx context.Context) PresharedKeyMapOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PresharedKeyMapOutput)
+}
+
+// One pair's preshared key and its id.
+type PresharedKeyOutput struct{ *pulumi.OutputState }
+
+func (PresharedKeyOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PresharedKey)(nil)).Elem()
+}
+
+func (o PresharedKeyOutput) ToPresharedKeyOutput() PresharedKeyOutput {
+	return o
+}
+
+func (o PresharedKeyOutput) ToPresharedKeyOutputWithContext(ctx context.Context) PresharedKeyOutput {
+	return o
+}
+
+// 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+func (o PresharedKeyOutput) Id() pulumi.StringOutput {
+	return o.ApplyT(func(v PresharedKey) string { return v.Id }).(pulumi.StringOutput)
+}
+
+// The pair's WireGuard preshared key (as `wg genpsk` prints it).
+func (o PresharedKeyOutput) Key() pulumi.StringOutput {
+	return o.ApplyT(func(v PresharedKey) string { return v.Key }).(pulumi.StringOutput)
+}
+
+type PresharedKeyMapOutput struct{ *pulumi.OutputState }
+
+func (PresharedKeyMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]PresharedKey)(nil)).Elem()
+}
+
+func (o PresharedKeyMapOutput) ToPresharedKeyMapOutput() PresharedKeyMapOutput {
+	return o
+}
+
+func (o PresharedKeyMapOutput) ToPresharedKeyMapOutputWithContext(ctx context.Context) PresharedKeyMapOutput {
+	return o
+}
+
+func (o PresharedKeyMapOutput) MapIndex(k pulumi.StringInput) PresharedKeyOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) PresharedKey {
+		return vs[0].(map[string]PresharedKey)[vs[1].(string)]
+	}).(PresharedKeyOutput)
 }
 
 // A bastion host the connection goes through.
@@ -1569,40 +2240,105 @@ func (o ProxyConnectionPtrOutput) User() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+type PresharedKeyMapMap map[string]PresharedKeyMapInput
+
+func (PresharedKeyMapMap) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]map[string]PresharedKey)(nil)).Elem()
+}
+
+func (i PresharedKeyMapMap) ToPresharedKeyMapMapOutput() PresharedKeyMapMapOutput {
+	return i.ToPresharedKeyMapMapOutputWithContext(context.Background())
+}
+
+func (i PresharedKeyMapMap) ToPresharedKeyMapMapOutputWithContext(ctx context.Context) PresharedKeyMapMapOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PresharedKeyMapMapOutput)
+}
+
+// PresharedKeyMapMapInput is an input type that accepts PresharedKeyMapMap and PresharedKeyMapMapOutput values.
+// You can construct a concrete instance of `PresharedKeyMapMapInput` via:
+//
+//	PresharedKeyMapMap{ "key": PresharedKeyMap{ "key": PresharedKeyArgs{...} } }
+type PresharedKeyMapMapInput interface {
+	pulumi.Input
+
+	ToPresharedKeyMapMapOutput() PresharedKeyMapMapOutput
+	ToPresharedKeyMapMapOutputWithContext(context.Context) PresharedKeyMapMapOutput
+}
+
+type PresharedKeyMapMapOutput struct{ *pulumi.OutputState }
+
+func (PresharedKeyMapMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]map[string]PresharedKey)(nil)).Elem()
+}
+
+func (o PresharedKeyMapMapOutput) ToPresharedKeyMapMapOutput() PresharedKeyMapMapOutput {
+	return o
+}
+
+func (o PresharedKeyMapMapOutput) ToPresharedKeyMapMapOutputWithContext(ctx context.Context) PresharedKeyMapMapOutput {
+	return o
+}
+
+func (o PresharedKeyMapMapOutput) MapIndex(k pulumi.StringInput) PresharedKeyMapOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) map[string]PresharedKey {
+		return vs[0].(map[string]map[string]PresharedKey)[vs[1].(string)]
+	}).(PresharedKeyMapOutput)
+}
+
 func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*ConnectionInput)(nil)).Elem(), ConnectionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*FirewallInput)(nil)).Elem(), FirewallArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*FirewallPtrInput)(nil)).Elem(), FirewallArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*GroupDeclarationInput)(nil)).Elem(), GroupDeclarationArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*GroupDeclarationArrayInput)(nil)).Elem(), GroupDeclarationArray{})
-	pulumi.RegisterInputType(reflect.TypeOf((*HealthCheckInput)(nil)).Elem(), HealthCheckArgs{})
-	pulumi.RegisterInputType(reflect.TypeOf((*HealthCheckPtrInput)(nil)).Elem(), HealthCheckArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*HostFilesInput)(nil)).Elem(), HostFilesArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*HostFilesPtrInput)(nil)).Elem(), HostFilesArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*MeshNodeInput)(nil)).Elem(), MeshNodeArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*MeshNodeArrayInput)(nil)).Elem(), MeshNodeArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*NodePolicyTestInput)(nil)).Elem(), NodePolicyTestArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*NodePolicyTestMapInput)(nil)).Elem(), NodePolicyTestMap{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PeerInput)(nil)).Elem(), PeerArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PeerMapInput)(nil)).Elem(), PeerMap{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PlanNodeInput)(nil)).Elem(), PlanNodeArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PlanNodeArrayInput)(nil)).Elem(), PlanNodeArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicyDeclarationInput)(nil)).Elem(), PolicyDeclarationArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicyDeclarationArrayInput)(nil)).Elem(), PolicyDeclarationArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PolicyTestInput)(nil)).Elem(), PolicyTestArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PolicyTestArrayInput)(nil)).Elem(), PolicyTestArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PresharedKeyInput)(nil)).Elem(), PresharedKeyArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PresharedKeyMapInput)(nil)).Elem(), PresharedKeyMap{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ProxyConnectionInput)(nil)).Elem(), ProxyConnectionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ProxyConnectionPtrInput)(nil)).Elem(), ProxyConnectionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PresharedKeyMapMapInput)(nil)).Elem(), PresharedKeyMapMap{})
 	pulumi.RegisterOutputType(ConnectionOutput{})
 	pulumi.RegisterOutputType(DaemonHostStateOutput{})
+	pulumi.RegisterOutputType(FirewallOutput{})
+	pulumi.RegisterOutputType(FirewallPtrOutput{})
 	pulumi.RegisterOutputType(GroupDeclarationOutput{})
 	pulumi.RegisterOutputType(GroupDeclarationArrayOutput{})
-	pulumi.RegisterOutputType(HealthCheckOutput{})
-	pulumi.RegisterOutputType(HealthCheckPtrOutput{})
 	pulumi.RegisterOutputType(HostFilesOutput{})
 	pulumi.RegisterOutputType(HostFilesPtrOutput{})
 	pulumi.RegisterOutputType(MeshNodeOutput{})
 	pulumi.RegisterOutputType(MeshNodeArrayOutput{})
-	pulumi.RegisterOutputType(NodeHealthOutput{})
-	pulumi.RegisterOutputType(NodeHealthPtrOutput{})
+	pulumi.RegisterOutputType(NodePolicyTestOutput{})
+	pulumi.RegisterOutputType(NodePolicyTestMapOutput{})
 	pulumi.RegisterOutputType(PeerOutput{})
 	pulumi.RegisterOutputType(PeerMapOutput{})
-	pulumi.RegisterOutputType(PeerHealthOutput{})
-	pulumi.RegisterOutputType(PeerHealthMapOutput{})
+	pulumi.RegisterOutputType(PeerStatusOutput{})
+	pulumi.RegisterOutputType(PeerStatusArrayOutput{})
+	pulumi.RegisterOutputType(PlanNodeOutput{})
+	pulumi.RegisterOutputType(PlanNodeArrayOutput{})
+	pulumi.RegisterOutputType(PlannedNodeOutput{})
+	pulumi.RegisterOutputType(PlannedNodeMapOutput{})
+	pulumi.RegisterOutputType(PlannedPeerOutput{})
+	pulumi.RegisterOutputType(PlannedPeerMapOutput{})
 	pulumi.RegisterOutputType(PolicyDeclarationOutput{})
 	pulumi.RegisterOutputType(PolicyDeclarationArrayOutput{})
+	pulumi.RegisterOutputType(PolicyTestOutput{})
+	pulumi.RegisterOutputType(PolicyTestArrayOutput{})
+	pulumi.RegisterOutputType(PresharedKeyOutput{})
+	pulumi.RegisterOutputType(PresharedKeyMapOutput{})
 	pulumi.RegisterOutputType(ProxyConnectionOutput{})
 	pulumi.RegisterOutputType(ProxyConnectionPtrOutput{})
+	pulumi.RegisterOutputType(PresharedKeyMapMapOutput{})
 }

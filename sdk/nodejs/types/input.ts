@@ -8,6 +8,56 @@ import * as outputs from "../types/output";
 /**
  * How to reach a host over SSH: the fields of @pulumi/command's remote connection.
  */
+export interface Connection {
+    /**
+     * The SSH agent socket; default $SSH_AUTH_SOCK when no other credential is given.
+     */
+    agentSocketPath?: string;
+    /**
+     * Max dial errors before giving up; -1 = unlimited. Default 10.
+     */
+    dialErrorLimit?: number;
+    /**
+     * The address of the host to connect to.
+     */
+    host: string;
+    /**
+     * The host key the host must present ("ssh-ed25519 AAAA…" or the base64 blob). Without it, known_hosts ($WGMESH_KNOWN_HOSTS or ~/.ssh/known_hosts) is used.
+     */
+    hostKey?: string;
+    /**
+     * The login password.
+     */
+    password?: string;
+    /**
+     * Max seconds per dial attempt (TCP + handshake + auth); 0 = no maximum. Default 15.
+     */
+    perDialTimeout?: number;
+    /**
+     * The SSH port. Default 22.
+     */
+    port?: number;
+    /**
+     * The contents of an OpenSSH private key (takes preference over the password).
+     */
+    privateKey?: string;
+    /**
+     * The passphrase of an encrypted privateKey.
+     */
+    privateKeyPassword?: string;
+    /**
+     * One bastion hop to reach the host through.
+     */
+    proxy?: inputs.ProxyConnection;
+    /**
+     * The login user. Default "root"; a non-root user needs passwordless sudo.
+     */
+    user?: string;
+}
+
+/**
+ * How to reach a host over SSH: the fields of @pulumi/command's remote connection.
+ */
 export interface ConnectionArgs {
     /**
      * The SSH agent socket; default $SSH_AUTH_SOCK when no other credential is given.
@@ -56,6 +106,42 @@ export interface ConnectionArgs {
 }
 
 /**
+ * A node's nftables firewall: its table, named sets and accept rules.
+ */
+export interface FirewallArgs {
+    /**
+     * Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+     */
+    rules: pulumi.Input<{[key: string]: pulumi.Input<string>}>;
+    /**
+     * Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+     */
+    sets: pulumi.Input<{[key: string]: pulumi.Input<pulumi.Input<string>[]>}>;
+    /**
+     * The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+     */
+    table: pulumi.Input<string>;
+}
+
+/**
+ * A group as the mesh sees it.
+ */
+export interface GroupDeclaration {
+    /**
+     * Free text.
+     */
+    description?: string;
+    /**
+     * Hostnames of the member nodes.
+     */
+    members?: string[];
+    /**
+     * Group name.
+     */
+    name: string;
+}
+
+/**
  * A group as the mesh sees it.
  */
 export interface GroupDeclarationArgs {
@@ -91,6 +177,10 @@ export interface HealthCheckArgs {
  * The state of a node's persistent WireGuard files.
  */
 export interface HostFilesArgs {
+    /**
+     * The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+     */
+    firewall?: pulumi.Input<string | undefined>;
     /**
      * `systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.
      */
@@ -140,6 +230,28 @@ export interface MeshNodeArgs {
 }
 
 /**
+ * A policy test run from this node.
+ */
+export interface NodePolicyTestArgs {
+    /**
+     * The destination node's mesh IP.
+     */
+    address: pulumi.Input<string>;
+    /**
+     * "allow" or "deny".
+     */
+    expect: pulumi.Input<string>;
+    /**
+     * "tcp/5432", "udp/53" or "icmp".
+     */
+    port: pulumi.Input<string>;
+    /**
+     * "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+     */
+    result: pulumi.Input<string>;
+}
+
+/**
  * One WireGuard peer of a node.
  */
 export interface PeerArgs {
@@ -159,6 +271,124 @@ export interface PeerArgs {
      * The peer's WireGuard public key.
      */
     publicKey: pulumi.Input<string>;
+}
+
+/**
+ * A node as getMeshPlan takes it.
+ */
+export interface PlanNode {
+    /**
+     * NAT override of the node.
+     */
+    behindNat?: boolean;
+    /**
+     * Mesh node name.
+     */
+    hostname: string;
+    /**
+     * WireGuard listen port of this node.
+     */
+    listenPort?: number;
+    /**
+     * Explicit mesh IPv4 address, if any.
+     */
+    meshIp?: string;
+    /**
+     * "host:port" peers dial.
+     */
+    publicEndpoint?: string;
+    /**
+     * The node's WireGuard public key; optional (without it the plan leaves the key out).
+     */
+    publicKey?: string;
+    /**
+     * Networks behind this node.
+     */
+    routableNetworks?: string[];
+    /**
+     * The node's SSH host: the default endpoint host its peers dial.
+     */
+    sshHost: string;
+    /**
+     * The SSH port.
+     */
+    sshPort?: number;
+}
+
+/**
+ * A node as getMeshPlan takes it.
+ */
+export interface PlanNodeArgs {
+    /**
+     * NAT override of the node.
+     */
+    behindNat?: pulumi.Input<boolean | undefined>;
+    /**
+     * Mesh node name.
+     */
+    hostname: pulumi.Input<string>;
+    /**
+     * WireGuard listen port of this node.
+     */
+    listenPort?: pulumi.Input<number | undefined>;
+    /**
+     * Explicit mesh IPv4 address, if any.
+     */
+    meshIp?: pulumi.Input<string | undefined>;
+    /**
+     * "host:port" peers dial.
+     */
+    publicEndpoint?: pulumi.Input<string | undefined>;
+    /**
+     * The node's WireGuard public key; optional (without it the plan leaves the key out).
+     */
+    publicKey?: pulumi.Input<string | undefined>;
+    /**
+     * Networks behind this node.
+     */
+    routableNetworks?: pulumi.Input<pulumi.Input<string>[] | undefined>;
+    /**
+     * The node's SSH host: the default endpoint host its peers dial.
+     */
+    sshHost: pulumi.Input<string>;
+    /**
+     * The SSH port.
+     */
+    sshPort?: pulumi.Input<number | undefined>;
+}
+
+/**
+ * A policy as the mesh sees it.
+ */
+export interface PolicyDeclaration {
+    /**
+     * From-members may reach to-members' mesh IPs (default true).
+     */
+    allowMeshIps?: boolean;
+    /**
+     * From-members get the to-members' routable networks (default false).
+     */
+    allowRoutableNetworks?: boolean;
+    /**
+     * Free text.
+     */
+    description?: string;
+    /**
+     * Names of the groups whose members may reach the members of toGroups.
+     */
+    fromGroups: string[];
+    /**
+     * Policy name.
+     */
+    name: string;
+    /**
+     * Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+     */
+    ports?: string[];
+    /**
+     * Names of the groups reached.
+     */
+    toGroups: string[];
 }
 
 /**
@@ -186,9 +416,95 @@ export interface PolicyDeclarationArgs {
      */
     name: pulumi.Input<string>;
     /**
+     * Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+     */
+    ports?: pulumi.Input<pulumi.Input<string>[] | undefined>;
+    /**
      * Names of the groups reached.
      */
     toGroups: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/**
+ * A policy test: may `from` open a connection to `to` on `port`?
+ */
+export interface PolicyTestArgs {
+    /**
+     * "allow" or "deny".
+     */
+    expect: pulumi.Input<string>;
+    /**
+     * Source node (hostname).
+     */
+    from: pulumi.Input<string>;
+    /**
+     * "tcp/5432", "udp/53" or "icmp".
+     */
+    port: pulumi.Input<string>;
+    /**
+     * Destination node (hostname); the probe goes to its mesh IP.
+     */
+    to: pulumi.Input<string>;
+}
+
+/**
+ * One pair's preshared key and its id.
+ */
+export interface PresharedKeyArgs {
+    /**
+     * 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+     */
+    id: pulumi.Input<string>;
+    /**
+     * The pair's WireGuard preshared key (as `wg genpsk` prints it).
+     */
+    key: pulumi.Input<string>;
+}
+
+/**
+ * A bastion host the connection goes through.
+ */
+export interface ProxyConnection {
+    /**
+     * The SSH agent socket; default $SSH_AUTH_SOCK when no other credential is given.
+     */
+    agentSocketPath?: string;
+    /**
+     * Max dial errors before giving up; -1 = unlimited. Default 10.
+     */
+    dialErrorLimit?: number;
+    /**
+     * The address of the host to connect to.
+     */
+    host: string;
+    /**
+     * The host key the host must present ("ssh-ed25519 AAAA…" or the base64 blob). Without it, known_hosts ($WGMESH_KNOWN_HOSTS or ~/.ssh/known_hosts) is used.
+     */
+    hostKey?: string;
+    /**
+     * The login password.
+     */
+    password?: string;
+    /**
+     * Max seconds per dial attempt (TCP + handshake + auth); 0 = no maximum. Default 15.
+     */
+    perDialTimeout?: number;
+    /**
+     * The SSH port. Default 22.
+     */
+    port?: number;
+    /**
+     * The contents of an OpenSSH private key (takes preference over the password).
+     */
+    privateKey?: string;
+    /**
+     * The passphrase of an encrypted privateKey.
+     */
+    privateKeyPassword?: string;
+    /**
+     * The login user. Default "root"; a non-root user needs passwordless sudo.
+     */
+    user?: string;
 }
 
 /**

@@ -78,6 +78,24 @@ export interface DaemonHostState {
 }
 
 /**
+ * A node's nftables firewall: its table, named sets and accept rules.
+ */
+export interface Firewall {
+    /**
+     * Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+     */
+    rules: {[key: string]: string};
+    /**
+     * Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+     */
+    sets: {[key: string]: string[]};
+    /**
+     * The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+     */
+    table: string;
+}
+
+/**
  * A group as the mesh sees it.
  */
 export interface GroupDeclaration {
@@ -96,23 +114,13 @@ export interface GroupDeclaration {
 }
 
 /**
- * The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.
- */
-export interface HealthCheck {
-    /**
-     * "handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.
-     */
-    mode?: string;
-    /**
-     * Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters.
-     */
-    timeoutSeconds?: number;
-}
-
-/**
  * The state of a node's persistent WireGuard files.
  */
 export interface HostFiles {
+    /**
+     * The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+     */
+    firewall?: string;
     /**
      * `systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.
      */
@@ -162,21 +170,25 @@ export interface MeshNode {
 }
 
 /**
- * A node's view of its peers.
+ * A policy test run from this node.
  */
-export interface NodeHealth {
+export interface NodePolicyTest {
     /**
-     * When the host was read (its own clock), ISO 8601.
+     * The destination node's mesh IP.
      */
-    checkedAt: string;
+    address: string;
     /**
-     * The health check mode in force.
+     * "allow" or "deny".
      */
-    mode: string;
+    expect: string;
     /**
-     * Every peer on the interface, keyed by hostname.
+     * "tcp/5432", "udp/53" or "icmp".
      */
-    peers: {[key: string]: outputs.PeerHealth};
+    port: string;
+    /**
+     * "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+     */
+    result: string;
 }
 
 /**
@@ -202,37 +214,109 @@ export interface Peer {
 }
 
 /**
- * One peer's health as seen on a node.
+ * One live WireGuard peer of a host.
  */
-export interface PeerHealth {
+export interface PeerStatus {
     /**
-     * The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none.
+     * The peer's AllowedIPs on the host.
+     */
+    allowedIps: string[];
+    /**
+     * The peer's current endpoint (as WireGuard last saw it).
      */
     endpoint?: string;
     /**
-     * Seconds since the latest handshake when the host was read; absent when there was none.
+     * Seconds since the latest handshake at the read; absent when there was none.
      */
-    latestHandshakeAgeSeconds?: number;
+    handshakeAgeSeconds?: number;
+    /**
+     * The peer's hostname, when knownPeers names its key.
+     */
+    hostname?: string;
+    /**
+     * Unix seconds of the latest handshake; 0 = never.
+     */
+    latestHandshake: number;
+    /**
+     * Keepalive seconds, when set.
+     */
+    persistentKeepalive?: number;
     /**
      * The peer's public key.
      */
     publicKey: string;
     /**
-     * Bytes received from the peer since the interface came up.
+     * Bytes received from the peer.
      */
     rxBytes: number;
     /**
-     * "reachable" / "unreachable": checked by the last change's health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".
-     */
-    state: string;
-    /**
-     * Bytes sent to the peer since the interface came up.
+     * Bytes sent to the peer.
      */
     txBytes: number;
+}
+
+/**
+ * One node of a mesh plan: what `pulumi up` puts on its host.
+ */
+export interface PlannedNode {
     /**
-     * Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout).
+     * Interface address with the mesh prefix, e.g. "10.99.0.1/16".
      */
-    waitedSeconds?: number;
+    address: string;
+    /**
+     * The node is behind NAT.
+     */
+    behindNat: boolean;
+    /**
+     * "host:port" its peers dial; absent when it is behind NAT without a publicEndpoint.
+     */
+    endpoint?: string;
+    /**
+     * IP forwarding on (the node has routable networks).
+     */
+    forwarding: boolean;
+    /**
+     * WireGuard listen port.
+     */
+    listenPort: number;
+    /**
+     * The node's mesh IPv4 address (allocated when not given).
+     */
+    meshIp: string;
+    /**
+     * Peers keyed by hostname.
+     */
+    peers: {[key: string]: outputs.PlannedPeer};
+    /**
+     * The node's public key (absent when the declaration gave none).
+     */
+    publicKey?: string;
+    /**
+     * Routes to the peers' routable networks through the interface.
+     */
+    routes: string[];
+}
+
+/**
+ * One peer of a node in a mesh plan.
+ */
+export interface PlannedPeer {
+    /**
+     * The peer's AllowedIPs: its mesh /32 and the routable networks the node may reach through it.
+     */
+    allowedIps: string[];
+    /**
+     * "host:port" the node dials; absent when the peer is behind NAT.
+     */
+    endpoint?: string;
+    /**
+     * Keepalive seconds (when the node is behind NAT).
+     */
+    persistentKeepalive?: number;
+    /**
+     * The peer's public key (absent when the declaration gave none).
+     */
+    publicKey?: string;
 }
 
 /**
@@ -260,9 +344,49 @@ export interface PolicyDeclaration {
      */
     name: string;
     /**
+     * Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+     */
+    ports?: string[];
+    /**
      * Names of the groups reached.
      */
     toGroups: string[];
+}
+
+/**
+ * A policy test: may `from` open a connection to `to` on `port`?
+ */
+export interface PolicyTest {
+    /**
+     * "allow" or "deny".
+     */
+    expect: string;
+    /**
+     * Source node (hostname).
+     */
+    from: string;
+    /**
+     * "tcp/5432", "udp/53" or "icmp".
+     */
+    port: string;
+    /**
+     * Destination node (hostname); the probe goes to its mesh IP.
+     */
+    to: string;
+}
+
+/**
+ * One pair's preshared key and its id.
+ */
+export interface PresharedKey {
+    /**
+     * 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+     */
+    id: string;
+    /**
+     * The pair's WireGuard preshared key (as `wg genpsk` prints it).
+     */
+    key: string;
 }
 
 /**

@@ -7,6 +7,9 @@ from . import _utilities
 import typing
 # Export this package's modules as members:
 from .decentralized_node import *
+from .generate_key_pair import *
+from .get_mesh_plan import *
+from .get_node_status import *
 from .group import *
 from .mesh import *
 from .mesh_declaration import *

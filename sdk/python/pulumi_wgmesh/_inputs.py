@@ -15,8 +15,14 @@ else:
 from . import _utilities
 
 __all__ = [
+    'Connection',
+    'ConnectionDict',
     'ConnectionArgs',
     'ConnectionArgsDict',
+    'FirewallArgs',
+    'FirewallArgsDict',
+    'GroupDeclaration',
+    'GroupDeclarationDict',
     'GroupDeclarationArgs',
     'GroupDeclarationArgsDict',
     'HealthCheckArgs',
@@ -25,13 +31,258 @@ __all__ = [
     'HostFilesArgsDict',
     'MeshNodeArgs',
     'MeshNodeArgsDict',
+    'NodePolicyTestArgs',
+    'NodePolicyTestArgsDict',
     'PeerArgs',
     'PeerArgsDict',
+    'PlanNode',
+    'PlanNodeDict',
+    'PolicyDeclaration',
+    'PolicyDeclarationDict',
     'PolicyDeclarationArgs',
     'PolicyDeclarationArgsDict',
+    'PolicyTestArgs',
+    'PolicyTestArgsDict',
+    'PresharedKeyArgs',
+    'PresharedKeyArgsDict',
+    'ProxyConnection',
+    'ProxyConnectionDict',
     'ProxyConnectionArgs',
     'ProxyConnectionArgsDict',
 ]
+
+class ConnectionDict(TypedDict):
+    """
+    How to reach a host over SSH: the fields of @pulumi/command's remote connection.
+    """
+    host: _builtins.str
+    """
+    The address of the host to connect to.
+    """
+    agent_socket_path: NotRequired[_builtins.str]
+    """
+    The SSH agent socket; default $SSH_AUTH_SOCK when no other credential is given.
+    """
+    dial_error_limit: NotRequired[_builtins.int]
+    """
+    Max dial errors before giving up; -1 = unlimited. Default 10.
+    """
+    host_key: NotRequired[_builtins.str]
+    """
+    The host key the host must present ("ssh-ed25519 AAAA…" or the base64 blob). Without it, known_hosts ($WGMESH_KNOWN_HOSTS or ~/.ssh/known_hosts) is used.
+    """
+    password: NotRequired[_builtins.str]
+    """
+    The login password.
+    """
+    per_dial_timeout: NotRequired[_builtins.int]
+    """
+    Max seconds per dial attempt (TCP + handshake + auth); 0 = no maximum. Default 15.
+    """
+    port: NotRequired[_builtins.int]
+    """
+    The SSH port. Default 22.
+    """
+    private_key: NotRequired[_builtins.str]
+    """
+    The contents of an OpenSSH private key (takes preference over the password).
+    """
+    private_key_password: NotRequired[_builtins.str]
+    """
+    The passphrase of an encrypted privateKey.
+    """
+    proxy: NotRequired['ProxyConnectionDict']
+    """
+    One bastion hop to reach the host through.
+    """
+    user: NotRequired[_builtins.str]
+    """
+    The login user. Default "root"; a non-root user needs passwordless sudo.
+    """
+
+@pulumi.input_type
+class Connection:
+    def __init__(__self__, *,
+                 host: _builtins.str,
+                 agent_socket_path: Optional[_builtins.str] = None,
+                 dial_error_limit: Optional[_builtins.int] = None,
+                 host_key: Optional[_builtins.str] = None,
+                 password: Optional[_builtins.str] = None,
+                 per_dial_timeout: Optional[_builtins.int] = None,
+                 port: Optional[_builtins.int] = None,
+                 private_key: Optional[_builtins.str] = None,
+                 private_key_password: Optional[_builtins.str] = None,
+                 proxy: Optional['ProxyConnection'] = None,
+                 user: Optional[_builtins.str] = None):
+        """
+        How to reach a host over SSH: the fields of @pulumi/command's remote connection.
+
+        :param _builtins.str host: The address of the host to connect to.
+        :param _builtins.str agent_socket_path: The SSH agent socket; default $SSH_AUTH_SOCK when no other credential is given.
+        :param _builtins.int dial_error_limit: Max dial errors before giving up; -1 = unlimited. Default 10.
+        :param _builtins.str host_key: The host key the host must present ("ssh-ed25519 AAAA…" or the base64 blob). Without it, known_hosts ($WGMESH_KNOWN_HOSTS or ~/.ssh/known_hosts) is used.
+        :param _builtins.str password: The login password.
+        :param _builtins.int per_dial_timeout: Max seconds per dial attempt (TCP + handshake + auth); 0 = no maximum. Default 15.
+        :param _builtins.int port: The SSH port. Default 22.
+        :param _builtins.str private_key: The contents of an OpenSSH private key (takes preference over the password).
+        :param _builtins.str private_key_password: The passphrase of an encrypted privateKey.
+        :param 'ProxyConnection' proxy: One bastion hop to reach the host through.
+        :param _builtins.str user: The login user. Default "root"; a non-root user needs passwordless sudo.
+        """
+        pulumi.set(__self__, "host", host)
+        if agent_socket_path is not None:
+            pulumi.set(__self__, "agent_socket_path", agent_socket_path)
+        if dial_error_limit is not None:
+            pulumi.set(__self__, "dial_error_limit", dial_error_limit)
+        if host_key is not None:
+            pulumi.set(__self__, "host_key", host_key)
+        if password is not None:
+            pulumi.set(__self__, "password", password)
+        if per_dial_timeout is not None:
+            pulumi.set(__self__, "per_dial_timeout", per_dial_timeout)
+        if port is not None:
+            pulumi.set(__self__, "port", port)
+        if private_key is not None:
+            pulumi.set(__self__, "private_key", private_key)
+        if private_key_password is not None:
+            pulumi.set(__self__, "private_key_password", private_key_password)
+        if proxy is not None:
+            pulumi.set(__self__, "proxy", proxy)
+        if user is not None:
+            pulumi.set(__self__, "user", user)
+
+    @_builtins.property
+    @pulumi.getter
+    def host(self) -> _builtins.str:
+        """
+        The address of the host to connect to.
+        """
+        return pulumi.get(self, "host")
+
+    @host.setter
+    def host(self, value: _builtins.str):
+        pulumi.set(self, "host", value)
+
+    @_builtins.property
+    @pulumi.getter(name="agentSocketPath")
+    def agent_socket_path(self) -> Optional[_builtins.str]:
+        """
+        The SSH agent socket; default $SSH_AUTH_SOCK when no other credential is given.
+        """
+        return pulumi.get(self, "agent_socket_path")
+
+    @agent_socket_path.setter
+    def agent_socket_path(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "agent_socket_path", value)
+
+    @_builtins.property
+    @pulumi.getter(name="dialErrorLimit")
+    def dial_error_limit(self) -> Optional[_builtins.int]:
+        """
+        Max dial errors before giving up; -1 = unlimited. Default 10.
+        """
+        return pulumi.get(self, "dial_error_limit")
+
+    @dial_error_limit.setter
+    def dial_error_limit(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "dial_error_limit", value)
+
+    @_builtins.property
+    @pulumi.getter(name="hostKey")
+    def host_key(self) -> Optional[_builtins.str]:
+        """
+        The host key the host must present ("ssh-ed25519 AAAA…" or the base64 blob). Without it, known_hosts ($WGMESH_KNOWN_HOSTS or ~/.ssh/known_hosts) is used.
+        """
+        return pulumi.get(self, "host_key")
+
+    @host_key.setter
+    def host_key(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "host_key", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def password(self) -> Optional[_builtins.str]:
+        """
+        The login password.
+        """
+        return pulumi.get(self, "password")
+
+    @password.setter
+    def password(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "password", value)
+
+    @_builtins.property
+    @pulumi.getter(name="perDialTimeout")
+    def per_dial_timeout(self) -> Optional[_builtins.int]:
+        """
+        Max seconds per dial attempt (TCP + handshake + auth); 0 = no maximum. Default 15.
+        """
+        return pulumi.get(self, "per_dial_timeout")
+
+    @per_dial_timeout.setter
+    def per_dial_timeout(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "per_dial_timeout", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def port(self) -> Optional[_builtins.int]:
+        """
+        The SSH port. Default 22.
+        """
+        return pulumi.get(self, "port")
+
+    @port.setter
+    def port(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "port", value)
+
+    @_builtins.property
+    @pulumi.getter(name="privateKey")
+    def private_key(self) -> Optional[_builtins.str]:
+        """
+        The contents of an OpenSSH private key (takes preference over the password).
+        """
+        return pulumi.get(self, "private_key")
+
+    @private_key.setter
+    def private_key(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "private_key", value)
+
+    @_builtins.property
+    @pulumi.getter(name="privateKeyPassword")
+    def private_key_password(self) -> Optional[_builtins.str]:
+        """
+        The passphrase of an encrypted privateKey.
+        """
+        return pulumi.get(self, "private_key_password")
+
+    @private_key_password.setter
+    def private_key_password(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "private_key_password", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def proxy(self) -> Optional['ProxyConnection']:
+        """
+        One bastion hop to reach the host through.
+        """
+        return pulumi.get(self, "proxy")
+
+    @proxy.setter
+    def proxy(self, value: Optional['ProxyConnection']):
+        pulumi.set(self, "proxy", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def user(self) -> Optional[_builtins.str]:
+        """
+        The login user. Default "root"; a non-root user needs passwordless sudo.
+        """
+        return pulumi.get(self, "user")
+
+    @user.setter
+    def user(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "user", value)
+
 
 class ConnectionArgsDict(TypedDict):
     """
@@ -266,6 +517,150 @@ class ConnectionArgs:
         pulumi.set(self, "user", value)
 
 
+class FirewallArgsDict(TypedDict):
+    """
+    A node's nftables firewall: its table, named sets and accept rules.
+    """
+    rules: pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]
+    """
+    Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+    """
+    sets: pulumi.Input[Mapping[str, pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]]
+    """
+    Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+    """
+    table: pulumi.Input[_builtins.str]
+    """
+    The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+    """
+
+@pulumi.input_type
+class FirewallArgs:
+    def __init__(__self__, *,
+                 rules: pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]],
+                 sets: pulumi.Input[Mapping[str, pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]],
+                 table: pulumi.Input[_builtins.str]):
+        """
+        A node's nftables firewall: its table, named sets and accept rules.
+
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] rules: Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+        :param pulumi.Input[Mapping[str, pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]] sets: Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+        :param pulumi.Input[_builtins.str] table: The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+        """
+        pulumi.set(__self__, "rules", rules)
+        pulumi.set(__self__, "sets", sets)
+        pulumi.set(__self__, "table", table)
+
+    @_builtins.property
+    @pulumi.getter
+    def rules(self) -> pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]:
+        """
+        Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+        """
+        return pulumi.get(self, "rules")
+
+    @rules.setter
+    def rules(self, value: pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]):
+        pulumi.set(self, "rules", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def sets(self) -> pulumi.Input[Mapping[str, pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]]:
+        """
+        Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+        """
+        return pulumi.get(self, "sets")
+
+    @sets.setter
+    def sets(self, value: pulumi.Input[Mapping[str, pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]]):
+        pulumi.set(self, "sets", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def table(self) -> pulumi.Input[_builtins.str]:
+        """
+        The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+        """
+        return pulumi.get(self, "table")
+
+    @table.setter
+    def table(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "table", value)
+
+
+class GroupDeclarationDict(TypedDict):
+    """
+    A group as the mesh sees it.
+    """
+    name: _builtins.str
+    """
+    Group name.
+    """
+    description: NotRequired[_builtins.str]
+    """
+    Free text.
+    """
+    members: NotRequired[Sequence[_builtins.str]]
+    """
+    Hostnames of the member nodes.
+    """
+
+@pulumi.input_type
+class GroupDeclaration:
+    def __init__(__self__, *,
+                 name: _builtins.str,
+                 description: Optional[_builtins.str] = None,
+                 members: Optional[Sequence[_builtins.str]] = None):
+        """
+        A group as the mesh sees it.
+
+        :param _builtins.str name: Group name.
+        :param _builtins.str description: Free text.
+        :param Sequence[_builtins.str] members: Hostnames of the member nodes.
+        """
+        pulumi.set(__self__, "name", name)
+        if description is not None:
+            pulumi.set(__self__, "description", description)
+        if members is not None:
+            pulumi.set(__self__, "members", members)
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> _builtins.str:
+        """
+        Group name.
+        """
+        return pulumi.get(self, "name")
+
+    @name.setter
+    def name(self, value: _builtins.str):
+        pulumi.set(self, "name", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def description(self) -> Optional[_builtins.str]:
+        """
+        Free text.
+        """
+        return pulumi.get(self, "description")
+
+    @description.setter
+    def description(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "description", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def members(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        Hostnames of the member nodes.
+        """
+        return pulumi.get(self, "members")
+
+    @members.setter
+    def members(self, value: Optional[Sequence[_builtins.str]]):
+        pulumi.set(self, "members", value)
+
+
 class GroupDeclarationArgsDict(TypedDict):
     """
     A group as the mesh sees it.
@@ -405,20 +800,28 @@ class HostFilesArgsDict(TypedDict):
     """
     The wg-quick file: "as planned", or "differs from the plan" / "missing" after a refresh.
     """
+    firewall: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+    """
 
 @pulumi.input_type
 class HostFilesArgs:
     def __init__(__self__, *,
                  unit: pulumi.Input[_builtins.str],
-                 wg_quick_conf: pulumi.Input[_builtins.str]):
+                 wg_quick_conf: pulumi.Input[_builtins.str],
+                 firewall: pulumi.Input[Optional[_builtins.str]] = None):
         """
         The state of a node's persistent WireGuard files.
 
         :param pulumi.Input[_builtins.str] unit: `systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.
         :param pulumi.Input[_builtins.str] wg_quick_conf: The wg-quick file: "as planned", or "differs from the plan" / "missing" after a refresh.
+        :param pulumi.Input[_builtins.str] firewall: The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
         """
         pulumi.set(__self__, "unit", unit)
         pulumi.set(__self__, "wg_quick_conf", wg_quick_conf)
+        if firewall is not None:
+            pulumi.set(__self__, "firewall", firewall)
 
     @_builtins.property
     @pulumi.getter
@@ -443,6 +846,18 @@ class HostFilesArgs:
     @wg_quick_conf.setter
     def wg_quick_conf(self, value: pulumi.Input[_builtins.str]):
         pulumi.set(self, "wg_quick_conf", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def firewall(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+        """
+        return pulumi.get(self, "firewall")
+
+    @firewall.setter
+    def firewall(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "firewall", value)
 
 
 class MeshNodeArgsDict(TypedDict):
@@ -617,6 +1032,96 @@ class MeshNodeArgs:
         pulumi.set(self, "ssh_port", value)
 
 
+class NodePolicyTestArgsDict(TypedDict):
+    """
+    A policy test run from this node.
+    """
+    address: pulumi.Input[_builtins.str]
+    """
+    The destination node's mesh IP.
+    """
+    expect: pulumi.Input[_builtins.str]
+    """
+    "allow" or "deny".
+    """
+    port: pulumi.Input[_builtins.str]
+    """
+    "tcp/5432", "udp/53" or "icmp".
+    """
+    result: pulumi.Input[_builtins.str]
+    """
+    "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+    """
+
+@pulumi.input_type
+class NodePolicyTestArgs:
+    def __init__(__self__, *,
+                 address: pulumi.Input[_builtins.str],
+                 expect: pulumi.Input[_builtins.str],
+                 port: pulumi.Input[_builtins.str],
+                 result: pulumi.Input[_builtins.str]):
+        """
+        A policy test run from this node.
+
+        :param pulumi.Input[_builtins.str] address: The destination node's mesh IP.
+        :param pulumi.Input[_builtins.str] expect: "allow" or "deny".
+        :param pulumi.Input[_builtins.str] port: "tcp/5432", "udp/53" or "icmp".
+        :param pulumi.Input[_builtins.str] result: "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+        """
+        pulumi.set(__self__, "address", address)
+        pulumi.set(__self__, "expect", expect)
+        pulumi.set(__self__, "port", port)
+        pulumi.set(__self__, "result", result)
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> pulumi.Input[_builtins.str]:
+        """
+        The destination node's mesh IP.
+        """
+        return pulumi.get(self, "address")
+
+    @address.setter
+    def address(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "address", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def expect(self) -> pulumi.Input[_builtins.str]:
+        """
+        "allow" or "deny".
+        """
+        return pulumi.get(self, "expect")
+
+    @expect.setter
+    def expect(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "expect", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def port(self) -> pulumi.Input[_builtins.str]:
+        """
+        "tcp/5432", "udp/53" or "icmp".
+        """
+        return pulumi.get(self, "port")
+
+    @port.setter
+    def port(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "port", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def result(self) -> pulumi.Input[_builtins.str]:
+        """
+        "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+        """
+        return pulumi.get(self, "result")
+
+    @result.setter
+    def result(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "result", value)
+
+
 class PeerArgsDict(TypedDict):
     """
     One WireGuard peer of a node.
@@ -709,6 +1214,349 @@ class PeerArgs:
         pulumi.set(self, "persistent_keepalive", value)
 
 
+class PlanNodeDict(TypedDict):
+    """
+    A node as getMeshPlan takes it.
+    """
+    hostname: _builtins.str
+    """
+    Mesh node name.
+    """
+    ssh_host: _builtins.str
+    """
+    The node's SSH host: the default endpoint host its peers dial.
+    """
+    behind_nat: NotRequired[_builtins.bool]
+    """
+    NAT override of the node.
+    """
+    listen_port: NotRequired[_builtins.int]
+    """
+    WireGuard listen port of this node.
+    """
+    mesh_ip: NotRequired[_builtins.str]
+    """
+    Explicit mesh IPv4 address, if any.
+    """
+    public_endpoint: NotRequired[_builtins.str]
+    """
+    "host:port" peers dial.
+    """
+    public_key: NotRequired[_builtins.str]
+    """
+    The node's WireGuard public key; optional (without it the plan leaves the key out).
+    """
+    routable_networks: NotRequired[Sequence[_builtins.str]]
+    """
+    Networks behind this node.
+    """
+    ssh_port: NotRequired[_builtins.int]
+    """
+    The SSH port.
+    """
+
+@pulumi.input_type
+class PlanNode:
+    def __init__(__self__, *,
+                 hostname: _builtins.str,
+                 ssh_host: _builtins.str,
+                 behind_nat: Optional[_builtins.bool] = None,
+                 listen_port: Optional[_builtins.int] = None,
+                 mesh_ip: Optional[_builtins.str] = None,
+                 public_endpoint: Optional[_builtins.str] = None,
+                 public_key: Optional[_builtins.str] = None,
+                 routable_networks: Optional[Sequence[_builtins.str]] = None,
+                 ssh_port: Optional[_builtins.int] = None):
+        """
+        A node as getMeshPlan takes it.
+
+        :param _builtins.str hostname: Mesh node name.
+        :param _builtins.str ssh_host: The node's SSH host: the default endpoint host its peers dial.
+        :param _builtins.bool behind_nat: NAT override of the node.
+        :param _builtins.int listen_port: WireGuard listen port of this node.
+        :param _builtins.str mesh_ip: Explicit mesh IPv4 address, if any.
+        :param _builtins.str public_endpoint: "host:port" peers dial.
+        :param _builtins.str public_key: The node's WireGuard public key; optional (without it the plan leaves the key out).
+        :param Sequence[_builtins.str] routable_networks: Networks behind this node.
+        :param _builtins.int ssh_port: The SSH port.
+        """
+        pulumi.set(__self__, "hostname", hostname)
+        pulumi.set(__self__, "ssh_host", ssh_host)
+        if behind_nat is not None:
+            pulumi.set(__self__, "behind_nat", behind_nat)
+        if listen_port is not None:
+            pulumi.set(__self__, "listen_port", listen_port)
+        if mesh_ip is not None:
+            pulumi.set(__self__, "mesh_ip", mesh_ip)
+        if public_endpoint is not None:
+            pulumi.set(__self__, "public_endpoint", public_endpoint)
+        if public_key is not None:
+            pulumi.set(__self__, "public_key", public_key)
+        if routable_networks is not None:
+            pulumi.set(__self__, "routable_networks", routable_networks)
+        if ssh_port is not None:
+            pulumi.set(__self__, "ssh_port", ssh_port)
+
+    @_builtins.property
+    @pulumi.getter
+    def hostname(self) -> _builtins.str:
+        """
+        Mesh node name.
+        """
+        return pulumi.get(self, "hostname")
+
+    @hostname.setter
+    def hostname(self, value: _builtins.str):
+        pulumi.set(self, "hostname", value)
+
+    @_builtins.property
+    @pulumi.getter(name="sshHost")
+    def ssh_host(self) -> _builtins.str:
+        """
+        The node's SSH host: the default endpoint host its peers dial.
+        """
+        return pulumi.get(self, "ssh_host")
+
+    @ssh_host.setter
+    def ssh_host(self, value: _builtins.str):
+        pulumi.set(self, "ssh_host", value)
+
+    @_builtins.property
+    @pulumi.getter(name="behindNat")
+    def behind_nat(self) -> Optional[_builtins.bool]:
+        """
+        NAT override of the node.
+        """
+        return pulumi.get(self, "behind_nat")
+
+    @behind_nat.setter
+    def behind_nat(self, value: Optional[_builtins.bool]):
+        pulumi.set(self, "behind_nat", value)
+
+    @_builtins.property
+    @pulumi.getter(name="listenPort")
+    def listen_port(self) -> Optional[_builtins.int]:
+        """
+        WireGuard listen port of this node.
+        """
+        return pulumi.get(self, "listen_port")
+
+    @listen_port.setter
+    def listen_port(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "listen_port", value)
+
+    @_builtins.property
+    @pulumi.getter(name="meshIp")
+    def mesh_ip(self) -> Optional[_builtins.str]:
+        """
+        Explicit mesh IPv4 address, if any.
+        """
+        return pulumi.get(self, "mesh_ip")
+
+    @mesh_ip.setter
+    def mesh_ip(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "mesh_ip", value)
+
+    @_builtins.property
+    @pulumi.getter(name="publicEndpoint")
+    def public_endpoint(self) -> Optional[_builtins.str]:
+        """
+        "host:port" peers dial.
+        """
+        return pulumi.get(self, "public_endpoint")
+
+    @public_endpoint.setter
+    def public_endpoint(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "public_endpoint", value)
+
+    @_builtins.property
+    @pulumi.getter(name="publicKey")
+    def public_key(self) -> Optional[_builtins.str]:
+        """
+        The node's WireGuard public key; optional (without it the plan leaves the key out).
+        """
+        return pulumi.get(self, "public_key")
+
+    @public_key.setter
+    def public_key(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "public_key", value)
+
+    @_builtins.property
+    @pulumi.getter(name="routableNetworks")
+    def routable_networks(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        Networks behind this node.
+        """
+        return pulumi.get(self, "routable_networks")
+
+    @routable_networks.setter
+    def routable_networks(self, value: Optional[Sequence[_builtins.str]]):
+        pulumi.set(self, "routable_networks", value)
+
+    @_builtins.property
+    @pulumi.getter(name="sshPort")
+    def ssh_port(self) -> Optional[_builtins.int]:
+        """
+        The SSH port.
+        """
+        return pulumi.get(self, "ssh_port")
+
+    @ssh_port.setter
+    def ssh_port(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "ssh_port", value)
+
+
+class PolicyDeclarationDict(TypedDict):
+    """
+    A policy as the mesh sees it.
+    """
+    from_groups: Sequence[_builtins.str]
+    """
+    Names of the groups whose members may reach the members of toGroups.
+    """
+    name: _builtins.str
+    """
+    Policy name.
+    """
+    to_groups: Sequence[_builtins.str]
+    """
+    Names of the groups reached.
+    """
+    allow_mesh_ips: NotRequired[_builtins.bool]
+    """
+    From-members may reach to-members' mesh IPs (default true).
+    """
+    allow_routable_networks: NotRequired[_builtins.bool]
+    """
+    From-members get the to-members' routable networks (default false).
+    """
+    description: NotRequired[_builtins.str]
+    """
+    Free text.
+    """
+    ports: NotRequired[Sequence[_builtins.str]]
+    """
+    Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+    """
+
+@pulumi.input_type
+class PolicyDeclaration:
+    def __init__(__self__, *,
+                 from_groups: Sequence[_builtins.str],
+                 name: _builtins.str,
+                 to_groups: Sequence[_builtins.str],
+                 allow_mesh_ips: Optional[_builtins.bool] = None,
+                 allow_routable_networks: Optional[_builtins.bool] = None,
+                 description: Optional[_builtins.str] = None,
+                 ports: Optional[Sequence[_builtins.str]] = None):
+        """
+        A policy as the mesh sees it.
+
+        :param Sequence[_builtins.str] from_groups: Names of the groups whose members may reach the members of toGroups.
+        :param _builtins.str name: Policy name.
+        :param Sequence[_builtins.str] to_groups: Names of the groups reached.
+        :param _builtins.bool allow_mesh_ips: From-members may reach to-members' mesh IPs (default true).
+        :param _builtins.bool allow_routable_networks: From-members get the to-members' routable networks (default false).
+        :param _builtins.str description: Free text.
+        :param Sequence[_builtins.str] ports: Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+        """
+        pulumi.set(__self__, "from_groups", from_groups)
+        pulumi.set(__self__, "name", name)
+        pulumi.set(__self__, "to_groups", to_groups)
+        if allow_mesh_ips is not None:
+            pulumi.set(__self__, "allow_mesh_ips", allow_mesh_ips)
+        if allow_routable_networks is not None:
+            pulumi.set(__self__, "allow_routable_networks", allow_routable_networks)
+        if description is not None:
+            pulumi.set(__self__, "description", description)
+        if ports is not None:
+            pulumi.set(__self__, "ports", ports)
+
+    @_builtins.property
+    @pulumi.getter(name="fromGroups")
+    def from_groups(self) -> Sequence[_builtins.str]:
+        """
+        Names of the groups whose members may reach the members of toGroups.
+        """
+        return pulumi.get(self, "from_groups")
+
+    @from_groups.setter
+    def from_groups(self, value: Sequence[_builtins.str]):
+        pulumi.set(self, "from_groups", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> _builtins.str:
+        """
+        Policy name.
+        """
+        return pulumi.get(self, "name")
+
+    @name.setter
+    def name(self, value: _builtins.str):
+        pulumi.set(self, "name", value)
+
+    @_builtins.property
+    @pulumi.getter(name="toGroups")
+    def to_groups(self) -> Sequence[_builtins.str]:
+        """
+        Names of the groups reached.
+        """
+        return pulumi.get(self, "to_groups")
+
+    @to_groups.setter
+    def to_groups(self, value: Sequence[_builtins.str]):
+        pulumi.set(self, "to_groups", value)
+
+    @_builtins.property
+    @pulumi.getter(name="allowMeshIps")
+    def allow_mesh_ips(self) -> Optional[_builtins.bool]:
+        """
+        From-members may reach to-members' mesh IPs (default true).
+        """
+        return pulumi.get(self, "allow_mesh_ips")
+
+    @allow_mesh_ips.setter
+    def allow_mesh_ips(self, value: Optional[_builtins.bool]):
+        pulumi.set(self, "allow_mesh_ips", value)
+
+    @_builtins.property
+    @pulumi.getter(name="allowRoutableNetworks")
+    def allow_routable_networks(self) -> Optional[_builtins.bool]:
+        """
+        From-members get the to-members' routable networks (default false).
+        """
+        return pulumi.get(self, "allow_routable_networks")
+
+    @allow_routable_networks.setter
+    def allow_routable_networks(self, value: Optional[_builtins.bool]):
+        pulumi.set(self, "allow_routable_networks", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def description(self) -> Optional[_builtins.str]:
+        """
+        Free text.
+        """
+        return pulumi.get(self, "description")
+
+    @description.setter
+    def description(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "description", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def ports(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+        """
+        return pulumi.get(self, "ports")
+
+    @ports.setter
+    def ports(self, value: Optional[Sequence[_builtins.str]]):
+        pulumi.set(self, "ports", value)
+
+
 class PolicyDeclarationArgsDict(TypedDict):
     """
     A policy as the mesh sees it.
@@ -737,6 +1585,10 @@ class PolicyDeclarationArgsDict(TypedDict):
     """
     Free text.
     """
+    ports: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]]
+    """
+    Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+    """
 
 @pulumi.input_type
 class PolicyDeclarationArgs:
@@ -746,7 +1598,8 @@ class PolicyDeclarationArgs:
                  to_groups: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
                  allow_mesh_ips: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_routable_networks: pulumi.Input[Optional[_builtins.bool]] = None,
-                 description: pulumi.Input[Optional[_builtins.str]] = None):
+                 description: pulumi.Input[Optional[_builtins.str]] = None,
+                 ports: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None):
         """
         A policy as the mesh sees it.
 
@@ -756,6 +1609,7 @@ class PolicyDeclarationArgs:
         :param pulumi.Input[_builtins.bool] allow_mesh_ips: From-members may reach to-members' mesh IPs (default true).
         :param pulumi.Input[_builtins.bool] allow_routable_networks: From-members get the to-members' routable networks (default false).
         :param pulumi.Input[_builtins.str] description: Free text.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ports: Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
         """
         pulumi.set(__self__, "from_groups", from_groups)
         pulumi.set(__self__, "name", name)
@@ -766,6 +1620,8 @@ class PolicyDeclarationArgs:
             pulumi.set(__self__, "allow_routable_networks", allow_routable_networks)
         if description is not None:
             pulumi.set(__self__, "description", description)
+        if ports is not None:
+            pulumi.set(__self__, "ports", ports)
 
     @_builtins.property
     @pulumi.getter(name="fromGroups")
@@ -838,6 +1694,373 @@ class PolicyDeclarationArgs:
     @description.setter
     def description(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "description", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def ports(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+        """
+        return pulumi.get(self, "ports")
+
+    @ports.setter
+    def ports(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "ports", value)
+
+
+class PolicyTestArgsDict(TypedDict):
+    """
+    A policy test: may `from` open a connection to `to` on `port`?
+    """
+    expect: pulumi.Input[_builtins.str]
+    """
+    "allow" or "deny".
+    """
+    from_: pulumi.Input[_builtins.str]
+    """
+    Source node (hostname).
+    """
+    port: pulumi.Input[_builtins.str]
+    """
+    "tcp/5432", "udp/53" or "icmp".
+    """
+    to: pulumi.Input[_builtins.str]
+    """
+    Destination node (hostname); the probe goes to its mesh IP.
+    """
+
+@pulumi.input_type
+class PolicyTestArgs:
+    def __init__(__self__, *,
+                 expect: pulumi.Input[_builtins.str],
+                 from_: pulumi.Input[_builtins.str],
+                 port: pulumi.Input[_builtins.str],
+                 to: pulumi.Input[_builtins.str]):
+        """
+        A policy test: may `from` open a connection to `to` on `port`?
+
+        :param pulumi.Input[_builtins.str] expect: "allow" or "deny".
+        :param pulumi.Input[_builtins.str] from_: Source node (hostname).
+        :param pulumi.Input[_builtins.str] port: "tcp/5432", "udp/53" or "icmp".
+        :param pulumi.Input[_builtins.str] to: Destination node (hostname); the probe goes to its mesh IP.
+        """
+        pulumi.set(__self__, "expect", expect)
+        pulumi.set(__self__, "from_", from_)
+        pulumi.set(__self__, "port", port)
+        pulumi.set(__self__, "to", to)
+
+    @_builtins.property
+    @pulumi.getter
+    def expect(self) -> pulumi.Input[_builtins.str]:
+        """
+        "allow" or "deny".
+        """
+        return pulumi.get(self, "expect")
+
+    @expect.setter
+    def expect(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "expect", value)
+
+    @_builtins.property
+    @pulumi.getter(name="from")
+    def from_(self) -> pulumi.Input[_builtins.str]:
+        """
+        Source node (hostname).
+        """
+        return pulumi.get(self, "from_")
+
+    @from_.setter
+    def from_(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "from_", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def port(self) -> pulumi.Input[_builtins.str]:
+        """
+        "tcp/5432", "udp/53" or "icmp".
+        """
+        return pulumi.get(self, "port")
+
+    @port.setter
+    def port(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "port", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def to(self) -> pulumi.Input[_builtins.str]:
+        """
+        Destination node (hostname); the probe goes to its mesh IP.
+        """
+        return pulumi.get(self, "to")
+
+    @to.setter
+    def to(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "to", value)
+
+
+class PresharedKeyArgsDict(TypedDict):
+    """
+    One pair's preshared key and its id.
+    """
+    id: pulumi.Input[_builtins.str]
+    """
+    8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+    """
+    key: pulumi.Input[_builtins.str]
+    """
+    The pair's WireGuard preshared key (as `wg genpsk` prints it).
+    """
+
+@pulumi.input_type
+class PresharedKeyArgs:
+    def __init__(__self__, *,
+                 id: pulumi.Input[_builtins.str],
+                 key: pulumi.Input[_builtins.str]):
+        """
+        One pair's preshared key and its id.
+
+        :param pulumi.Input[_builtins.str] id: 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+        :param pulumi.Input[_builtins.str] key: The pair's WireGuard preshared key (as `wg genpsk` prints it).
+        """
+        pulumi.set(__self__, "id", id)
+        pulumi.set(__self__, "key", key)
+
+    @_builtins.property
+    @pulumi.getter
+    def id(self) -> pulumi.Input[_builtins.str]:
+        """
+        8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+        """
+        return pulumi.get(self, "id")
+
+    @id.setter
+    def id(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "id", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def key(self) -> pulumi.Input[_builtins.str]:
+        """
+        The pair's WireGuard preshared key (as `wg genpsk` prints it).
+        """
+        return pulumi.get(self, "key")
+
+    @key.setter
+    def key(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "key", value)
+
+
+class ProxyConnectionDict(TypedDict):
+    """
+    A bastion host the connection goes through.
+    """
+    host: _builtins.str
+    """
+    The address of the host to connect to.
+    """
+    agent_socket_path: NotRequired[_builtins.str]
+    """
+    The SSH agent socket; default $SSH_AUTH_SOCK when no other credential is given.
+    """
+    dial_error_limit: NotRequired[_builtins.int]
+    """
+    Max dial errors before giving up; -1 = unlimited. Default 10.
+    """
+    host_key: NotRequired[_builtins.str]
+    """
+    The host key the host must present ("ssh-ed25519 AAAA…" or the base64 blob). Without it, known_hosts ($WGMESH_KNOWN_HOSTS or ~/.ssh/known_hosts) is used.
+    """
+    password: NotRequired[_builtins.str]
+    """
+    The login password.
+    """
+    per_dial_timeout: NotRequired[_builtins.int]
+    """
+    Max seconds per dial attempt (TCP + handshake + auth); 0 = no maximum. Default 15.
+    """
+    port: NotRequired[_builtins.int]
+    """
+    The SSH port. Default 22.
+    """
+    private_key: NotRequired[_builtins.str]
+    """
+    The contents of an OpenSSH private key (takes preference over the password).
+    """
+    private_key_password: NotRequired[_builtins.str]
+    """
+    The passphrase of an encrypted privateKey.
+    """
+    user: NotRequired[_builtins.str]
+    """
+    The login user. Default "root"; a non-root user needs passwordless sudo.
+    """
+
+@pulumi.input_type
+class ProxyConnection:
+    def __init__(__self__, *,
+                 host: _builtins.str,
+                 agent_socket_path: Optional[_builtins.str] = None,
+                 dial_error_limit: Optional[_builtins.int] = None,
+                 host_key: Optional[_builtins.str] = None,
+                 password: Optional[_builtins.str] = None,
+                 per_dial_timeout: Optional[_builtins.int] = None,
+                 port: Optional[_builtins.int] = None,
+                 private_key: Optional[_builtins.str] = None,
+                 private_key_password: Optional[_builtins.str] = None,
+                 user: Optional[_builtins.str] = None):
+        """
+        A bastion host the connection goes through.
+
+        :param _builtins.str host: The address of the host to connect to.
+        :param _builtins.str agent_socket_path: The SSH agent socket; default $SSH_AUTH_SOCK when no other credential is given.
+        :param _builtins.int dial_error_limit: Max dial errors before giving up; -1 = unlimited. Default 10.
+        :param _builtins.str host_key: The host key the host must present ("ssh-ed25519 AAAA…" or the base64 blob). Without it, known_hosts ($WGMESH_KNOWN_HOSTS or ~/.ssh/known_hosts) is used.
+        :param _builtins.str password: The login password.
+        :param _builtins.int per_dial_timeout: Max seconds per dial attempt (TCP + handshake + auth); 0 = no maximum. Default 15.
+        :param _builtins.int port: The SSH port. Default 22.
+        :param _builtins.str private_key: The contents of an OpenSSH private key (takes preference over the password).
+        :param _builtins.str private_key_password: The passphrase of an encrypted privateKey.
+        :param _builtins.str user: The login user. Default "root"; a non-root user needs passwordless sudo.
+        """
+        pulumi.set(__self__, "host", host)
+        if agent_socket_path is not None:
+            pulumi.set(__self__, "agent_socket_path", agent_socket_path)
+        if dial_error_limit is not None:
+            pulumi.set(__self__, "dial_error_limit", dial_error_limit)
+        if host_key is not None:
+            pulumi.set(__self__, "host_key", host_key)
+        if password is not None:
+            pulumi.set(__self__, "password", password)
+        if per_dial_timeout is not None:
+            pulumi.set(__self__, "per_dial_timeout", per_dial_timeout)
+        if port is not None:
+            pulumi.set(__self__, "port", port)
+        if private_key is not None:
+            pulumi.set(__self__, "private_key", private_key)
+        if private_key_password is not None:
+            pulumi.set(__self__, "private_key_password", private_key_password)
+        if user is not None:
+            pulumi.set(__self__, "user", user)
+
+    @_builtins.property
+    @pulumi.getter
+    def host(self) -> _builtins.str:
+        """
+        The address of the host to connect to.
+        """
+        return pulumi.get(self, "host")
+
+    @host.setter
+    def host(self, value: _builtins.str):
+        pulumi.set(self, "host", value)
+
+    @_builtins.property
+    @pulumi.getter(name="agentSocketPath")
+    def agent_socket_path(self) -> Optional[_builtins.str]:
+        """
+        The SSH agent socket; default $SSH_AUTH_SOCK when no other credential is given.
+        """
+        return pulumi.get(self, "agent_socket_path")
+
+    @agent_socket_path.setter
+    def agent_socket_path(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "agent_socket_path", value)
+
+    @_builtins.property
+    @pulumi.getter(name="dialErrorLimit")
+    def dial_error_limit(self) -> Optional[_builtins.int]:
+        """
+        Max dial errors before giving up; -1 = unlimited. Default 10.
+        """
+        return pulumi.get(self, "dial_error_limit")
+
+    @dial_error_limit.setter
+    def dial_error_limit(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "dial_error_limit", value)
+
+    @_builtins.property
+    @pulumi.getter(name="hostKey")
+    def host_key(self) -> Optional[_builtins.str]:
+        """
+        The host key the host must present ("ssh-ed25519 AAAA…" or the base64 blob). Without it, known_hosts ($WGMESH_KNOWN_HOSTS or ~/.ssh/known_hosts) is used.
+        """
+        return pulumi.get(self, "host_key")
+
+    @host_key.setter
+    def host_key(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "host_key", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def password(self) -> Optional[_builtins.str]:
+        """
+        The login password.
+        """
+        return pulumi.get(self, "password")
+
+    @password.setter
+    def password(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "password", value)
+
+    @_builtins.property
+    @pulumi.getter(name="perDialTimeout")
+    def per_dial_timeout(self) -> Optional[_builtins.int]:
+        """
+        Max seconds per dial attempt (TCP + handshake + auth); 0 = no maximum. Default 15.
+        """
+        return pulumi.get(self, "per_dial_timeout")
+
+    @per_dial_timeout.setter
+    def per_dial_timeout(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "per_dial_timeout", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def port(self) -> Optional[_builtins.int]:
+        """
+        The SSH port. Default 22.
+        """
+        return pulumi.get(self, "port")
+
+    @port.setter
+    def port(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "port", value)
+
+    @_builtins.property
+    @pulumi.getter(name="privateKey")
+    def private_key(self) -> Optional[_builtins.str]:
+        """
+        The contents of an OpenSSH private key (takes preference over the password).
+        """
+        return pulumi.get(self, "private_key")
+
+    @private_key.setter
+    def private_key(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "private_key", value)
+
+    @_builtins.property
+    @pulumi.getter(name="privateKeyPassword")
+    def private_key_password(self) -> Optional[_builtins.str]:
+        """
+        The passphrase of an encrypted privateKey.
+        """
+        return pulumi.get(self, "private_key_password")
+
+    @private_key_password.setter
+    def private_key_password(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "private_key_password", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def user(self) -> Optional[_builtins.str]:
+        """
+        The login user. Default "root"; a non-root user needs passwordless sudo.
+        """
+        return pulumi.get(self, "user")
+
+    @user.setter
+    def user(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "user", value)
 
 
 class ProxyConnectionArgsDict(TypedDict):

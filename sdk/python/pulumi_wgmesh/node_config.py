@@ -32,9 +32,11 @@ class NodeConfigArgs:
                  peers: pulumi.Input[Mapping[str, pulumi.Input['PeerArgs']]],
                  public_key: pulumi.Input[_builtins.str],
                  routes: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
-                 health_check: pulumi.Input[Optional['HealthCheckArgs']] = None,
+                 firewall: pulumi.Input[Optional['FirewallArgs']] = None,
                  host_files: pulumi.Input[Optional['HostFilesArgs']] = None,
                  mtu: pulumi.Input[Optional[_builtins.int]] = None,
+                 policy_tests: pulumi.Input[Optional[Mapping[str, pulumi.Input['NodePolicyTestArgs']]]] = None,
+                 preshared_keys: pulumi.Input[Optional[Mapping[str, pulumi.Input['PresharedKeyArgs']]]] = None,
                  private_key: pulumi.Input[Optional[_builtins.str]] = None):
         """
         The set of arguments for constructing a NodeConfig resource.
@@ -50,9 +52,11 @@ class NodeConfigArgs:
         :param pulumi.Input[Mapping[str, pulumi.Input['PeerArgs']]] peers: Peers keyed by hostname.
         :param pulumi.Input[_builtins.str] public_key: The node's public key.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] routes: Routes to the peers' routable networks through the interface.
-        :param pulumi.Input['HealthCheckArgs'] health_check: The health gate after each change (the Mesh's healthCheck).
+        :param pulumi.Input['FirewallArgs'] firewall: The node's firewall when the policies are enforced (absent: none): `pulumi preview --diff` shows per node the rules and set members added or removed; a refresh reports the live table.
         :param pulumi.Input['HostFilesArgs'] host_files: What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift.
         :param pulumi.Input[_builtins.int] mtu: Interface MTU.
+        :param pulumi.Input[Mapping[str, pulumi.Input['NodePolicyTestArgs']]] policy_tests: The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
+        :param pulumi.Input[Mapping[str, pulumi.Input['PresharedKeyArgs']]] preshared_keys: Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
         :param pulumi.Input[_builtins.str] private_key: The node's private key (secret); absent with keyOnHost.
         """
         pulumi.set(__self__, "address", address)
@@ -66,12 +70,16 @@ class NodeConfigArgs:
         pulumi.set(__self__, "peers", peers)
         pulumi.set(__self__, "public_key", public_key)
         pulumi.set(__self__, "routes", routes)
-        if health_check is not None:
-            pulumi.set(__self__, "health_check", health_check)
+        if firewall is not None:
+            pulumi.set(__self__, "firewall", firewall)
         if host_files is not None:
             pulumi.set(__self__, "host_files", host_files)
         if mtu is not None:
             pulumi.set(__self__, "mtu", mtu)
+        if policy_tests is not None:
+            pulumi.set(__self__, "policy_tests", policy_tests)
+        if preshared_keys is not None:
+            pulumi.set(__self__, "preshared_keys", preshared_keys)
         if private_key is not None:
             pulumi.set(__self__, "private_key", private_key)
 
@@ -208,16 +216,16 @@ class NodeConfigArgs:
         pulumi.set(self, "routes", value)
 
     @_builtins.property
-    @pulumi.getter(name="healthCheck")
-    def health_check(self) -> pulumi.Input[Optional['HealthCheckArgs']]:
+    @pulumi.getter
+    def firewall(self) -> pulumi.Input[Optional['FirewallArgs']]:
         """
-        The health gate after each change (the Mesh's healthCheck).
+        The node's firewall when the policies are enforced (absent: none): `pulumi preview --diff` shows per node the rules and set members added or removed; a refresh reports the live table.
         """
-        return pulumi.get(self, "health_check")
+        return pulumi.get(self, "firewall")
 
-    @health_check.setter
-    def health_check(self, value: pulumi.Input[Optional['HealthCheckArgs']]):
-        pulumi.set(self, "health_check", value)
+    @firewall.setter
+    def firewall(self, value: pulumi.Input[Optional['FirewallArgs']]):
+        pulumi.set(self, "firewall", value)
 
     @_builtins.property
     @pulumi.getter(name="hostFiles")
@@ -244,6 +252,30 @@ class NodeConfigArgs:
         pulumi.set(self, "mtu", value)
 
     @_builtins.property
+    @pulumi.getter(name="policyTests")
+    def policy_tests(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input['NodePolicyTestArgs']]]]:
+        """
+        The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
+        """
+        return pulumi.get(self, "policy_tests")
+
+    @policy_tests.setter
+    def policy_tests(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input['NodePolicyTestArgs']]]]):
+        pulumi.set(self, "policy_tests", value)
+
+    @_builtins.property
+    @pulumi.getter(name="presharedKeys")
+    def preshared_keys(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input['PresharedKeyArgs']]]]:
+        """
+        Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
+        """
+        return pulumi.get(self, "preshared_keys")
+
+    @preshared_keys.setter
+    def preshared_keys(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input['PresharedKeyArgs']]]]):
+        pulumi.set(self, "preshared_keys", value)
+
+    @_builtins.property
     @pulumi.getter(name="privateKey")
     def private_key(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
@@ -264,8 +296,8 @@ class NodeConfig(pulumi.CustomResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  address: pulumi.Input[Optional[_builtins.str]] = None,
                  connection: pulumi.Input[Optional[Union['ConnectionArgs', 'ConnectionArgsDict', 'outputs.Connection']]] = None,
+                 firewall: pulumi.Input[Optional[Union['FirewallArgs', 'FirewallArgsDict', 'outputs.Firewall']]] = None,
                  forwarding: pulumi.Input[Optional[_builtins.bool]] = None,
-                 health_check: pulumi.Input[Optional[Union['HealthCheckArgs', 'HealthCheckArgsDict', 'outputs.HealthCheck']]] = None,
                  host_files: pulumi.Input[Optional[Union['HostFilesArgs', 'HostFilesArgsDict', 'outputs.HostFiles']]] = None,
                  hostname: pulumi.Input[Optional[_builtins.str]] = None,
                  interface_name: pulumi.Input[Optional[_builtins.str]] = None,
@@ -274,6 +306,8 @@ class NodeConfig(pulumi.CustomResource):
                  mesh: pulumi.Input[Optional[_builtins.str]] = None,
                  mtu: pulumi.Input[Optional[_builtins.int]] = None,
                  peers: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['PeerArgs', 'PeerArgsDict', 'outputs.Peer']]]]] = None,
+                 policy_tests: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['NodePolicyTestArgs', 'NodePolicyTestArgsDict', 'outputs.NodePolicyTest']]]]] = None,
+                 preshared_keys: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['PresharedKeyArgs', 'PresharedKeyArgsDict', 'outputs.PresharedKey']]]]] = None,
                  private_key: pulumi.Input[Optional[_builtins.str]] = None,
                  public_key: pulumi.Input[Optional[_builtins.str]] = None,
                  routes: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
@@ -285,8 +319,8 @@ class NodeConfig(pulumi.CustomResource):
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[_builtins.str] address: Mesh address with the mesh prefix, e.g. "10.99.0.1/16".
         :param pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict', 'outputs.Connection']] connection: SSH connection (secret).
+        :param pulumi.Input[Union['FirewallArgs', 'FirewallArgsDict', 'outputs.Firewall']] firewall: The node's firewall when the policies are enforced (absent: none): `pulumi preview --diff` shows per node the rules and set members added or removed; a refresh reports the live table.
         :param pulumi.Input[_builtins.bool] forwarding: IP forwarding on (the node routes for its routable networks).
-        :param pulumi.Input[Union['HealthCheckArgs', 'HealthCheckArgsDict', 'outputs.HealthCheck']] health_check: The health gate after each change (the Mesh's healthCheck).
         :param pulumi.Input[Union['HostFilesArgs', 'HostFilesArgsDict', 'outputs.HostFiles']] host_files: What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift.
         :param pulumi.Input[_builtins.str] hostname: The node.
         :param pulumi.Input[_builtins.str] interface_name: WireGuard interface name.
@@ -295,6 +329,8 @@ class NodeConfig(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] mesh: Name of the Mesh this belongs to.
         :param pulumi.Input[_builtins.int] mtu: Interface MTU.
         :param pulumi.Input[Mapping[str, pulumi.Input[Union['PeerArgs', 'PeerArgsDict', 'outputs.Peer']]]] peers: Peers keyed by hostname.
+        :param pulumi.Input[Mapping[str, pulumi.Input[Union['NodePolicyTestArgs', 'NodePolicyTestArgsDict', 'outputs.NodePolicyTest']]]] policy_tests: The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
+        :param pulumi.Input[Mapping[str, pulumi.Input[Union['PresharedKeyArgs', 'PresharedKeyArgsDict', 'outputs.PresharedKey']]]] preshared_keys: Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
         :param pulumi.Input[_builtins.str] private_key: The node's private key (secret); absent with keyOnHost.
         :param pulumi.Input[_builtins.str] public_key: The node's public key.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] routes: Routes to the peers' routable networks through the interface.
@@ -325,8 +361,8 @@ class NodeConfig(pulumi.CustomResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  address: pulumi.Input[Optional[_builtins.str]] = None,
                  connection: pulumi.Input[Optional[Union['ConnectionArgs', 'ConnectionArgsDict', 'outputs.Connection']]] = None,
+                 firewall: pulumi.Input[Optional[Union['FirewallArgs', 'FirewallArgsDict', 'outputs.Firewall']]] = None,
                  forwarding: pulumi.Input[Optional[_builtins.bool]] = None,
-                 health_check: pulumi.Input[Optional[Union['HealthCheckArgs', 'HealthCheckArgsDict', 'outputs.HealthCheck']]] = None,
                  host_files: pulumi.Input[Optional[Union['HostFilesArgs', 'HostFilesArgsDict', 'outputs.HostFiles']]] = None,
                  hostname: pulumi.Input[Optional[_builtins.str]] = None,
                  interface_name: pulumi.Input[Optional[_builtins.str]] = None,
@@ -335,6 +371,8 @@ class NodeConfig(pulumi.CustomResource):
                  mesh: pulumi.Input[Optional[_builtins.str]] = None,
                  mtu: pulumi.Input[Optional[_builtins.int]] = None,
                  peers: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['PeerArgs', 'PeerArgsDict', 'outputs.Peer']]]]] = None,
+                 policy_tests: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['NodePolicyTestArgs', 'NodePolicyTestArgsDict', 'outputs.NodePolicyTest']]]]] = None,
+                 preshared_keys: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['PresharedKeyArgs', 'PresharedKeyArgsDict', 'outputs.PresharedKey']]]]] = None,
                  private_key: pulumi.Input[Optional[_builtins.str]] = None,
                  public_key: pulumi.Input[Optional[_builtins.str]] = None,
                  routes: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
@@ -353,10 +391,10 @@ class NodeConfig(pulumi.CustomResource):
             if connection is None and not opts.urn:
                 raise TypeError("Missing required property 'connection'")
             __props__.__dict__["connection"] = None if connection is None else pulumi.Output.secret(connection)
+            __props__.__dict__["firewall"] = firewall
             if forwarding is None and not opts.urn:
                 raise TypeError("Missing required property 'forwarding'")
             __props__.__dict__["forwarding"] = forwarding
-            __props__.__dict__["health_check"] = health_check
             __props__.__dict__["host_files"] = host_files
             if hostname is None and not opts.urn:
                 raise TypeError("Missing required property 'hostname'")
@@ -377,6 +415,8 @@ class NodeConfig(pulumi.CustomResource):
             if peers is None and not opts.urn:
                 raise TypeError("Missing required property 'peers'")
             __props__.__dict__["peers"] = peers
+            __props__.__dict__["policy_tests"] = policy_tests
+            __props__.__dict__["preshared_keys"] = preshared_keys
             __props__.__dict__["private_key"] = None if private_key is None else pulumi.Output.secret(private_key)
             if public_key is None and not opts.urn:
                 raise TypeError("Missing required property 'public_key'")
@@ -384,7 +424,6 @@ class NodeConfig(pulumi.CustomResource):
             if routes is None and not opts.urn:
                 raise TypeError("Missing required property 'routes'")
             __props__.__dict__["routes"] = routes
-            __props__.__dict__["health"] = None
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["connection", "privateKey"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(NodeConfig, __self__).__init__(
@@ -411,9 +450,8 @@ class NodeConfig(pulumi.CustomResource):
 
         __props__.__dict__["address"] = None
         __props__.__dict__["connection"] = None
+        __props__.__dict__["firewall"] = None
         __props__.__dict__["forwarding"] = None
-        __props__.__dict__["health"] = None
-        __props__.__dict__["health_check"] = None
         __props__.__dict__["host_files"] = None
         __props__.__dict__["hostname"] = None
         __props__.__dict__["interface_name"] = None
@@ -422,6 +460,8 @@ class NodeConfig(pulumi.CustomResource):
         __props__.__dict__["mesh"] = None
         __props__.__dict__["mtu"] = None
         __props__.__dict__["peers"] = None
+        __props__.__dict__["policy_tests"] = None
+        __props__.__dict__["preshared_keys"] = None
         __props__.__dict__["private_key"] = None
         __props__.__dict__["public_key"] = None
         __props__.__dict__["routes"] = None
@@ -451,27 +491,19 @@ class NodeConfig(pulumi.CustomResource):
 
     @_builtins.property
     @pulumi.getter
+    def firewall(self) -> pulumi.Output[Optional['outputs.Firewall']]:
+        """
+        The node's firewall when the policies are enforced (absent: none): `pulumi preview --diff` shows per node the rules and set members added or removed; a refresh reports the live table.
+        """
+        return pulumi.get(self, "firewall")
+
+    @_builtins.property
+    @pulumi.getter
     def forwarding(self) -> pulumi.Output[_builtins.bool]:
         """
         IP forwarding on (the node routes for its routable networks).
         """
         return pulumi.get(self, "forwarding")
-
-    @_builtins.property
-    @pulumi.getter
-    def health(self) -> pulumi.Output[Optional['outputs.NodeHealth']]:
-        """
-        Every peer's health as last seen: after create/update (with the health gate's verdicts) and at refresh.
-        """
-        return pulumi.get(self, "health")
-
-    @_builtins.property
-    @pulumi.getter(name="healthCheck")
-    def health_check(self) -> pulumi.Output[Optional['outputs.HealthCheck']]:
-        """
-        The health gate after each change (the Mesh's healthCheck).
-        """
-        return pulumi.get(self, "health_check")
 
     @_builtins.property
     @pulumi.getter(name="hostFiles")
@@ -536,6 +568,22 @@ class NodeConfig(pulumi.CustomResource):
         Peers keyed by hostname.
         """
         return pulumi.get(self, "peers")
+
+    @_builtins.property
+    @pulumi.getter(name="policyTests")
+    def policy_tests(self) -> pulumi.Output[Optional[Mapping[str, 'outputs.NodePolicyTest']]]:
+        """
+        The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
+        """
+        return pulumi.get(self, "policy_tests")
+
+    @_builtins.property
+    @pulumi.getter(name="presharedKeys")
+    def preshared_keys(self) -> pulumi.Output[Optional[Mapping[str, 'outputs.PresharedKey']]]:
+        """
+        Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
+        """
+        return pulumi.get(self, "preshared_keys")
 
     @_builtins.property
     @pulumi.getter(name="privateKey")

@@ -18,14 +18,18 @@ from . import outputs
 __all__ = [
     'Connection',
     'DaemonHostState',
+    'Firewall',
     'GroupDeclaration',
-    'HealthCheck',
     'HostFiles',
     'MeshNode',
-    'NodeHealth',
+    'NodePolicyTest',
     'Peer',
-    'PeerHealth',
+    'PeerStatus',
+    'PlannedNode',
+    'PlannedPeer',
     'PolicyDeclaration',
+    'PolicyTest',
+    'PresharedKey',
     'ProxyConnection',
 ]
 
@@ -256,6 +260,51 @@ class DaemonHostState(dict):
 
 
 @pulumi.output_type
+class Firewall(dict):
+    """
+    A node's nftables firewall: its table, named sets and accept rules.
+    """
+    def __init__(__self__, *,
+                 rules: Mapping[str, _builtins.str],
+                 sets: Mapping[str, Sequence[_builtins.str]],
+                 table: _builtins.str):
+        """
+        A node's nftables firewall: its table, named sets and accept rules.
+
+        :param Mapping[str, _builtins.str] rules: Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+        :param Mapping[str, Sequence[_builtins.str]] sets: Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+        :param _builtins.str table: The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+        """
+        pulumi.set(__self__, "rules", rules)
+        pulumi.set(__self__, "sets", sets)
+        pulumi.set(__self__, "table", table)
+
+    @_builtins.property
+    @pulumi.getter
+    def rules(self) -> Mapping[str, _builtins.str]:
+        """
+        Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
+        """
+        return pulumi.get(self, "rules")
+
+    @_builtins.property
+    @pulumi.getter
+    def sets(self) -> Mapping[str, Sequence[_builtins.str]]:
+        """
+        Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+        """
+        return pulumi.get(self, "sets")
+
+    @_builtins.property
+    @pulumi.getter
+    def table(self) -> _builtins.str:
+        """
+        The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
+        """
+        return pulumi.get(self, "table")
+
+
+@pulumi.output_type
 class GroupDeclaration(dict):
     """
     A group as the mesh sees it.
@@ -303,59 +352,6 @@ class GroupDeclaration(dict):
 
 
 @pulumi.output_type
-class HealthCheck(dict):
-    """
-    The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.
-    """
-    @staticmethod
-    def __key_warning(key: str):
-        suggest = None
-        if key == "timeoutSeconds":
-            suggest = "timeout_seconds"
-
-        if suggest:
-            pulumi.log.warn(f"Key '{key}' not found in HealthCheck. Access the value via the '{suggest}' property getter instead.")
-
-    def __getitem__(self, key: str) -> Any:
-        HealthCheck.__key_warning(key)
-        return super().__getitem__(key)
-
-    def get(self, key: str, default = None) -> Any:
-        HealthCheck.__key_warning(key)
-        return super().get(key, default)
-
-    def __init__(__self__, *,
-                 mode: Optional[_builtins.str] = None,
-                 timeout_seconds: Optional[_builtins.int] = None):
-        """
-        The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.
-
-        :param _builtins.str mode: "handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.
-        :param _builtins.int timeout_seconds: Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters.
-        """
-        if mode is not None:
-            pulumi.set(__self__, "mode", mode)
-        if timeout_seconds is not None:
-            pulumi.set(__self__, "timeout_seconds", timeout_seconds)
-
-    @_builtins.property
-    @pulumi.getter
-    def mode(self) -> Optional[_builtins.str]:
-        """
-        "handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.
-        """
-        return pulumi.get(self, "mode")
-
-    @_builtins.property
-    @pulumi.getter(name="timeoutSeconds")
-    def timeout_seconds(self) -> Optional[_builtins.int]:
-        """
-        Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters.
-        """
-        return pulumi.get(self, "timeout_seconds")
-
-
-@pulumi.output_type
 class HostFiles(dict):
     """
     The state of a node's persistent WireGuard files.
@@ -379,15 +375,19 @@ class HostFiles(dict):
 
     def __init__(__self__, *,
                  unit: _builtins.str,
-                 wg_quick_conf: _builtins.str):
+                 wg_quick_conf: _builtins.str,
+                 firewall: Optional[_builtins.str] = None):
         """
         The state of a node's persistent WireGuard files.
 
         :param _builtins.str unit: `systemctl is-enabled wg-quick@<interface>`: "enabled" as planned.
         :param _builtins.str wg_quick_conf: The wg-quick file: "as planned", or "differs from the plan" / "missing" after a refresh.
+        :param _builtins.str firewall: The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
         """
         pulumi.set(__self__, "unit", unit)
         pulumi.set(__self__, "wg_quick_conf", wg_quick_conf)
+        if firewall is not None:
+            pulumi.set(__self__, "firewall", firewall)
 
     @_builtins.property
     @pulumi.getter
@@ -404,6 +404,14 @@ class HostFiles(dict):
         The wg-quick file: "as planned", or "differs from the plan" / "missing" after a refresh.
         """
         return pulumi.get(self, "wg_quick_conf")
+
+    @_builtins.property
+    @pulumi.getter
+    def firewall(self) -> Optional[_builtins.str]:
+        """
+        The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
+        """
+        return pulumi.get(self, "firewall")
 
 
 @pulumi.output_type
@@ -542,65 +550,59 @@ class MeshNode(dict):
 
 
 @pulumi.output_type
-class NodeHealth(dict):
+class NodePolicyTest(dict):
     """
-    A node's view of its peers.
+    A policy test run from this node.
     """
-    @staticmethod
-    def __key_warning(key: str):
-        suggest = None
-        if key == "checkedAt":
-            suggest = "checked_at"
-
-        if suggest:
-            pulumi.log.warn(f"Key '{key}' not found in NodeHealth. Access the value via the '{suggest}' property getter instead.")
-
-    def __getitem__(self, key: str) -> Any:
-        NodeHealth.__key_warning(key)
-        return super().__getitem__(key)
-
-    def get(self, key: str, default = None) -> Any:
-        NodeHealth.__key_warning(key)
-        return super().get(key, default)
-
     def __init__(__self__, *,
-                 checked_at: _builtins.str,
-                 mode: _builtins.str,
-                 peers: Mapping[str, 'outputs.PeerHealth']):
+                 address: _builtins.str,
+                 expect: _builtins.str,
+                 port: _builtins.str,
+                 result: _builtins.str):
         """
-        A node's view of its peers.
+        A policy test run from this node.
 
-        :param _builtins.str checked_at: When the host was read (its own clock), ISO 8601.
-        :param _builtins.str mode: The health check mode in force.
-        :param Mapping[str, 'PeerHealth'] peers: Every peer on the interface, keyed by hostname.
+        :param _builtins.str address: The destination node's mesh IP.
+        :param _builtins.str expect: "allow" or "deny".
+        :param _builtins.str port: "tcp/5432", "udp/53" or "icmp".
+        :param _builtins.str result: "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
         """
-        pulumi.set(__self__, "checked_at", checked_at)
-        pulumi.set(__self__, "mode", mode)
-        pulumi.set(__self__, "peers", peers)
-
-    @_builtins.property
-    @pulumi.getter(name="checkedAt")
-    def checked_at(self) -> _builtins.str:
-        """
-        When the host was read (its own clock), ISO 8601.
-        """
-        return pulumi.get(self, "checked_at")
+        pulumi.set(__self__, "address", address)
+        pulumi.set(__self__, "expect", expect)
+        pulumi.set(__self__, "port", port)
+        pulumi.set(__self__, "result", result)
 
     @_builtins.property
     @pulumi.getter
-    def mode(self) -> _builtins.str:
+    def address(self) -> _builtins.str:
         """
-        The health check mode in force.
+        The destination node's mesh IP.
         """
-        return pulumi.get(self, "mode")
+        return pulumi.get(self, "address")
 
     @_builtins.property
     @pulumi.getter
-    def peers(self) -> Mapping[str, 'outputs.PeerHealth']:
+    def expect(self) -> _builtins.str:
         """
-        Every peer on the interface, keyed by hostname.
+        "allow" or "deny".
         """
-        return pulumi.get(self, "peers")
+        return pulumi.get(self, "expect")
+
+    @_builtins.property
+    @pulumi.getter
+    def port(self) -> _builtins.str:
+        """
+        "tcp/5432", "udp/53" or "icmp".
+        """
+        return pulumi.get(self, "port")
+
+    @_builtins.property
+    @pulumi.getter
+    def result(self) -> _builtins.str:
+        """
+        "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
+        """
+        return pulumi.get(self, "result")
 
 
 @pulumi.output_type
@@ -683,64 +685,62 @@ class Peer(dict):
 
 
 @pulumi.output_type
-class PeerHealth(dict):
+class PeerStatus(dict):
     """
-    One peer's health as seen on a node.
+    One live WireGuard peer of a host.
     """
-    @staticmethod
-    def __key_warning(key: str):
-        suggest = None
-        if key == "publicKey":
-            suggest = "public_key"
-        elif key == "rxBytes":
-            suggest = "rx_bytes"
-        elif key == "txBytes":
-            suggest = "tx_bytes"
-        elif key == "latestHandshakeAgeSeconds":
-            suggest = "latest_handshake_age_seconds"
-        elif key == "waitedSeconds":
-            suggest = "waited_seconds"
-
-        if suggest:
-            pulumi.log.warn(f"Key '{key}' not found in PeerHealth. Access the value via the '{suggest}' property getter instead.")
-
-    def __getitem__(self, key: str) -> Any:
-        PeerHealth.__key_warning(key)
-        return super().__getitem__(key)
-
-    def get(self, key: str, default = None) -> Any:
-        PeerHealth.__key_warning(key)
-        return super().get(key, default)
-
     def __init__(__self__, *,
+                 allowed_ips: Sequence[_builtins.str],
+                 latest_handshake: _builtins.int,
                  public_key: _builtins.str,
                  rx_bytes: _builtins.int,
-                 state: _builtins.str,
                  tx_bytes: _builtins.int,
                  endpoint: Optional[_builtins.str] = None,
-                 latest_handshake_age_seconds: Optional[_builtins.int] = None,
-                 waited_seconds: Optional[_builtins.float] = None):
+                 handshake_age_seconds: Optional[_builtins.int] = None,
+                 hostname: Optional[_builtins.str] = None,
+                 persistent_keepalive: Optional[_builtins.int] = None):
         """
-        One peer's health as seen on a node.
+        One live WireGuard peer of a host.
 
+        :param Sequence[_builtins.str] allowed_ips: The peer's AllowedIPs on the host.
+        :param _builtins.int latest_handshake: Unix seconds of the latest handshake; 0 = never.
         :param _builtins.str public_key: The peer's public key.
-        :param _builtins.int rx_bytes: Bytes received from the peer since the interface came up.
-        :param _builtins.str state: "reachable" / "unreachable": checked by the last change's health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".
-        :param _builtins.int tx_bytes: Bytes sent to the peer since the interface came up.
-        :param _builtins.str endpoint: The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none.
-        :param _builtins.int latest_handshake_age_seconds: Seconds since the latest handshake when the host was read; absent when there was none.
-        :param _builtins.float waited_seconds: Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout).
+        :param _builtins.int rx_bytes: Bytes received from the peer.
+        :param _builtins.int tx_bytes: Bytes sent to the peer.
+        :param _builtins.str endpoint: The peer's current endpoint (as WireGuard last saw it).
+        :param _builtins.int handshake_age_seconds: Seconds since the latest handshake at the read; absent when there was none.
+        :param _builtins.str hostname: The peer's hostname, when knownPeers names its key.
+        :param _builtins.int persistent_keepalive: Keepalive seconds, when set.
         """
+        pulumi.set(__self__, "allowed_ips", allowed_ips)
+        pulumi.set(__self__, "latest_handshake", latest_handshake)
         pulumi.set(__self__, "public_key", public_key)
         pulumi.set(__self__, "rx_bytes", rx_bytes)
-        pulumi.set(__self__, "state", state)
         pulumi.set(__self__, "tx_bytes", tx_bytes)
         if endpoint is not None:
             pulumi.set(__self__, "endpoint", endpoint)
-        if latest_handshake_age_seconds is not None:
-            pulumi.set(__self__, "latest_handshake_age_seconds", latest_handshake_age_seconds)
-        if waited_seconds is not None:
-            pulumi.set(__self__, "waited_seconds", waited_seconds)
+        if handshake_age_seconds is not None:
+            pulumi.set(__self__, "handshake_age_seconds", handshake_age_seconds)
+        if hostname is not None:
+            pulumi.set(__self__, "hostname", hostname)
+        if persistent_keepalive is not None:
+            pulumi.set(__self__, "persistent_keepalive", persistent_keepalive)
+
+    @_builtins.property
+    @pulumi.getter(name="allowedIps")
+    def allowed_ips(self) -> Sequence[_builtins.str]:
+        """
+        The peer's AllowedIPs on the host.
+        """
+        return pulumi.get(self, "allowed_ips")
+
+    @_builtins.property
+    @pulumi.getter(name="latestHandshake")
+    def latest_handshake(self) -> _builtins.int:
+        """
+        Unix seconds of the latest handshake; 0 = never.
+        """
+        return pulumi.get(self, "latest_handshake")
 
     @_builtins.property
     @pulumi.getter(name="publicKey")
@@ -754,23 +754,15 @@ class PeerHealth(dict):
     @pulumi.getter(name="rxBytes")
     def rx_bytes(self) -> _builtins.int:
         """
-        Bytes received from the peer since the interface came up.
+        Bytes received from the peer.
         """
         return pulumi.get(self, "rx_bytes")
-
-    @_builtins.property
-    @pulumi.getter
-    def state(self) -> _builtins.str:
-        """
-        "reachable" / "unreachable": checked by the last change's health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".
-        """
-        return pulumi.get(self, "state")
 
     @_builtins.property
     @pulumi.getter(name="txBytes")
     def tx_bytes(self) -> _builtins.int:
         """
-        Bytes sent to the peer since the interface came up.
+        Bytes sent to the peer.
         """
         return pulumi.get(self, "tx_bytes")
 
@@ -778,25 +770,205 @@ class PeerHealth(dict):
     @pulumi.getter
     def endpoint(self) -> Optional[_builtins.str]:
         """
-        The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none.
+        The peer's current endpoint (as WireGuard last saw it).
         """
         return pulumi.get(self, "endpoint")
 
     @_builtins.property
-    @pulumi.getter(name="latestHandshakeAgeSeconds")
-    def latest_handshake_age_seconds(self) -> Optional[_builtins.int]:
+    @pulumi.getter(name="handshakeAgeSeconds")
+    def handshake_age_seconds(self) -> Optional[_builtins.int]:
         """
-        Seconds since the latest handshake when the host was read; absent when there was none.
+        Seconds since the latest handshake at the read; absent when there was none.
         """
-        return pulumi.get(self, "latest_handshake_age_seconds")
+        return pulumi.get(self, "handshake_age_seconds")
 
     @_builtins.property
-    @pulumi.getter(name="waitedSeconds")
-    def waited_seconds(self) -> Optional[_builtins.float]:
+    @pulumi.getter
+    def hostname(self) -> Optional[_builtins.str]:
         """
-        Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout).
+        The peer's hostname, when knownPeers names its key.
         """
-        return pulumi.get(self, "waited_seconds")
+        return pulumi.get(self, "hostname")
+
+    @_builtins.property
+    @pulumi.getter(name="persistentKeepalive")
+    def persistent_keepalive(self) -> Optional[_builtins.int]:
+        """
+        Keepalive seconds, when set.
+        """
+        return pulumi.get(self, "persistent_keepalive")
+
+
+@pulumi.output_type
+class PlannedNode(dict):
+    """
+    One node of a mesh plan: what `pulumi up` puts on its host.
+    """
+    def __init__(__self__, *,
+                 address: _builtins.str,
+                 behind_nat: _builtins.bool,
+                 forwarding: _builtins.bool,
+                 listen_port: _builtins.int,
+                 mesh_ip: _builtins.str,
+                 peers: Mapping[str, 'outputs.PlannedPeer'],
+                 routes: Sequence[_builtins.str],
+                 endpoint: Optional[_builtins.str] = None,
+                 public_key: Optional[_builtins.str] = None):
+        """
+        One node of a mesh plan: what `pulumi up` puts on its host.
+
+        :param _builtins.str address: Interface address with the mesh prefix, e.g. "10.99.0.1/16".
+        :param _builtins.bool behind_nat: The node is behind NAT.
+        :param _builtins.bool forwarding: IP forwarding on (the node has routable networks).
+        :param _builtins.int listen_port: WireGuard listen port.
+        :param _builtins.str mesh_ip: The node's mesh IPv4 address (allocated when not given).
+        :param Mapping[str, 'PlannedPeer'] peers: Peers keyed by hostname.
+        :param Sequence[_builtins.str] routes: Routes to the peers' routable networks through the interface.
+        :param _builtins.str endpoint: "host:port" its peers dial; absent when it is behind NAT without a publicEndpoint.
+        :param _builtins.str public_key: The node's public key (absent when the declaration gave none).
+        """
+        pulumi.set(__self__, "address", address)
+        pulumi.set(__self__, "behind_nat", behind_nat)
+        pulumi.set(__self__, "forwarding", forwarding)
+        pulumi.set(__self__, "listen_port", listen_port)
+        pulumi.set(__self__, "mesh_ip", mesh_ip)
+        pulumi.set(__self__, "peers", peers)
+        pulumi.set(__self__, "routes", routes)
+        if endpoint is not None:
+            pulumi.set(__self__, "endpoint", endpoint)
+        if public_key is not None:
+            pulumi.set(__self__, "public_key", public_key)
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> _builtins.str:
+        """
+        Interface address with the mesh prefix, e.g. "10.99.0.1/16".
+        """
+        return pulumi.get(self, "address")
+
+    @_builtins.property
+    @pulumi.getter(name="behindNat")
+    def behind_nat(self) -> _builtins.bool:
+        """
+        The node is behind NAT.
+        """
+        return pulumi.get(self, "behind_nat")
+
+    @_builtins.property
+    @pulumi.getter
+    def forwarding(self) -> _builtins.bool:
+        """
+        IP forwarding on (the node has routable networks).
+        """
+        return pulumi.get(self, "forwarding")
+
+    @_builtins.property
+    @pulumi.getter(name="listenPort")
+    def listen_port(self) -> _builtins.int:
+        """
+        WireGuard listen port.
+        """
+        return pulumi.get(self, "listen_port")
+
+    @_builtins.property
+    @pulumi.getter(name="meshIp")
+    def mesh_ip(self) -> _builtins.str:
+        """
+        The node's mesh IPv4 address (allocated when not given).
+        """
+        return pulumi.get(self, "mesh_ip")
+
+    @_builtins.property
+    @pulumi.getter
+    def peers(self) -> Mapping[str, 'outputs.PlannedPeer']:
+        """
+        Peers keyed by hostname.
+        """
+        return pulumi.get(self, "peers")
+
+    @_builtins.property
+    @pulumi.getter
+    def routes(self) -> Sequence[_builtins.str]:
+        """
+        Routes to the peers' routable networks through the interface.
+        """
+        return pulumi.get(self, "routes")
+
+    @_builtins.property
+    @pulumi.getter
+    def endpoint(self) -> Optional[_builtins.str]:
+        """
+        "host:port" its peers dial; absent when it is behind NAT without a publicEndpoint.
+        """
+        return pulumi.get(self, "endpoint")
+
+    @_builtins.property
+    @pulumi.getter(name="publicKey")
+    def public_key(self) -> Optional[_builtins.str]:
+        """
+        The node's public key (absent when the declaration gave none).
+        """
+        return pulumi.get(self, "public_key")
+
+
+@pulumi.output_type
+class PlannedPeer(dict):
+    """
+    One peer of a node in a mesh plan.
+    """
+    def __init__(__self__, *,
+                 allowed_ips: Sequence[_builtins.str],
+                 endpoint: Optional[_builtins.str] = None,
+                 persistent_keepalive: Optional[_builtins.int] = None,
+                 public_key: Optional[_builtins.str] = None):
+        """
+        One peer of a node in a mesh plan.
+
+        :param Sequence[_builtins.str] allowed_ips: The peer's AllowedIPs: its mesh /32 and the routable networks the node may reach through it.
+        :param _builtins.str endpoint: "host:port" the node dials; absent when the peer is behind NAT.
+        :param _builtins.int persistent_keepalive: Keepalive seconds (when the node is behind NAT).
+        :param _builtins.str public_key: The peer's public key (absent when the declaration gave none).
+        """
+        pulumi.set(__self__, "allowed_ips", allowed_ips)
+        if endpoint is not None:
+            pulumi.set(__self__, "endpoint", endpoint)
+        if persistent_keepalive is not None:
+            pulumi.set(__self__, "persistent_keepalive", persistent_keepalive)
+        if public_key is not None:
+            pulumi.set(__self__, "public_key", public_key)
+
+    @_builtins.property
+    @pulumi.getter(name="allowedIps")
+    def allowed_ips(self) -> Sequence[_builtins.str]:
+        """
+        The peer's AllowedIPs: its mesh /32 and the routable networks the node may reach through it.
+        """
+        return pulumi.get(self, "allowed_ips")
+
+    @_builtins.property
+    @pulumi.getter
+    def endpoint(self) -> Optional[_builtins.str]:
+        """
+        "host:port" the node dials; absent when the peer is behind NAT.
+        """
+        return pulumi.get(self, "endpoint")
+
+    @_builtins.property
+    @pulumi.getter(name="persistentKeepalive")
+    def persistent_keepalive(self) -> Optional[_builtins.int]:
+        """
+        Keepalive seconds (when the node is behind NAT).
+        """
+        return pulumi.get(self, "persistent_keepalive")
+
+    @_builtins.property
+    @pulumi.getter(name="publicKey")
+    def public_key(self) -> Optional[_builtins.str]:
+        """
+        The peer's public key (absent when the declaration gave none).
+        """
+        return pulumi.get(self, "public_key")
 
 
 @pulumi.output_type
@@ -833,7 +1005,8 @@ class PolicyDeclaration(dict):
                  to_groups: Sequence[_builtins.str],
                  allow_mesh_ips: Optional[_builtins.bool] = None,
                  allow_routable_networks: Optional[_builtins.bool] = None,
-                 description: Optional[_builtins.str] = None):
+                 description: Optional[_builtins.str] = None,
+                 ports: Optional[Sequence[_builtins.str]] = None):
         """
         A policy as the mesh sees it.
 
@@ -843,6 +1016,7 @@ class PolicyDeclaration(dict):
         :param _builtins.bool allow_mesh_ips: From-members may reach to-members' mesh IPs (default true).
         :param _builtins.bool allow_routable_networks: From-members get the to-members' routable networks (default false).
         :param _builtins.str description: Free text.
+        :param Sequence[_builtins.str] ports: Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
         """
         pulumi.set(__self__, "from_groups", from_groups)
         pulumi.set(__self__, "name", name)
@@ -853,6 +1027,8 @@ class PolicyDeclaration(dict):
             pulumi.set(__self__, "allow_routable_networks", allow_routable_networks)
         if description is not None:
             pulumi.set(__self__, "description", description)
+        if ports is not None:
+            pulumi.set(__self__, "ports", ports)
 
     @_builtins.property
     @pulumi.getter(name="fromGroups")
@@ -901,6 +1077,121 @@ class PolicyDeclaration(dict):
         Free text.
         """
         return pulumi.get(self, "description")
+
+    @_builtins.property
+    @pulumi.getter
+    def ports(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+        """
+        return pulumi.get(self, "ports")
+
+
+@pulumi.output_type
+class PolicyTest(dict):
+    """
+    A policy test: may `from` open a connection to `to` on `port`?
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "from":
+            suggest = "from_"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in PolicyTest. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        PolicyTest.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        PolicyTest.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 expect: _builtins.str,
+                 from_: _builtins.str,
+                 port: _builtins.str,
+                 to: _builtins.str):
+        """
+        A policy test: may `from` open a connection to `to` on `port`?
+
+        :param _builtins.str expect: "allow" or "deny".
+        :param _builtins.str from_: Source node (hostname).
+        :param _builtins.str port: "tcp/5432", "udp/53" or "icmp".
+        :param _builtins.str to: Destination node (hostname); the probe goes to its mesh IP.
+        """
+        pulumi.set(__self__, "expect", expect)
+        pulumi.set(__self__, "from_", from_)
+        pulumi.set(__self__, "port", port)
+        pulumi.set(__self__, "to", to)
+
+    @_builtins.property
+    @pulumi.getter
+    def expect(self) -> _builtins.str:
+        """
+        "allow" or "deny".
+        """
+        return pulumi.get(self, "expect")
+
+    @_builtins.property
+    @pulumi.getter(name="from")
+    def from_(self) -> _builtins.str:
+        """
+        Source node (hostname).
+        """
+        return pulumi.get(self, "from_")
+
+    @_builtins.property
+    @pulumi.getter
+    def port(self) -> _builtins.str:
+        """
+        "tcp/5432", "udp/53" or "icmp".
+        """
+        return pulumi.get(self, "port")
+
+    @_builtins.property
+    @pulumi.getter
+    def to(self) -> _builtins.str:
+        """
+        Destination node (hostname); the probe goes to its mesh IP.
+        """
+        return pulumi.get(self, "to")
+
+
+@pulumi.output_type
+class PresharedKey(dict):
+    """
+    One pair's preshared key and its id.
+    """
+    def __init__(__self__, *,
+                 id: _builtins.str,
+                 key: _builtins.str):
+        """
+        One pair's preshared key and its id.
+
+        :param _builtins.str id: 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+        :param _builtins.str key: The pair's WireGuard preshared key (as `wg genpsk` prints it).
+        """
+        pulumi.set(__self__, "id", id)
+        pulumi.set(__self__, "key", key)
+
+    @_builtins.property
+    @pulumi.getter
+    def id(self) -> _builtins.str:
+        """
+        8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+        """
+        return pulumi.get(self, "id")
+
+    @_builtins.property
+    @pulumi.getter
+    def key(self) -> _builtins.str:
+        """
+        The pair's WireGuard preshared key (as `wg genpsk` prints it).
+        """
+        return pulumi.get(self, "key")
 
 
 @pulumi.output_type

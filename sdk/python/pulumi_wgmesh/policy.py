@@ -25,7 +25,8 @@ class PolicyArgs:
                  allow_mesh_ips: pulumi.Input[Optional[_builtins.bool]] = None,
                  allow_routable_networks: pulumi.Input[Optional[_builtins.bool]] = None,
                  description: pulumi.Input[Optional[_builtins.str]] = None,
-                 name: pulumi.Input[Optional[_builtins.str]] = None):
+                 name: pulumi.Input[Optional[_builtins.str]] = None,
+                 ports: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None):
         """
         The set of arguments for constructing a Policy resource.
 
@@ -35,6 +36,7 @@ class PolicyArgs:
         :param pulumi.Input[_builtins.bool] allow_routable_networks: From-members get the to-members' routable networks in AllowedIPs and routes (default false).
         :param pulumi.Input[_builtins.str] description: Free text shown in the plan.
         :param pulumi.Input[_builtins.str] name: Policy name; default: the resource name.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ports: Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
         """
         pulumi.set(__self__, "from_", from_)
         pulumi.set(__self__, "to", to)
@@ -46,6 +48,8 @@ class PolicyArgs:
             pulumi.set(__self__, "description", description)
         if name is not None:
             pulumi.set(__self__, "name", name)
+        if ports is not None:
+            pulumi.set(__self__, "ports", ports)
 
     @_builtins.property
     @pulumi.getter(name="from")
@@ -119,6 +123,18 @@ class PolicyArgs:
     def name(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "name", value)
 
+    @_builtins.property
+    @pulumi.getter
+    def ports(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+        """
+        return pulumi.get(self, "ports")
+
+    @ports.setter
+    def ports(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "ports", value)
+
 
 @pulumi.type_token("wgmesh:index:Policy")
 class Policy(pulumi.CustomResource):
@@ -131,6 +147,7 @@ class Policy(pulumi.CustomResource):
                  description: pulumi.Input[Optional[_builtins.str]] = None,
                  from_: pulumi.Input[Optional[Sequence[pulumi.Input['Group']]]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
+                 ports: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  to: pulumi.Input[Optional[Sequence[pulumi.Input['Group']]]] = None,
                  __props__=None):
         """
@@ -143,6 +160,7 @@ class Policy(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] description: Free text shown in the plan.
         :param pulumi.Input[Sequence[pulumi.Input['Group']]] from_: Groups whose members may reach the members of `to`.
         :param pulumi.Input[_builtins.str] name: Policy name; default: the resource name.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ports: Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
         :param pulumi.Input[Sequence[pulumi.Input['Group']]] to: Groups reached.
         """
         ...
@@ -174,6 +192,7 @@ class Policy(pulumi.CustomResource):
                  description: pulumi.Input[Optional[_builtins.str]] = None,
                  from_: pulumi.Input[Optional[Sequence[pulumi.Input['Group']]]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
+                 ports: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  to: pulumi.Input[Optional[Sequence[pulumi.Input['Group']]]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
@@ -191,6 +210,7 @@ class Policy(pulumi.CustomResource):
                 raise TypeError("Missing required property 'from_'")
             __props__.__dict__["from_"] = from_
             __props__.__dict__["name"] = name
+            __props__.__dict__["ports"] = ports
             if to is None and not opts.urn:
                 raise TypeError("Missing required property 'to'")
             __props__.__dict__["to"] = to
@@ -226,6 +246,7 @@ class Policy(pulumi.CustomResource):
         __props__.__dict__["from_groups"] = None
         __props__.__dict__["from_urns"] = None
         __props__.__dict__["name"] = None
+        __props__.__dict__["ports"] = None
         __props__.__dict__["to_groups"] = None
         __props__.__dict__["to_urns"] = None
         return Policy(resource_name, opts=opts, __props__=__props__)
@@ -283,6 +304,14 @@ class Policy(pulumi.CustomResource):
         Policy name; default: the resource name.
         """
         return pulumi.get(self, "name")
+
+    @_builtins.property
+    @pulumi.getter
+    def ports(self) -> pulumi.Output[Optional[Sequence[_builtins.str]]]:
+        """
+        Protocols/ports the policy allows, enforced by the hosts' firewall: "tcp/5432", "udp/53", "tcp/8000-8100", "icmp". Absent: every protocol and port.
+        """
+        return pulumi.get(self, "ports")
 
     @_builtins.property
     @pulumi.getter(name="toGroups")

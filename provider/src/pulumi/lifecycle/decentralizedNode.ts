@@ -16,7 +16,7 @@ import { parseDaemonOptions, type DaemonOptions } from "../../daemon/options";
 import type { Connection } from "../../engine/ssh/connection";
 import { isDnsLabel, isHost } from "../../core/names";
 import { absent, compact, containsUnknown, deepEqual, sshOptions, withoutUnknowns } from "./common";
-import type { CheckFailure, Lifecycle, LifecycleContext } from "./types";
+import { UNKNOWN, type CheckFailure, type Lifecycle, type LifecycleContext } from "./types";
 
 export interface DecentralizedNodeInputs extends DaemonOptions {
   /** Name of the node in logs and errors (default: the resource name). */
@@ -142,6 +142,23 @@ export const decentralizedNodeLifecycle: Lifecycle<DecentralizedNodeInputs, Dece
 
   async delete(_id, props, ctx) {
     await removeDaemon(props.hostname, props.connection, ifname(props), sshOptions(ctx));
+  },
+
+  preview(olds, news) {
+    // The daemon keeps its key across updates; its mesh IP derives from the key and the secret/subnet.
+    const sameMesh = olds !== undefined && !containsUnknown([news.secret, news.meshSubnet]) && olds.secret === news.secret && deepEqual(olds.meshSubnet, news.meshSubnet);
+    let sha: string = UNKNOWN;
+    try {
+      sha = artifact().sha256;
+    } catch {
+      sha = UNKNOWN; // no artifact here: the apply will say so
+    }
+    return outputs(news, {
+      publicKey: olds?.publicKey ?? UNKNOWN,
+      meshIp: sameMesh ? olds.meshIp : UNKNOWN,
+      meshIpv6: sameMesh ? olds.meshIpv6 : UNKNOWN,
+      state: { ...PLANNED_DAEMON_STATE },
+    }, sha);
   },
 };
 

@@ -22,6 +22,8 @@ export interface PolicyInputs {
   toGroups: string[];
   allowMeshIps?: boolean | null;
   allowRoutableNetworks?: boolean | null;
+  /** "tcp/5432", "udp/53", "tcp/8000-8100", "icmp"; absent = all. */
+  ports?: string[] | null;
 }
 
 export function checkGroup(news: GroupInputs): CheckFailure[] {
@@ -36,7 +38,7 @@ export function checkPolicy(news: PolicyInputs): CheckFailure[] {
   const p = withoutUnknowns(news);
   const mesh = normalizeMesh({
     nodes: [],
-    policies: [{ name: p.name, description: p.description, fromGroups: p.fromGroups ?? [], toGroups: p.toGroups ?? [], allowMeshIps: p.allowMeshIps, allowRoutableNetworks: p.allowRoutableNetworks }],
+    policies: [{ name: p.name, description: p.description, fromGroups: p.fromGroups ?? [], toGroups: p.toGroups ?? [], allowMeshIps: p.allowMeshIps, allowRoutableNetworks: p.allowRoutableNetworks, ports: p.ports?.filter((x) => x !== null) }],
   });
   return validateMesh(mesh).errors
     .filter((f) => f.subject.kind === "policy" && f.code !== "policy-group-unknown")
@@ -64,6 +66,9 @@ export const groupLifecycle: Lifecycle<GroupInputs, GroupInputs> = {
     return { outs: plain(news) };
   },
   async delete() {},
+  preview(_olds, news) {
+    return plain(news);
+  },
 };
 
 export const policyLifecycle: Lifecycle<PolicyInputs, PolicyInputs> = {
@@ -71,7 +76,7 @@ export const policyLifecycle: Lifecycle<PolicyInputs, PolicyInputs> = {
     return { inputs: news, failures: checkPolicy(news) };
   },
   async diff(_id, olds, news) {
-    return diffProps(olds as never, news as never, ["name", "description", "fromGroups", "toGroups", "allowMeshIps", "allowRoutableNetworks"], ["name"]);
+    return diffProps(olds as never, news as never, ["name", "description", "fromGroups", "toGroups", "allowMeshIps", "allowRoutableNetworks", "ports"], ["name"]);
   },
   async create(inputs) {
     return { id: inputs.name, outs: plain(inputs) };
@@ -83,4 +88,7 @@ export const policyLifecycle: Lifecycle<PolicyInputs, PolicyInputs> = {
     return { outs: plain(news) };
   },
   async delete() {},
+  preview(_olds, news) {
+    return plain(news);
+  },
 };

@@ -13,7 +13,14 @@ export interface HostRead {
 }
 
 /** Connect, read facts + engine probe for `ifname`, decide NAT, close. Throws naming the node. */
-export async function readNodeHost(node: string, connection: Connection, ifname: string, ctx: LifecycleContext): Promise<HostRead> {
+export async function readNodeHost(
+  node: string,
+  connection: Connection,
+  ifname: string,
+  ctx: LifecycleContext,
+  /** More work on the same connection after the read (e.g. the node's policy tests). */
+  also?: (session: import("../../engine/ssh/session").SshSession) => Promise<void>,
+): Promise<HostRead> {
   const log = hostLogger(ctx.log, node);
   log("info", `connecting to ${connection.user ?? "root"}@${connection.host}:${connection.port ?? 22} (read)`);
   const session = await connect(connection, { ...sshOptions(ctx), logger: log });
@@ -25,6 +32,7 @@ export async function readNodeHost(node: string, connection: Connection, ifname:
     } catch {
       natDetected = null;
     }
+    if (also) await also(session);
     return { reading, natDetected };
   } finally {
     await session.close();

@@ -228,7 +228,7 @@ describe("NodeConfig lifecycle (pure parts)", () => {
       ({ facts: { conf: { exists, sha256 }, unit: { enabled, active: null } } }) as unknown as HostReading;
     const sha = confDigest(renderConf(desiredState(planned), { privateKey: a.privateKey }));
     assert.deepEqual(hostFilesFrom(planned, reading(true, sha, "enabled")), PLANNED_HOST_FILES);
-    assert.deepEqual(hostFilesFrom(planned, reading(true, "0".repeat(64), "disabled")), { wgQuickConf: "differs from the plan", unit: "disabled" });
+    assert.deepEqual(hostFilesFrom(planned, reading(true, "0".repeat(64), "disabled")), { wgQuickConf: "differs from the plan", unit: "disabled", firewall: "as planned" });
     assert.equal(hostFilesFrom(planned, reading(false, null, null)).wgQuickConf, "missing");
     const withFiles = { ...planned, hostFiles: { ...PLANNED_HOST_FILES } };
     const drift = await lifecycles.nodeConfig.diff("prod/web1", { ...withFiles, hostFiles: { wgQuickConf: "as planned", unit: "disabled" } }, withFiles, ctx);

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { defaultSubnetCidr, deriveParams, ipv6PrefixText } from "../../daemon/derive";
 import { formatSecretUri, generateSecret, parseSecret, SecretError, LOW_ENTROPY_WARNING } from "../../daemon/secret";
 import { absent, containsUnknown } from "./common";
-import type { CheckFailure, Lifecycle } from "./types";
+import { UNKNOWN, type CheckFailure, type Lifecycle } from "./types";
 
 export interface MeshSecretInputs {
   /** An existing secret to adopt (a `wgmesh://v1/…` URI from the Go tool or `wgmesh init`); default: a new one. */
@@ -72,6 +72,14 @@ export const meshSecretLifecycle: Lifecycle<MeshSecretInputs, MeshSecretOutputs>
 
   async update(_id, olds) {
     return { outs: olds };
+  },
+
+  preview(olds, news) {
+    if (olds) return olds;
+    const given = !absent(news.secret);
+    if (given && !containsUnknown(news.secret)) return outputsFor((news.secret as string).trim(), true);
+    // A new random secret (or one not known yet) and what derives from it.
+    return { secret: UNKNOWN, imported: given, meshSubnet: UNKNOWN, meshIpv6Prefix: UNKNOWN, gossipPort: UNKNOWN as never };
   },
 
   async delete() {

@@ -13,7 +13,7 @@ import { provisionHostKey } from "../../engine/hostkey";
 import type { Connection } from "../../engine/ssh/connection";
 import { absent, compact, containsUnknown, deepEqual, sshOptions, withoutUnknowns } from "./common";
 import { readNodeHost } from "./hosts";
-import type { CheckFailure, Lifecycle, LifecycleContext } from "./types";
+import { UNKNOWN, type CheckFailure, type Lifecycle, type LifecycleContext } from "./types";
 
 export interface NodeInputs {
   /** Mesh node name (DNS label); defaults to the resource name. */
@@ -26,6 +26,12 @@ export interface NodeInputs {
   privateKey?: string | null;
   /** Interface whose on-host key file is used with keyOnHost (default "wg0"). */
   interfaceName?: string | null;
+  /**
+   * Any change (set, changed or removed) gives the node a new key pair at the next update — like the keepers
+   * of @pulumi/random: a date ("2025-06"), a counter, a time-based rotating value. keyOnHost: the new key is
+   * made on the host. Not with an imported privateKey (rotate that by changing the key itself).
+   */
+  rotationTrigger?: string | null;
 }
 
 export interface NodeOutputs extends NodeInputs {
@@ -68,18 +74,36 @@ export function checkNode(news: NodeInputs): CheckFailure[] {
     if (f.subject.kind === "mesh" && f.code !== "interface-name") continue;
     failures.push({ property: FIELD_TO_PROPERTY[f.field ?? ""] ?? f.field ?? "connection", reason: f.message.replace(/^mesh: /, `node ${JSON.stringify(n.hostname)}: `) });
   }
+  if (!absent(news.rotationTrigger) && !absent(news.privateKey)) {
+    failures.push({ property: "rotationTrigger", reason: `node ${JSON.stringify(n.hostname)}: rotationTrigger is set, but the node uses an imported privateKey, which only its owner can replace; rotate it by changing privateKey (e.g. a new key from 'wgmesh genkey' in the stack config), and remove rotationTrigger` });
+  }
   if (n.keyOnHost && !absent(news.privateKey)) {
     failures.push({ property: "privateKey", reason: `node ${JSON.stringify(n.hostname)}: privateKey and keyOnHost are both set; either give the key (privateKey) or let the host generate its own (keyOnHost), not both` });
   }
   return failures;
 }
 
-async function identity(inputs: NodeInputs, ctx: LifecycleContext, previous?: NodeOutputs): Promise<Pick<NodeOutputs, "publicKey" | "privateKey" | "privateKeyImported">> {
-  if (inputs.keyOnHost) {
-    const r = await provisionHostKey(inputs.hostname, inputs.connection, { ...sshOptions(ctx), interfaceName: ifnameOf(inputs) });
-    ctx.log("info", `[${inputs.hostname}] ${r.created ? "generated a key on the host" : "using the key on the host"} (public key ${r.publicKey})`);
-    return { publicKey: r.publicKey, privateKey: null, privateKeyImported: false };
-  }
+/** Whether an update rotates the key: the trigger changed (set, changed or removed). */
+export function rotationRequested(olds: Pick<NodeInputs, "rotationTrigger">, news: Pick<NodeInputs, "rotationTrigger">): boolean {
+  return containsUnknown(news.rotationTrigger) || !deepEqual(olds.rotationTrigger ?? null, news.rotationTrigger ?? null);
+}
+
+type Identity = Pick<NodeOutputs, "publicKey" | "privateKey" | "privateKeyImported">;
+
+/**
+ * The previous outputs whose key an update keeps: none when a key is given, the old one was imported, or the
+ * rotation trigger changed (a new key pair).
+ */
+function keptFrom(olds: NodeOutputs, news: NodeInputs): NodeOutputs | undefined {
+  return absent(news.privateKey) && !olds.privateKeyImported && !rotationRequested(olds, news) ? olds : undefined;
+}
+
+/**
+ * The identity decided without the host and without a new random key: a given key, else the previous one
+ * (kept across updates); null when it takes the host (keyOnHost) or a fresh key.
+ */
+function decidedIdentity(inputs: NodeInputs, previous?: NodeOutputs): Identity | null {
+  if (inputs.keyOnHost) return null;
   if (!absent(inputs.privateKey)) {
     const privateKey = inputs.privateKey as string;
     return { publicKey: publicKeyFromPrivate(privateKey), privateKey, privateKeyImported: true };
@@ -87,8 +111,31 @@ async function identity(inputs: NodeInputs, ctx: LifecycleContext, previous?: No
   if (previous && !previous.keyOnHost && previous.privateKey && isValidKey(previous.privateKey)) {
     return { publicKey: publicKeyFromPrivate(previous.privateKey), privateKey: previous.privateKey, privateKeyImported: false };
   }
+  return null;
+}
+
+async function identity(inputs: NodeInputs, ctx: LifecycleContext, previous?: NodeOutputs, rotate = false): Promise<Identity> {
+  if (inputs.keyOnHost) {
+    const r = await provisionHostKey(inputs.hostname, inputs.connection, { ...sshOptions(ctx), interfaceName: ifnameOf(inputs), rotate });
+    ctx.log("info", `[${inputs.hostname}] ${rotate ? "rotated: a new key on the host" : r.created ? "generated a key on the host" : "using the key on the host"} (public key ${r.publicKey})`);
+    return { publicKey: r.publicKey, privateKey: null, privateKeyImported: false };
+  }
+  const decided = decidedIdentity(inputs, previous);
+  if (decided) return decided;
   const privateKey = generatePrivateKey();
-  return { publicKey: publicKeyFromPrivate(privateKey), privateKey, privateKeyImported: false };
+  const publicKey = publicKeyFromPrivate(privateKey);
+  if (rotate) ctx.log("info", `[${inputs.hostname}] rotated: a new key pair (public key ${publicKey})`);
+  return { publicKey, privateKey, privateKeyImported: false };
+}
+
+/** The identity `create`/`update` will have, as far as it is known before they run. */
+function previewIdentity(news: NodeInputs, olds?: NodeOutputs): Identity {
+  const unknown: Identity = { publicKey: UNKNOWN, privateKey: UNKNOWN, privateKeyImported: !absent(news.privateKey) };
+  if (containsUnknown(news.privateKey) || containsUnknown(news.keyOnHost)) return unknown;
+  // keyOnHost: an update keeps the host's key (a different host or interface is a replacement), unless the
+  // rotation trigger changed (a new key made on the host by the update).
+  if (news.keyOnHost) return olds && !rotationRequested(olds, news) ? { publicKey: olds.publicKey, privateKey: null, privateKeyImported: false } : { ...unknown, privateKey: null };
+  return decidedIdentity(news, olds && keptFrom(olds, news)) ?? unknown;
 }
 
 async function facts(inputs: NodeInputs, ctx: LifecycleContext): Promise<Pick<NodeOutputs, "natDetected" | "remoteHostname" | "os"> & { hostKeyPublic: string | null; hostKeyExists: boolean }> {
@@ -98,12 +145,17 @@ async function facts(inputs: NodeInputs, ctx: LifecycleContext): Promise<Pick<No
   return { natDetected, remoteHostname: f.hostname || null, os: f.os.prettyName, hostKeyPublic: reading.probe.key.publicKey, hostKeyExists: reading.probe.key.exists };
 }
 
+function keptFacts(olds: NodeOutputs): Awaited<ReturnType<typeof facts>> {
+  return { natDetected: olds.natDetected, remoteHostname: olds.remoteHostname, os: olds.os, hostKeyPublic: null, hostKeyExists: false };
+}
+
 function outputs(inputs: NodeInputs, id: Awaited<ReturnType<typeof identity>>, fx: Awaited<ReturnType<typeof facts>>): NodeOutputs {
   return compact({
     hostname: inputs.hostname,
     connection: inputs.connection,
     keyOnHost: inputs.keyOnHost ?? false,
     interfaceName: ifnameOf(inputs),
+    rotationTrigger: inputs.rotationTrigger ?? undefined,
     ...id,
     natDetected: fx.natDetected,
     remoteHostname: fx.remoteHostname,
@@ -134,6 +186,7 @@ export const nodeLifecycle: Lifecycle<NodeInputs, NodeOutputs> = {
     cmp("connection", olds.connection, news.connection);
     cmp("keyOnHost", olds.keyOnHost ?? false, news.keyOnHost ?? false, true);
     cmp("interfaceName", olds.interfaceName ?? "wg0", news.interfaceName ?? "wg0", !!news.keyOnHost);
+    if (rotationRequested(olds, news)) changed.push("rotationTrigger");
     // An absent privateKey input keeps the key made at create; a given one must match.
     if (!absent(news.privateKey)) cmp("privateKey", olds.privateKey, news.privateKey);
     else if (olds.privateKeyImported) changed.push("privateKey"); // stop using an imported key: a fresh one
@@ -161,12 +214,18 @@ export const nodeLifecycle: Lifecycle<NodeInputs, NodeOutputs> = {
   },
 
   async update(_id, olds, news, ctx) {
-    const keepPrevious = absent(news.privateKey) && !olds.privateKeyImported ? olds : undefined;
-    const id = await identity(news, ctx, keepPrevious);
-    const fx = deepEqual(olds.connection, news.connection)
-      ? { natDetected: olds.natDetected, remoteHostname: olds.remoteHostname, os: olds.os, hostKeyPublic: null, hostKeyExists: false }
-      : await facts(news, ctx);
+    // A changed rotationTrigger: a new key pair (generated here, or on the host with keyOnHost).
+    const rotate = absent(news.privateKey) && rotationRequested(olds, news);
+    const id = await identity(news, ctx, keptFrom(olds, news), rotate);
+    const fx = deepEqual(olds.connection, news.connection) ? keptFacts(olds) : await facts(news, ctx);
     return { outs: outputs(news, id, fx) };
+  },
+
+  preview(olds, news) {
+    // The facts are read over SSH at create and when the connection changes; otherwise kept.
+    const known = olds !== undefined && !containsUnknown(news.connection) && deepEqual(olds.connection, news.connection);
+    const fx = known ? keptFacts(olds) : { natDetected: UNKNOWN as never, remoteHostname: UNKNOWN, os: UNKNOWN, hostKeyPublic: null, hostKeyExists: false };
+    return outputs(news, previewIdentity(news, olds), fx);
   },
 
   async delete() {

@@ -5,7 +5,9 @@
  *
  * create/update: the engine's per-host apply (one SSH connection; install, conf, online operations, verify).
  * delete: the engine's teardown of this host (interface, unit, conf, on-host key, sysctl file).
- * read: the live `wg show dump`/addresses/routes mapped back onto the same shape, so refresh shows drift.
+ * read: the live `wg show dump`/addresses/routes mapped back onto the same shape, so refresh shows drift;
+ * the live firewall table too (as planned, or the rules really there), and the node's policy tests are run
+ * from its host (TCP connect / ICMP), so a failing one shows as drift of `policyTests`.
  */
 import { sortCidrs } from "../../core/cidr";
 import { applyHost } from "../../engine/apply";
@@ -15,11 +17,17 @@ import { confDigest } from "../../planner/wgquick";
 import { teardownHost } from "../../engine/teardown";
 import type { Connection } from "../../engine/ssh/connection";
 import { endpointMatches } from "../../planner/diff";
-import type { LiveState, NodeDesiredState } from "../../planner/types";
+import { presharedKeyFingerprint } from "../../planner/live";
+import { isValidKey } from "../../core/keys";
+import type { PairKey } from "../../core/psk";
+import type { FirewallPlan, LiveState, NodeDesiredState } from "../../planner/types";
+import { assertFirewallPlan, parseNftListing } from "../../planner/nft";
+import { firewallState, firewallStatus } from "../../engine/firewall";
+import { runPolicyTests } from "../../engine/verify";
 import { assertInterfaceName } from "../../planner/commands";
 import { absent, compact, containsUnknown, deepEqual, sshOptions } from "./common";
 import { readNodeHost } from "./hosts";
-import { PLANNED_HOST_FILES, type CheckFailure, type Lifecycle, type LifecycleContext } from "./types";
+import { PLANNED_HOST_FILES, UNKNOWN, type CheckFailure, type Lifecycle, type LifecycleContext } from "./types";
 import { healthCheckProblems, resolveHealthCheck, type HealthCheck, type HealthMode, type NodeHealth } from "../../planner/health";
 import { healthOfReading } from "../../engine/gated";
 export { PLANNED_HOST_FILES };
@@ -30,6 +38,17 @@ export interface PeerInputs {
   endpoint?: string | null;
   allowedIps: string[];
   persistentKeepalive?: number | null;
+}
+
+/** One policy test whose source is this node (keyed "<to> <port>" in `policyTests`). */
+export interface NodePolicyTest {
+  /** The destination's mesh IP. */
+  address: string;
+  /** "tcp/5432", "udp/53" or "icmp". */
+  port: string;
+  expect: "allow" | "deny";
+  /** "pass" as planned; a refresh reports what the host saw ("fail: …"). */
+  result: string;
 }
 
 export interface NodeConfigInputs {
@@ -52,7 +71,20 @@ export interface NodeConfigInputs {
   /** Secret. */
   connection: Connection;
   /**
-   * The host's persistent files as planned: `{ wgQuickConf: "as planned", unit: "enabled" }`. `read`
+   * Per-pair preshared keys (issue 16): peer hostname → the pair's key (core/psk.ts PairKey: `key` a secret,
+   * `id` not — a preview shows which pairs' keys change). Kept apart from `peers` so that the peers stay
+   * readable in a preview. Absent: none.
+   */
+  presharedKeys?: Record<string, PairKey> | null;
+  /**
+   * The node's firewall (planner/firewall.ts) when the mesh's policies are enforced: the nftables table, its
+   * named source sets and its accept rules by label. Absent: no table of ours on the host.
+   */
+  firewall?: FirewallPlan | null;
+  /** Policy tests from this node, run on its host at refresh (key: "<destination> <port>"). */
+  policyTests?: Record<string, NodePolicyTest> | null;
+  /**
+   * The host's persistent files as planned: `{ wgQuickConf: "as planned", unit: "enabled", firewall: "as planned" }`. `read`
    * reports what it finds, so a hand-edited wg-quick file or a disabled unit shows as drift on refresh.
    * Optional (compared only when given).
    */
@@ -74,6 +106,11 @@ export interface HostFiles {
   wgQuickConf: string;
   /** `systemctl is-enabled wg-quick@<if>`: "enabled" as planned. */
   unit: string;
+  /**
+   * The firewall table and /etc/wireguard/<if>.nft: "as planned" (also: neither, when none is planned), else
+   * "missing", "differs from the plan" (a flushed or edited table) or "present but not planned". Optional.
+   */
+  firewall?: string | null;
 }
 
 
@@ -82,8 +119,9 @@ export function hostFilesFrom(inputs: NodeConfigInputs, reading: HostReading): H
   const key = inputs.keyOnHost ? { onHost: true as const } : { privateKey: inputs.privateKey as string };
   const conf = reading.facts.conf;
   return {
-    wgQuickConf: !conf.exists ? "missing" : conf.sha256 === confDigest(renderConf(desiredState(inputs), key)) ? "as planned" : "differs from the plan",
+    wgQuickConf: !conf.exists ? "missing" : conf.sha256 === confDigest(renderConf(desiredState(inputs), key, presharedKeysByPublicKey(inputs))) ? "as planned" : "differs from the plan",
     unit: reading.facts.unit.enabled || "unknown",
+    firewall: firewallStatus(desiredState(inputs), reading),
   };
 }
 
@@ -96,6 +134,33 @@ export interface NodeConfigOutputs extends NodeConfigInputs {
 export function healthCheckOf(i: Pick<NodeConfigInputs, "healthCheck">): HealthCheck {
   const h = i.healthCheck;
   return resolveHealthCheck(h ? { ...(h.mode ? { mode: h.mode } : {}), ...(h.timeoutSeconds ? { timeoutSeconds: h.timeoutSeconds } : {}) } : undefined);
+}
+
+/** The live firewall in the inputs' shape: the planned one when it is as planned, else what the table holds. */
+export function liveFirewall(inputs: NodeConfigInputs, reading: HostReading): FirewallPlan | undefined {
+  const status = firewallStatus(desiredState(inputs), reading);
+  if (status === "as planned") return inputs.firewall ?? undefined;
+  const s = firewallState(reading);
+  if (!s.table.exists) return undefined;
+  const table = inputs.firewall?.table ?? `inet wgmesh_${inputs.interfaceName}`;
+  // No listing printed: the table is the one recorded when the file was loaded (only the file differs).
+  return s.listing ? parseNftListing(s.listing, table) : inputs.firewall ?? { table, sets: {}, rules: {} };
+}
+
+function hasPsk(i: Pick<NodeConfigInputs, "presharedKeys">, peer: string): boolean {
+  return !!i.presharedKeys && Object.prototype.hasOwnProperty.call(i.presharedKeys, peer);
+}
+
+/** The node's preshared keys as the engine takes them: by peer public key (undefined: none). */
+export function presharedKeysByPublicKey(i: Pick<NodeConfigInputs, "presharedKeys" | "peers">): Record<string, string> | undefined {
+  const psks = i.presharedKeys;
+  if (!psks || Object.keys(psks).length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const [h, k] of Object.entries(psks)) {
+    const peer = i.peers?.[h];
+    if (peer) out[peer.publicKey] = k.key;
+  }
+  return out;
 }
 
 /** The engine's desired state from the inputs. */
@@ -112,11 +177,12 @@ export function desiredState(i: NodeConfigInputs): NodeDesiredState {
         endpoint: p.endpoint ?? null,
         allowedIps: [...p.allowedIps],
         persistentKeepalive: p.persistentKeepalive ?? null,
-        presharedKey: false,
+        presharedKey: hasPsk(i, h),
       };
     }),
     routes: [...(i.routes ?? [])],
     forwarding: i.forwarding === true,
+    firewall: i.firewall ?? null,
   };
 }
 
@@ -127,7 +193,7 @@ export function desiredState(i: NodeConfigInputs): NodeDesiredState {
  */
 export function liveToInputs(planned: NodeConfigInputs, live: LiveState): NodeConfigInputs {
   if (live.interface === null) {
-    return { ...planned, address: "", listenPort: 0, publicKey: "", peers: {}, routes: [], forwarding: planned.forwarding && live.forwarding };
+    return { ...planned, address: "", listenPort: 0, publicKey: "", peers: {}, presharedKeys: absent(planned.presharedKeys) ? undefined : {}, routes: [], forwarding: planned.forwarding && live.forwarding };
   }
   const byKey = new Map(Object.entries(planned.peers ?? {}).map(([h, p]) => [p.publicKey, { h, p }]));
   const peers: Record<string, PeerInputs> = {};
@@ -147,6 +213,7 @@ export function liveToInputs(planned: NodeConfigInputs, live: LiveState): NodeCo
   const address = live.interface.addresses.includes(planned.address) ? planned.address : (live.interface.addresses[0] ?? "");
   return compact({
     ...planned,
+    presharedKeys: livePresharedKeys(planned, live, peers),
     address,
     listenPort: live.interface.listenPort,
     mtu: planned.mtu === null || planned.mtu === undefined ? planned.mtu : live.interface.mtu,
@@ -155,6 +222,28 @@ export function liveToInputs(planned: NodeConfigInputs, live: LiveState): NodeCo
     routes: sortCidrs([...live.routes]),
     forwarding: planned.forwarding ? live.forwarding : false,
   });
+}
+
+/** Ids in a refreshed `presharedKeys` (never a key read from the host: the probe keeps only fingerprints). */
+export const PSK_DIFFERS = "(differs from the plan)";
+export const PSK_UNPLANNED = "(set on the host, not planned)";
+
+/**
+ * The live PSKs in the inputs' shape: a planned key the host has (same fingerprint) is kept; one that
+ * differs keeps the planned key with the id PSK_DIFFERS; a missing one is left out; a PSK the plan does not
+ * have shows as id PSK_UNPLANNED (no key).
+ */
+function livePresharedKeys(planned: NodeConfigInputs, live: LiveState, livePeers: Record<string, PeerInputs>): Record<string, PairKey> | undefined {
+  const byKey = new Map(live.peers.map((p) => [p.publicKey, p]));
+  const out: Record<string, PairKey> = {};
+  for (const [h, peer] of Object.entries(livePeers)) {
+    const lp = byKey.get(peer.publicKey);
+    if (!lp?.presharedKey) continue;
+    const want = planned.presharedKeys?.[h];
+    const same = want !== undefined && planned.peers?.[h]?.publicKey === peer.publicKey && lp.presharedKeyFingerprint === presharedKeyFingerprint(want.key);
+    out[h] = same ? (want as PairKey) : want !== undefined ? { id: PSK_DIFFERS, key: want.key } : { id: PSK_UNPLANNED, key: "" };
+  }
+  return Object.keys(out).length > 0 || !absent(planned.presharedKeys) ? out : undefined;
 }
 
 export function checkNodeConfig(news: NodeConfigInputs): CheckFailure[] {
@@ -171,13 +260,27 @@ export function checkNodeConfig(news: NodeConfigInputs): CheckFailure[] {
       failures.push({ property: "healthCheck", reason: `${news.mesh && !containsUnknown(news.mesh) ? `mesh ${JSON.stringify(news.mesh)}: ` : ""}node ${JSON.stringify(news.hostname)}: ${reason}` });
     }
   }
+  if (!absent(news.firewall) && !containsUnknown(news.firewall) && !containsUnknown(news.interfaceName)) {
+    try {
+      assertFirewallPlan(news.firewall as FirewallPlan, news.interfaceName);
+    } catch (e) {
+      failures.push({ property: "firewall", reason: `node ${JSON.stringify(news.hostname)}: ${(e as Error).message}` });
+    }
+  }
+  if (!absent(news.presharedKeys) && !containsUnknown(news.presharedKeys)) {
+    for (const [peer, k] of Object.entries(news.presharedKeys as Record<string, Partial<PairKey> | null>)) {
+      // The message names the peer, never the value.
+      if (!isValidKey(k?.key)) failures.push({ property: "presharedKeys", reason: `node ${JSON.stringify(news.hostname)}: the preshared key for peer ${JSON.stringify(peer)} is not a WireGuard key (44 base64 characters, as 'wg genpsk' prints); value withheld` });
+      else if (!containsUnknown(news.peers) && !Object.prototype.hasOwnProperty.call(news.peers ?? {}, peer)) failures.push({ property: "presharedKeys", reason: `node ${JSON.stringify(news.hostname)}: a preshared key is given for ${JSON.stringify(peer)}, which is not one of its peers; give keys only for the hostnames in peers` });
+    }
+  }
   if (!news.keyOnHost && absent(news.privateKey)) {
     failures.push({ property: "privateKey", reason: `node ${JSON.stringify(news.hostname)}: no private key and keyOnHost is false; pass the Node's privateKey or set keyOnHost` });
   }
   return failures;
 }
 
-const PLAN_PROPS = ["interfaceName", "address", "listenPort", "mtu", "publicKey", "peers", "routes", "forwarding", "keyOnHost", "privateKey", "connection"] as const;
+const PLAN_PROPS = ["interfaceName", "address", "listenPort", "mtu", "publicKey", "peers", "presharedKeys", "routes", "forwarding", "firewall", "policyTests", "keyOnHost", "privateKey", "connection"] as const;
 
 async function apply(inputs: NodeConfigInputs, ctx: LifecycleContext): Promise<NodeConfigOutputs> {
   const result = await applyHost(
@@ -187,6 +290,7 @@ async function apply(inputs: NodeConfigInputs, ctx: LifecycleContext): Promise<N
       desired: desiredState(inputs),
       key: inputs.keyOnHost ? { onHost: true } : { privateKey: inputs.privateKey as string },
       healthCheck: healthCheckOf(inputs),
+      presharedKey: presharedKeysByPublicKey(inputs),
     },
     sshOptions(ctx),
   );
@@ -232,8 +336,14 @@ export const nodeConfigLifecycle: Lifecycle<NodeConfigInputs, NodeConfigOutputs>
   },
 
   async read(id, props, ctx) {
-    const { reading } = await readNodeHost(props.hostname, props.connection, props.interfaceName, ctx);
-    const live: NodeConfigOutputs = { ...liveToInputs(props, reading.facts.live), health: healthFromReading(props, reading) };
+    const tests = Object.entries(props.policyTests ?? {});
+    let results: Record<string, NodePolicyTest> | undefined;
+    const { reading } = await readNodeHost(props.hostname, props.connection, props.interfaceName, ctx, async (session) => {
+      if (tests.length === 0) return;
+      const ran = await runPolicyTests(session, tests.map(([k, t]) => ({ id: k, address: t.address, port: t.port, expect: t.expect })));
+      results = Object.fromEntries(tests.map(([k, t], i) => [k, { ...t, result: ran[i]?.result === "pass" || ran[i]?.result.startsWith("pass ") ? t.result : ran[i]?.result ?? "fail: not run" }]));
+    });
+    const live: NodeConfigOutputs = compact({ ...liveToInputs(props, reading.facts.live), firewall: liveFirewall(props, reading), policyTests: results ?? props.policyTests ?? undefined, health: healthFromReading(props, reading) });
     return { id, props: absent(props.hostFiles) ? live : { ...live, hostFiles: hostFilesFrom(props, reading) } };
   },
 
@@ -244,5 +354,10 @@ export const nodeConfigLifecycle: Lifecycle<NodeConfigInputs, NodeConfigOutputs>
   async delete(_id, props, ctx) {
     const r = await teardownHost({ node: props.hostname, connection: props.connection, interfaceName: props.interfaceName }, sshOptions(ctx));
     if (r.status === "failed") throw new Error(r.error ?? `node ${props.hostname}: teardown failed`);
-    },
+  },
+
+  preview(_olds, news) {
+    // An apply makes the host match the inputs, which are the outputs; the peers' health is the host's to tell.
+    return compact({ ...news, health: UNKNOWN as unknown as NodeHealth });
+  },
 };

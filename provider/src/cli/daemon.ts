@@ -14,22 +14,21 @@ import { execFile } from "node:child_process";
 import * as dgram from "node:dgram";
 import { lookup } from "node:dns/promises";
 import { AddressInfo } from "node:net";
-import type { CliIO, Command } from "../cli/commands";
-import { processIO } from "../cli/commands";
+import { processIO, type CliIO, type Command } from "./commands";
 import { generateKeyPair } from "../core/keys";
 import {
   defaultSubnetCidr, deriveParams, ipv6PrefixText, MeshParams, networkIdShort, parseMeshSubnet, SubnetError,
-} from "./derive";
-import { openEnvelope, sealEnvelope, PROTOCOL_VERSION } from "./envelope";
-import { FlagSpec, flagUsage, parseGoFlags, ParseOutcome } from "./goflags";
-import { formatInit, formatPeersCount, formatPeersGet, formatPeersList, formatStatusJson, formatStatusText, FormatError, StatusView } from "./format";
-import { decodeAnnouncement, encodeAnnouncement, joinHostPort, splitHostPort } from "./messages";
-import { normalizeIp } from "./netaddr";
-import { clientSocketPath, RpcClient, RpcError } from "./rpc";
-import { formatSecretUri, generateSecret, LOW_ENTROPY_WARNING, parseSecret, SecretError } from "./secret";
-import { goLogPrefix } from "./timefmt";
-import { JOIN_USAGE, runJoin } from "./join";
-import { runInstallService } from "./service";
+} from "../daemon/derive";
+import { openEnvelope, sealEnvelope, PROTOCOL_VERSION } from "../daemon/envelope";
+import { FlagSpec, flagUsage, parseGoFlags, ParseOutcome } from "../daemon/goflags";
+import { formatInit, formatPeersCount, formatPeersGet, formatPeersList, formatStatusJson, formatStatusText, FormatError, StatusView } from "../daemon/format";
+import { decodeAnnouncement, encodeAnnouncement, joinHostPort, splitHostPort } from "../daemon/messages";
+import { normalizeIp } from "../daemon/netaddr";
+import { clientSocketPath, RpcClient, RpcError } from "../daemon/rpc";
+import { formatSecretUri, generateSecret, LOW_ENTROPY_WARNING, parseSecret, SecretError } from "../daemon/secret";
+import { goLogPrefix } from "../daemon/timefmt";
+import { JOIN_USAGE, runJoin } from "../daemon/join";
+import { runInstallService } from "../daemon/service";
 
 export interface DaemonCommandDeps {
   /** `systemctl is-active wgmesh.service` (trimmed), or "inactive" when that fails. */
@@ -222,6 +221,12 @@ async function bindTestSocket(port: number): Promise<{ sock: dgram.Socket; v6: b
 export async function runTestPeer(args: string[], io: CliIO, deps: DaemonCommandDeps = defaultDeps): Promise<number> {
   const f = parseGoFlags("test-peer", args, TEST_PEER_FLAGS);
   if (!flagsOrExit(io, f)) return f.help ? 0 : 2;
+  const localPort = f.values["port"] as number;
+  if (!Number.isInteger(localPort) || localPort < 0 || localPort > 65535) {
+    // A usage error before anything is bound or sent (Node would wrap the port; the Go tool refuses too).
+    io.stderr.write(`invalid value "${localPort}" for flag -port: out of range (0–65535; 0 = random)\n${flagUsage("test-peer", TEST_PEER_FLAGS)}`);
+    return 2;
+  }
   const secret = f.values["secret"] as string;
   const peer = f.values["peer"] as string;
   if (!secret || !peer) {

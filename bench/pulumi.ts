@@ -1,0 +1,228 @@
+/**
+ * `npm run bench:pulumi` — the Pulumi front door at fleet size (issue 12), through the real CLI.
+ *
+ * Every case is a fresh stack's `pulumi preview` (hosts on 127.0.x.y:9 where nothing listens — a preview never
+ * connects) of a program, measured against, in the same run and the same checkpoint mode:
+ *   - floor: a program with the same number of trivial dynamic resources (Pulumi's own cost per resource);
+ *   - data floor (full meshes): the same trivial resources, N of them carrying a full mesh's peers maps
+ *     (Pulumi's own cost of moving that many peer entries: the part of the cost no provider can avoid while
+ *     it shows every node's peers in the preview).
+ * Cases:
+ *   - TypeScript full mesh at N = --sizes (default 10,50,100,200) with Pulumi's default checkpointing, and at
+ *     N = --skip-sizes (default 100,200,500) with PULUMI_SKIP_CHECKPOINTS=true (Pulumi 3.274 serializes the
+ *     whole state after every step — also in a preview — unless that is set);
+ *   - TypeScript policy-segmented meshes: 100 nodes in 5 groups (default mode), 500 nodes in 50 groups (skip);
+ *     groups in a ring, each reaching itself and the next;
+ *   - through the provider plugin: a YAML and a Python program of 100 nodes, against floors of the same
+ *     number of trivial resources of the same plugin (wgmesh:MeshSecret).
+ * Converged previews (--converged N, root: boots an N-host testbed): `pulumi up` of the TypeScript full mesh
+ * on real hosts, then `pulumi preview --expect-no-changes` against a converged floor, and the
+ * `pulumi stack export` size, at --converged-sizes (default N/4, N/2, N).
+ * Per run: wall, CPU of each process role (program, provider, engine) and of all, peak RSS per role.
+ * A benchmark, not a test: it prints figures and one JSON line, and cleans up after itself.
+ * With --psk (issue 16) only: the TypeScript full mesh with per-pair preshared keys at --sizes (default
+ * checkpointing) and --skip-sizes (skipped checkpoints), against the same mesh without them as the floor:
+ * what the PSK table and the per-pair secrets add.
+ * Usage: node dist/bench/pulumi.js [--sizes 10,50] [--skip-sizes 500] [--no-plugin] [--no-segmented]
+ *                                  [--converged 100] [--converged-sizes 25,50,100] [--psk] [--keep]
+ */
+import { parseArgs } from "node:util";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import { Workspace, pulumiEnv, toolchainMissing } from "../test/pulumi/harness";
+import { installPlugin, installPythonSdk, ok, runMeasured, unreachableHosts, writeProgram, type FleetHost, type MeasuredRun, type ProgramKind, type ProgramOptions } from "../test/pulumi/fleet";
+import { down, up } from "../test/testbed";
+
+type Mode = "default" | "skip";
+
+interface Measure { wallS: number; cpuS: number; programCpuS: number; providerCpuS: number; engineCpuS: number; programRssMB: number; providerRssMB: number; engineRssMB: number }
+
+interface Row {
+  case: string;
+  /** Pulumi's checkpointing: "default" (the state serialized after every step) or "skip" (PULUMI_SKIP_CHECKPOINTS=true). */
+  checkpoints: Mode;
+  nodes: number;
+  peerEntries: number;
+  resources: number;
+  mesh: Measure;
+  floor: Measure;
+  dataFloor?: Measure;
+  wallRatio: number;
+  cpuRatio: number;
+  /** Against the data floor (full meshes). */
+  dataWallRatio?: number;
+  dataCpuRatio?: number;
+  stateBytes?: number;
+  upWallS?: number;
+}
+
+const env = pulumiEnv();
+
+function measure(m: MeasuredRun): Measure {
+  return {
+    wallS: m.wallS, cpuS: m.cpuS,
+    programCpuS: m.roles.program.cpuS, providerCpuS: m.roles.provider.cpuS, engineCpuS: m.roles.engine.cpuS,
+    programRssMB: m.roles.program.peakRssMB, providerRssMB: m.roles.provider.peakRssMB, engineRssMB: m.roles.engine.peakRssMB,
+  };
+}
+
+const ratio = (a: number, b: number) => +(a / b).toFixed(2);
+
+function row(label: string, mode: Mode, nodes: number, peerEntries: number, resources: number, m: MeasuredRun, f: MeasuredRun, d?: MeasuredRun): Row {
+  const r: Row = {
+    case: label, checkpoints: mode, nodes, peerEntries, resources,
+    mesh: measure(m), floor: measure(f),
+    wallRatio: ratio(m.wallS, f.wallS), cpuRatio: ratio(m.cpuS, f.cpuS),
+  };
+  if (d) {
+    r.dataFloor = measure(d);
+    r.dataWallRatio = ratio(m.wallS, d.wallS);
+    r.dataCpuRatio = ratio(m.cpuS, d.cpuS);
+  }
+  return r;
+}
+
+function print(r: Row): void {
+  const cpu = (x: Measure) => `cpu ${x.cpuS.toFixed(1)} s (program ${x.programCpuS.toFixed(1)}, provider ${x.providerCpuS.toFixed(1)}, engine ${x.engineCpuS.toFixed(1)})`;
+  const lines = [
+    `${r.case} — ${r.checkpoints === "skip" ? "PULUMI_SKIP_CHECKPOINTS=true" : "default checkpoints"}; ${r.nodes} nodes, ${r.peerEntries} peer entries, ${r.resources} resources`,
+    `  mesh        wall ${r.mesh.wallS.toFixed(1)} s, ${cpu(r.mesh)}; peak RSS program ${r.mesh.programRssMB} MB, provider ${r.mesh.providerRssMB} MB, engine ${r.mesh.engineRssMB} MB`,
+    `  floor       wall ${r.floor.wallS.toFixed(1)} s, ${cpu(r.floor)}; program ${r.floor.programRssMB} MB   → mesh/floor: wall ×${r.wallRatio}, cpu ×${r.cpuRatio}`,
+  ];
+  if (r.dataFloor) lines.push(`  data floor  wall ${r.dataFloor.wallS.toFixed(1)} s, ${cpu(r.dataFloor)}; program ${r.dataFloor.programRssMB} MB   → mesh/data floor: wall ×${r.dataWallRatio}, cpu ×${r.dataCpuRatio}`);
+  if (r.stateBytes !== undefined) lines.push(`  state ${r.stateBytes} bytes (${Math.round(r.stateBytes / r.nodes)} per node); pulumi up ${r.upWallS} s`);
+  console.log(lines.join("\n"));
+}
+
+/** A fresh stack's preview of `kind` over `hosts`. */
+async function freshPreview(ws: Workspace, name: string, kind: ProgramKind, hosts: FleetHost[], o: ProgramOptions & { count?: number } = {}): Promise<{ run: MeasuredRun; resources: number }> {
+  const { dir, resources } = writeProgram(ws, name, kind, hosts, o);
+  ws.pulumiOk(dir, ["stack", "init", "dev"]);
+  const run = ok(await runMeasured(ws, dir, ["preview"]), `pulumi preview (${name})`);
+  if (!new RegExp(`\\+ ${resources + 1} to create`).test(run.stdout)) throw new Error(`${name}: expected ${resources + 1} resources to create:\n${run.stdout.slice(-2000)}`);
+  return { run, resources };
+}
+
+/** Peer entries of a ring of `groups` groups (each reaching itself and the next): symmetric peer sets. */
+function ringPeerEntries(n: number, groups: number): number {
+  if (groups === 0) return n * (n - 1);
+  const size = (g: number) => Math.floor(n / groups) + (g < n % groups ? 1 : 0);
+  let total = 0;
+  for (let g = 0; g < groups; g++) {
+    const peersOfMember = groups === 1 ? size(g) - 1 : groups === 2 ? size(g) - 1 + size((g + 1) % groups) : size(g) - 1 + size((g + 1) % groups) + size((g + groups - 1) % groups);
+    total += size(g) * peersOfMember;
+  }
+  return total;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      sizes: { type: "string" },
+      "skip-sizes": { type: "string" },
+      "no-plugin": { type: "boolean" },
+      "no-segmented": { type: "boolean" },
+      converged: { type: "string" },
+      "converged-sizes": { type: "string" },
+      keep: { type: "boolean" },
+      psk: { type: "boolean" },
+    },
+  });
+  const why = toolchainMissing(env);
+  if (why) throw new Error(why);
+  const list = (v: string | undefined, d: string) => (v ?? d).split(",").filter((x) => x !== "").map(Number);
+  const sizes = list(values.sizes, "10,50,100,200");
+  const skipSizes = list(values["skip-sizes"], "100,200,500");
+  const rows: Row[] = [];
+  const ws = new Workspace(env);
+  const setMode = (mode: Mode) => {
+    if (mode === "skip") ws.env.PULUMI_SKIP_CHECKPOINTS = "true";
+    else delete ws.env.PULUMI_SKIP_CHECKPOINTS;
+  };
+  const emit = (r: Row) => { rows.push(r); print(r); };
+  console.log(`bench:pulumi — ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}; workspace ${ws.root}`);
+  try {
+    if (values.psk) {
+      for (const mode of ["default", "skip"] as const) {
+        setMode(mode);
+        for (const n of mode === "default" ? sizes : skipSizes) {
+          const hosts = unreachableHosts(n);
+          const psk = await freshPreview(ws, `ts-psk-${mode}-${n}`, "ts-mesh", hosts, { presharedKeys: true });
+          const plain = await freshPreview(ws, `ts-nopsk-${mode}-${n}`, "ts-mesh", hosts);
+          emit(row("fresh preview, TS full mesh + PSKs (floor: without)", mode, n, n * (n - 1), psk.resources, psk.run, plain.run));
+        }
+      }
+      console.log(JSON.stringify({ bench: "pulumi", rows }));
+      return;
+    }
+    // 1. TypeScript full mesh, both checkpoint modes.
+    for (const mode of ["default", "skip"] as const) {
+      setMode(mode);
+      for (const n of mode === "default" ? sizes : skipSizes) {
+        const hosts = unreachableHosts(n);
+        const mesh = await freshPreview(ws, `ts-full-${mode}-${n}`, "ts-mesh", hosts);
+        const floor = await freshPreview(ws, `ts-floor-${mode}-${n}`, "ts-floor", [], { count: mesh.resources });
+        const data = await freshPreview(ws, `ts-data-${mode}-${n}`, "ts-floor-data", hosts, { count: mesh.resources });
+        emit(row("fresh preview, TS full mesh", mode, n, n * (n - 1), mesh.resources, mesh.run, floor.run, data.run));
+      }
+    }
+    // 2. Policy-segmented meshes.
+    if (!values["no-segmented"]) {
+      for (const [n, groups, mode] of [[100, 5, "default"], [500, 50, "skip"]] as const) {
+        setMode(mode);
+        const mesh = await freshPreview(ws, `ts-seg-${n}`, "ts-mesh", unreachableHosts(n), { groups });
+        const floor = await freshPreview(ws, `ts-seg-floor-${n}`, "ts-floor", [], { count: mesh.resources });
+        emit(row(`fresh preview, TS ${groups} groups`, mode, n, ringPeerEntries(n, groups), mesh.resources, mesh.run, floor.run));
+      }
+    }
+    setMode("default");
+    // 3. Through the provider plugin: YAML and Python, 100 nodes.
+    if (!values["no-plugin"]) {
+      installPlugin(ws);
+      installPythonSdk(ws);
+      for (const lang of ["yaml", "python"] as const) {
+        const mesh = await freshPreview(ws, `${lang}-full-100`, `${lang}-mesh`, unreachableHosts(100));
+        const floor = await freshPreview(ws, `${lang}-floor-100`, `${lang}-floor`, [], { count: mesh.resources });
+        emit(row(`fresh preview, ${lang === "yaml" ? "YAML" : "Python"} (plugin) full mesh`, "default", 100, 9900, mesh.resources, mesh.run, floor.run));
+      }
+    }
+    // 4. Converged previews on real hosts.
+    if (values.converged) {
+      const max = Number(values.converged);
+      const convergedSizes = list(values["converged-sizes"], [Math.max(2, Math.round(max / 4)), Math.round(max / 2), max].join(","));
+      if (process.getuid?.() !== 0) throw new Error("--converged needs root (it boots a testbed)");
+      const tbName = "bpfleet";
+      const t0 = Date.now();
+      const tb = await up(max, { name: tbName });
+      console.log(`testbed: ${max} hosts up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      try {
+        const key = fs.readFileSync(tb.privateKeyPath, "utf8");
+        for (const n of convergedSizes) {
+          const hosts = tb.hosts.slice(0, n).map((h) => ({ name: h.name, host: h.address, port: h.sshPort, hostKey: h.hostPublicKey }));
+          const { dir, resources } = writeProgram(ws, `conv-${n}`, "ts-mesh", hosts);
+          ws.pulumiOk(dir, ["stack", "init", "dev"]);
+          ws.pulumiOk(dir, ["config", "set", "--secret", "sshPrivateKey"], { input: key });
+          const upRun = ok(await runMeasured(ws, dir, ["up", "--yes", "--skip-preview", "--parallel", "64"]), `pulumi up (${n} hosts)`);
+          const preview = ok(await runMeasured(ws, dir, ["preview", "--expect-no-changes"]), `converged preview (${n} hosts)`);
+          const state = ws.pulumiOk(dir, ["stack", "export"]).stdout.length;
+          const floorProject = writeProgram(ws, `conv-floor-${n}`, "ts-floor", [], { count: resources });
+          ws.pulumiOk(floorProject.dir, ["stack", "init", "dev"]);
+          ok(await runMeasured(ws, floorProject.dir, ["up", "--yes", "--skip-preview"]), "floor up");
+          const floor = ok(await runMeasured(ws, floorProject.dir, ["preview", "--expect-no-changes"]), "floor preview");
+          emit({ ...row("converged preview, TS full mesh", "default", n, n * (n - 1), resources, preview, floor), stateBytes: state, upWallS: upRun.wallS });
+          ok(await runMeasured(ws, dir, ["destroy", "--yes", "--skip-preview", "--parallel", "64"]), `pulumi destroy (${n} hosts)`);
+        }
+      } finally {
+        if (!values.keep) await down(tbName);
+      }
+    }
+  } finally {
+    if (!values.keep) ws.cleanup();
+  }
+  console.log(JSON.stringify({ bench: "pulumi", rows }));
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.stack : e);
+  process.exit(1);
+});
