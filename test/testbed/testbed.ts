@@ -23,7 +23,7 @@ import {
 } from "./container";
 import { ensureInotifyInstances } from "./limits";
 import { mountRootView } from "./mounts";
-import { behindNs, bridgeNs, hostDir, hostName, hostNs, NS_PREFIX, routerNs, stateDir, SUDO_USER, validatePrefix } from "./naming";
+import { behindNs, bridgeNs, hostDir, hostName, hostNs, NS_PREFIX, routerNs, runName, stateDir, SUDO_USER } from "./naming";
 import {
   createBehind,
   createHostLink,
@@ -101,7 +101,7 @@ export class Testbed {
   /** Reattaches to a testbed that is already up (by name, or by the CLI's JSON document). */
   static attach(nameOrJson: string | TestbedJson): Testbed {
     const name = typeof nameOrJson === "string" ? nameOrJson : nameOrJson.name;
-    const s = readState(validatePrefix(name));
+    const s = readState(runName(name));
     if (!s) throw new Error(`no testbed '${name}' on this machine (no ${statePath(name)}); run 'npm run -s testbed -- up'`);
     return new Testbed(s);
   }
@@ -319,7 +319,7 @@ export class Testbed {
  * test files); otherwise brings up a fresh one. State on reused hosts is whatever earlier tests left.
  */
 export async function acquire(n: number, opts: UpOptions = {}): Promise<Testbed> {
-  const name = validatePrefix(opts.name ?? "tb");
+  const name = runName(opts.name ?? "tb");
   const s = readState(name);
   const want = { hosts: n, nat: opts.nat ?? 0, subnet: opts.subnet, natSubnet: opts.natSubnet, behind: opts.behind ?? [], binds: opts.binds ?? [] };
   if (s && JSON.stringify(s.spec) === JSON.stringify(want)) {
@@ -348,7 +348,7 @@ async function resetHostNetwork(h: HostInfo): Promise<void> {
 
 /** Brings up a fresh testbed (an existing one of the same name is removed first). */
 export async function up(n: number, opts: UpOptions = {}): Promise<Testbed> {
-  const name = validatePrefix(opts.name ?? "tb");
+  const name = runName(opts.name ?? "tb");
   const nat = opts.nat ?? 0;
   if (!Number.isInteger(n) || n < 0 || !Number.isInteger(nat) || nat < 0 || n + nat === 0) {
     throw new Error(`up: --hosts must be ≥ 0 and --nat ≥ 0 with at least one host in total (got hosts=${n}, nat=${nat})`);
