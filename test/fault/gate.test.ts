@@ -146,6 +146,7 @@ describe("fault injection: health gate, rollback, health output, diagnostics", {
       assert.equal(await tb.execOk(H(i), LIST), tables[H(i)], `${H(i)}: the table and its file are the ones before the change`);
       assert.match(await tb.execOk(H(i), ["stat", "-c", "%a %u", "/etc/wireguard/wg0.nft.prev"]), /^600 0\n/);
     }
+    console.log(`# rollback with the firewall: rollback round trips ${[1, 3, 4].map((i) => r.hosts[H(i)]!.rollbackMs).join(", ")} ms`);
     assert.equal(r.hosts[H(2)]!.status, "changed", "the moved node only gains the new port in its own firewall (no peer touched)");
     const again = await deploy(good.targets, engineOptions(tb));
     for (const i of [1, 3, 4]) assert.deepEqual([again.hosts[H(i)]!.status, again.hosts[H(i)]!.execRoundTrips], ["unchanged", 1], `${H(i)}: ${again.hosts[H(i)]!.error ?? again.hosts[H(i)]!.steps.join(", ")}`);
