@@ -1,7 +1,9 @@
 // Two operators on one stack (file backend): a second `pulumi up` started while the first runs is refused
 // by Pulumi's own stack lock (before it runs the program or touches a host); the first completes; nothing
 // is lost — every resource in the state, the mesh pings, the next `pulumi up` is a no-op. Also: the per-node
-// `health` output after up (examples/full-mesh exports it).
+// `health` output after up (examples/full-mesh exports it), and a change that breaks a connected peer: the up
+// fails naming the node, the peer and the change, every host that has the peer is rolled back, and the stack
+// keeps the previous state (issue 14's health gate through the real Pulumi engine).
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -90,5 +92,37 @@ describe("two operators: concurrent pulumi up on one stack (file backend)", { sk
     }
     const again = ws.pulumiOk(dir, ["up", "--yes", "--skip-preview"]);
     assert.doesNotMatch(again.stdout, /created|updated|deleted/, "the next up changes nothing");
+  });
+
+  test("a change that breaks a connected peer: up fails naming node, peer and change; the hosts are rolled back; the stack keeps the previous state", async () => {
+    // op2's peers are told to dial a dead port. op2 must not talk first (WireGuard would learn its real
+    // address by roaming): its only unsolicited packet is the passive keepalive 10 s after the last data.
+    const meshIps = (JSON.parse(ws.pulumiOk(dir, ["stack", "output", "--json"]).stdout) as { meshIps: Record<string, string> }).meshIps;
+    await sleep(11_000);
+    const hosts = NAMES.map((name, i) => ({ name, host: tb.hosts[i]!.address, port: tb.hosts[i]!.sshPort, user: "root", hostKey: tb.hosts[i]!.hostPublicKey }));
+    const dead = `${tb.hosts[1]!.address}:9999`;
+    ws.pulumiOk(dir, ["config", "set", "hosts", JSON.stringify(hosts.map((h) => (h.name === "op2" ? { ...h, publicEndpoint: dead } : h)))]);
+    const broken = ws.pulumi(dir, ["up", "--yes", "--skip-preview"]);
+    const text = broken.stdout + broken.stderr;
+    assert.notEqual(broken.status, 0, text);
+    for (const n of ["op1", "op3"]) {
+      assert.match(text, new RegExp(`node ${n}: the change made 1 peer unreachable and was rolled back on this host:`), text);
+    }
+    assert.match(text, new RegExp(`peer op2 \\(no handshake and no traffic back within 15 s; it was connected before the change\\); changed: endpoint [0-9.]+:51820 → ${dead.replace(/\./g, "\\.")}`), text);
+    assert.match(text, /op2 reachable again after/, text);
+    for (const i of [0, 2]) {
+      const ep = await tb.execOk(tb.hosts[i]!.name, ["wg", "show", "wg0", "endpoints"]);
+      assert.match(ep, new RegExp(`${tb.hosts[1]!.address.replace(/\./g, "\\.")}:51820`), `${NAMES[i]} dials op2 where it did before`);
+      assert.equal((await tb.exec(tb.hosts[i]!.name, ["ping", "-c", "1", "-w", "10", meshIps.op2!])).code, 0, `${NAMES[i]} → op2 pings after the rollback`);
+    }
+    const state = JSON.parse(ws.pulumiOk(dir, ["stack", "export"]).stdout) as { deployment: { resources: Array<{ urn: string; inputs: { peers?: Record<string, { endpoint?: string }> } }> } };
+    const configs = state.deployment.resources.filter((x) => /::demo-op[13]$/.test(x.urn) && x.inputs.peers);
+    assert.equal(configs.length, 2, "op1's and op3's NodeConfigs");
+    for (const r of configs) assert.match(r.inputs.peers!.op2?.endpoint ?? "", /:51820$/, `${r.urn}: the stack keeps the previous (working) peers`);
+    // Back to the working declaration: the hosts already run it.
+    ws.pulumiOk(dir, ["config", "set", "hosts", JSON.stringify(hosts)]);
+    ws.pulumiOk(dir, ["up", "--yes", "--skip-preview"]);
+    const same = ws.pulumi(dir, ["preview", "--expect-no-changes"]);
+    assert.equal(same.status, 0, `nothing left to do:\n${same.stdout}${same.stderr}`);
   });
 });

@@ -89,7 +89,7 @@ export async function applyGated(
   const secrets = targetSecrets(target);
   if (gate.peers.length) log("info", `health gate (${check.mode}, ≤ ${check.timeoutSeconds} s): waiting for ${gate.peers.map((p) => p.hostname).join(", ")}`);
   const run = await runScript(session, node, ifname, plan.steps, timeoutMs, `apply ${ifname}`, {
-    prelude: snapshotPrelude(ifname),
+    prelude: snapshotPrelude(ifname, gate.keepPrevious),
     afterVerify: gateAndRead(ifname, gate),
     secrets,
   });
@@ -105,7 +105,8 @@ export async function applyGated(
   result.health = verdict.health;
   if (gate.peers.length) log("info", `health gate: ${gate.peers.length - verdict.unreachable.length}/${gate.peers.length} peer(s) reachable after ${s1(outcome.waitedMs)}`);
   for (const p of verdict.unreachable.filter((x) => !x.rollbackOnFailure)) {
-    const why = p.isNew ? "a new peer" : p.keyChange ? "a key change needs the peer's own apply too" : p.healthyBefore ? "this host cannot send probes (no ping)" : "not connected before the change";
+    const why = p.isNew ? "a new peer" : p.keyChange ? "a key change needs the peer's own apply too" : !p.healthyBefore ? "not connected before the change"
+      : !gate.keepPrevious ? "the change retires a key, so no previous state is kept to return to" : "this host cannot send probes (no ping)";
     log("warn", `${describeUnreachable(p, gate)} — ${why}: reported, not rolled back`);
   }
   if (verdict.rollback.length === 0) return after;

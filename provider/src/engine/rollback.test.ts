@@ -25,6 +25,10 @@ describe("rollback steps (firewall, conf, live state)", () => {
     assert.match(s, /if \[ -f "\$N" \]; then cp "\$N" "\$NP\.wgmesh-tmp" && mv -f "\$NP\.wgmesh-tmp" "\$NP"; else rm -f "\$NP"; fi/);
   });
 
+  it("a change that retires a key keeps no snapshot and removes any older one (it holds the retired key)", () => {
+    assert.equal(snapshotPrelude("wg0", false), "WGM_T0=$(date +%s)\nrm -f /etc/wireguard/wg0.conf.prev /etc/wireguard/wg0.live.prev /etc/wireguard/wg0.nft.prev");
+  });
+
   it("firewall untouched by the change: no firewall step", () => {
     const steps = rollbackSteps("wg0", reading(true, fw("a", "b")), reading(true, fw("a", "b")));
     assert.deepEqual(steps.map((s) => s.kind), ["rollback", "rollback"]);

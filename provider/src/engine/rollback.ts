@@ -25,10 +25,13 @@ import type { Step } from "./types";
 /**
  * The prelude of a change script: the script's start time for the gate, and the snapshot. Never fails the
  * script (a host without `wg` yet, or without the interface, simply has no live state to keep).
+ * `keep` false (a change that retires a key: planner/health.ts `retiresKeys`): no snapshot, and any older
+ * one is removed — it holds the key being retired, which must be nowhere on the host afterwards.
  */
-export function snapshotPrelude(ifname: string): string {
+export function snapshotPrelude(ifname: string, keep = true): string {
   const p = hostPaths(ifname);
   const q = shellQuote;
+  if (!keep) return [gateStartLine(), shellCommand("rm", "-f", p.confPrev, p.livePrev, p.nftPrev)].join("\n");
   return [
     gateStartLine(),
     "(",

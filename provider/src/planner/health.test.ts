@@ -11,6 +11,7 @@ import {
   planGate,
   probeAddress,
   resolveHealthCheck,
+  retiresKeys,
   SESSION_SECONDS,
   unknownPeerName,
   type GateOutcome,
@@ -182,8 +183,14 @@ test("a change of the pair's keys (own private key, the pair's PSK) is waited fo
   const outcome: GateOutcome = { ran: true, waitedMs: 15_000, peers: gp.peers.map((p) => ({ publicKey: p.publicKey, ok: false, waitedMs: 15_000 })) };
   const v = judgeGate(gp, outcome, before, NOW);
   assert.deepEqual([v.unreachable.map((p) => p.hostname), v.rollback], [["app1"], []], "reported unreachable, no rollback");
+  assert.deepEqual([g.keepPrevious, gp.keepPrevious], [false, false], "a retired key is kept nowhere: no previous state");
+  const both = { ...psk, peers: psk.peers.map((p) => (p.hostname === "web2" ? { ...p, endpoint: "198.51.100.5:9999" } : p)) };
+  const gb = planGate(both, before, diff(both, before), NOW, CHECK);
+  assert.deepEqual(gb.peers.map((p) => [p.hostname, p.keyChange, p.rollbackOnFailure]), [["app1", true, false], ["web2", false, false]], "nothing to roll back to in an apply that retires a key");
   const moved = { ...d, peers: d.peers.map((p) => (p.hostname === "app1" ? { ...p, endpoint: "198.51.100.3:9999" } : p)) };
-  assert.deepEqual(planGate(moved, before, diff(moved, before), NOW, CHECK).peers.map((p) => [p.hostname, p.keyChange, p.rollbackOnFailure]), [["app1", false, true]], "an endpoint change still rolls back");
+  const gm = planGate(moved, before, diff(moved, before), NOW, CHECK);
+  assert.deepEqual(gm.peers.map((p) => [p.hostname, p.keyChange, p.rollbackOnFailure]), [["app1", false, true]], "an endpoint change still rolls back");
+  assert.equal(gm.keepPrevious, true);
 });
 
 test("property: gated peers are touched desired peers; rollback ⇒ connected before and not new; the judge covers every live peer", () => {
@@ -197,10 +204,11 @@ test("property: gated peers are touched desired peers; rollback ⇒ connected be
         const desiredKeys = new Set(d.peers.map((p) => p.publicKey));
         for (const p of g.peers) {
           assert.ok(desiredKeys.has(p.publicKey));
-          if (p.rollbackOnFailure) assert.ok(p.healthyBefore && !p.isNew && !p.keyChange && age <= SESSION_SECONDS);
+          if (p.rollbackOnFailure) assert.ok(p.healthyBefore && !p.isNew && !p.keyChange && g.keepPrevious && age <= SESSION_SECONDS);
           if (ops.some((o) => o.kind === "private-key")) assert.ok(p.keyChange, "a new own key is a key change for every peer");
         }
         if (ops.length === 0) assert.equal(g.peers.length, 0, "nothing applied, nothing to wait for");
+        assert.equal(g.keepPrevious, !retiresKeys(ops));
         const outcome: GateOutcome = { ran: true, waitedMs: 1000, peers: g.peers.map((p, i) => ({ publicKey: p.publicKey, ok: oks[i % 8] as boolean, waitedMs: 500 })) };
         const v = judgeGate(g, outcome, l, NOW);
         assert.ok(v.rollback.every((p) => v.unreachable.includes(p)));

@@ -23,6 +23,9 @@
  *   (the same `up` applies it in parallel, or later). One end's silence then proves nothing about the change,
  *   and rolling that end back would break the pair once the other end has switched; such a peer is waited
  *   for and reported, never a reason to roll back.
+ * - A change that RETIRES a secret the host holds (its private key, or any pair's preshared key set anew,
+ *   changed or removed) keeps no previous state on the host: the retired key must be nowhere (key rotation's
+ *   "no leftovers"), so there is nothing to roll back to, and no peer of that apply rolls it back.
  */
 import type { LivePeer, LiveState, NodeDesiredState, Operation } from "./types";
 import { cidrContains } from "../core/cidr";
@@ -124,6 +127,13 @@ export interface GatePlan {
   interfaceChanges: string[];
   /** The interface existed before the apply (a rollback has something to return to). */
   hadInterface: boolean;
+  /** The host keeps its previous state for a rollback (false: the change retires a key, see retiresKeys). */
+  keepPrevious: boolean;
+}
+
+/** The operations retire a secret the host holds: its private key (a rotation) or a pair's preshared key (set anew, changed, removed). */
+export function retiresKeys(operations: readonly Operation[]): boolean {
+  return operations.some((op) => op.kind === "private-key" || (op.kind === "peer-set" && op.presharedKey !== undefined));
 }
 
 /** The peer's mesh address: its /32 (/128) inside the node's own mesh prefix, else its first host route. */
@@ -190,6 +200,7 @@ export function planGate(
   const hadInterface = before.interface !== null;
   const interfaceChanges = operations.map((op) => interfaceChange(op, before.interface)).filter((x): x is string => x !== null);
   const ownKeyChanges = operations.some((op) => op.kind === "private-key");
+  const keepPrevious = !retiresKeys(operations);
   const peerOps = new Map<string, Extract<Operation, { kind: "peer-set" }>>();
   for (const op of operations) if (op.kind === "peer-set") peerOps.set(op.publicKey, op);
   const peers: GatedPeer[] = [];
@@ -210,11 +221,11 @@ export function planGate(
         isNew,
         changes: op ? peerChanges(op, was) : isNew ? ["peer added"] : [],
         keyChange,
-        rollbackOnFailure: healthyBefore && canProbe && !keyChange,
+        rollbackOnFailure: healthyBefore && canProbe && !keyChange && keepPrevious,
       });
     }
   }
-  return { check, peers, interfaceChanges, hadInterface };
+  return { check, peers, interfaceChanges, hadInterface, keepPrevious };
 }
 
 /** What the host saw for one gated peer. */
