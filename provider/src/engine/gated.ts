@@ -1,9 +1,10 @@
 /**
- * A safe apply on one host: the change script keeps the previous state (rollback.ts), runs the steps, and
- * waits for the touched peers (gate.ts) before its verification read — still ONE round trip. The pure judge
+ * A safe apply on one host: the change script keeps the previous state (rollback.ts; none when the change
+ * retires a key), runs the steps — firewall, conf, online operations and preshared keys — and waits for the
+ * touched peers (gate.ts) before its verification read — still ONE round trip. The pure judge
  * (planner/health.ts) then decides; when a peer that was connected before the change shows no evidence,
- * the host is rolled back in one more round trip (restore, `wg syncconf`, addresses/MTU/routes, the same
- * peers waited for again, read back) and the apply fails naming the node, the peer and what changed.
+ * the host is rolled back in one more round trip (firewall, conf, `wg syncconf`, addresses/MTU/routes, the
+ * same peers waited for again, read back) and the apply fails naming the node, the peer and what changed.
  *
  * Round trips per host: unchanged 1 (read); changed 2 (read; change + gate + verify); rolled back 3.
  * The gate adds wall time, not round trips: at most `timeoutSeconds` (typically the time to the first
