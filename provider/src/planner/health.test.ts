@@ -183,9 +183,16 @@ test("a change of the pair's keys (own private key, the pair's PSK) is waited fo
   const outcome: GateOutcome = { ran: true, waitedMs: 15_000, peers: gp.peers.map((p) => ({ publicKey: p.publicKey, ok: false, waitedMs: 15_000 })) };
   const v = judgeGate(gp, outcome, before, NOW);
   assert.deepEqual([v.unreachable.map((p) => p.hostname), v.rollback], [["app1"], []], "reported unreachable, no rollback");
-  assert.deepEqual([g.keepPrevious, gp.keepPrevious], [false, false], "a retired key is kept nowhere: no previous state");
+  assert.deepEqual([g.keepPrevious, gp.keepPrevious], [false, true], "a retired private key is kept nowhere; a PSK where there was none retires nothing");
+  const withPsk = live(psk);
+  for (const p of withPsk.peers) if (p.presharedKey) p.presharedKeyFingerprint = "old-fingerprint";
+  const changed = diff(psk, withPsk, { presharedKeyFingerprint: "new-fingerprint" });
+  assert.ok(changed.some((o) => o.kind === "peer-set" && o.presharedKey === true), "a changed PSK is set again");
+  assert.equal(planGate(psk, withPsk, changed, NOW, CHECK).keepPrevious, false, "a changed PSK retires the old one");
+  const removed = diff(d, withPsk);
+  assert.equal(planGate(d, withPsk, removed, NOW, CHECK).keepPrevious, false, "a removed PSK is retired");
   const both = { ...psk, peers: psk.peers.map((p) => (p.hostname === "web2" ? { ...p, endpoint: "198.51.100.5:9999" } : p)) };
-  const gb = planGate(both, before, diff(both, before), NOW, CHECK);
+  const gb = planGate(both, withPsk, diff(both, withPsk, { presharedKeyFingerprint: "new-fingerprint" }), NOW, CHECK);
   assert.deepEqual(gb.peers.map((p) => [p.hostname, p.keyChange, p.rollbackOnFailure]), [["app1", true, false], ["web2", false, false]], "nothing to roll back to in an apply that retires a key");
   const moved = { ...d, peers: d.peers.map((p) => (p.hostname === "app1" ? { ...p, endpoint: "198.51.100.3:9999" } : p)) };
   const gm = planGate(moved, before, diff(moved, before), NOW, CHECK);
@@ -208,7 +215,7 @@ test("property: gated peers are touched desired peers; rollback ⇒ connected be
           if (ops.some((o) => o.kind === "private-key")) assert.ok(p.keyChange, "a new own key is a key change for every peer");
         }
         if (ops.length === 0) assert.equal(g.peers.length, 0, "nothing applied, nothing to wait for");
-        assert.equal(g.keepPrevious, !retiresKeys(ops));
+        assert.equal(g.keepPrevious, !retiresKeys(ops, l));
         const outcome: GateOutcome = { ran: true, waitedMs: 1000, peers: g.peers.map((p, i) => ({ publicKey: p.publicKey, ok: oks[i % 8] as boolean, waitedMs: 500 })) };
         const v = judgeGate(g, outcome, l, NOW);
         assert.ok(v.rollback.every((p) => v.unreachable.includes(p)));

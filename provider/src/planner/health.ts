@@ -23,8 +23,8 @@
  *   (the same `up` applies it in parallel, or later). One end's silence then proves nothing about the change,
  *   and rolling that end back would break the pair once the other end has switched; such a peer is waited
  *   for and reported, never a reason to roll back.
- * - A change that RETIRES a secret the host holds (its private key, or any pair's preshared key set anew,
- *   changed or removed) keeps no previous state on the host: the retired key must be nowhere (key rotation's
+ * - A change that RETIRES a secret the host holds (its private key, or a preshared key the host has for a
+ *   peer, changed or removed) keeps no previous state on the host: the retired key must be nowhere (key rotation's
  *   "no leftovers"), so there is nothing to roll back to, and no peer of that apply rolls it back.
  */
 import type { LivePeer, LiveState, NodeDesiredState, Operation } from "./types";
@@ -131,9 +131,14 @@ export interface GatePlan {
   keepPrevious: boolean;
 }
 
-/** The operations retire a secret the host holds: its private key (a rotation) or a pair's preshared key (set anew, changed, removed). */
-export function retiresKeys(operations: readonly Operation[]): boolean {
-  return operations.some((op) => op.kind === "private-key" || (op.kind === "peer-set" && op.presharedKey !== undefined));
+/**
+ * The operations retire a secret the host holds (read as `before`): its private key (a rotation), or a
+ * preshared key it has for a peer, changed or removed. A PSK given to a peer entry that had none (a new peer,
+ * a rotated peer's new entry, PSKs switched on) retires nothing.
+ */
+export function retiresKeys(operations: readonly Operation[], before: LiveState): boolean {
+  const hadPsk = new Set(before.peers.filter((p) => p.presharedKey).map((p) => p.publicKey));
+  return operations.some((op) => op.kind === "private-key" || (op.kind === "peer-set" && op.presharedKey !== undefined && hadPsk.has(op.publicKey)));
 }
 
 /** The peer's mesh address: its /32 (/128) inside the node's own mesh prefix, else its first host route. */
@@ -200,7 +205,7 @@ export function planGate(
   const hadInterface = before.interface !== null;
   const interfaceChanges = operations.map((op) => interfaceChange(op, before.interface)).filter((x): x is string => x !== null);
   const ownKeyChanges = operations.some((op) => op.kind === "private-key");
-  const keepPrevious = !retiresKeys(operations);
+  const keepPrevious = !retiresKeys(operations, before);
   const peerOps = new Map<string, Extract<Operation, { kind: "peer-set" }>>();
   for (const op of operations) if (op.kind === "peer-set") peerOps.set(op.publicKey, op);
   const peers: GatedPeer[] = [];
