@@ -6,9 +6,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-.PHONY: deps prepare build dist daemon-artifact test test-unit test-testbed test-engine test-daemon test-pulumi test-slow \
+.PHONY: deps prepare build dist daemon-artifact test test-unit test-testbed test-engine test-daemon test-pulumi test-slow test-fault \
         pulumi-toolchain plugin plugin-schema plugin-package gen-sdk examples demo demo-down \
-        bench-plan bench-deploy bench-join bench-artifact bench-pulumi clean
+        bench-plan bench-deploy bench-join bench-artifact bench-pulumi bench-fault-load clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -87,6 +87,9 @@ test-slow: build
 test-pulumi: build
 	bash scripts/test-all.sh pulumi
 
+test-fault: build
+	bash scripts/test-all.sh fault
+
 bench-plan: build
 	npm run -s bench:plan
 
@@ -98,6 +101,9 @@ bench-join: build
 
 bench-artifact: build
 	npm run -s bench:artifact
+
+bench-fault-load: build
+	npm run -s bench:fault-load
 
 # The Pulumi front door at 10–500 nodes against trivial-resource floors (fresh previews; add
 # `-- --converged 100` for a converged preview on 100 testbed hosts, root).

@@ -25,6 +25,7 @@ else
 fi
 
 bash scripts/testbed-prepare.sh
+ts "fault suite: user-space netem ($(bash scripts/netem-prepare.sh))"
 bash scripts/moto-prepare.sh
 if [ -f scripts/pulumi-toolchain.sh ]; then bash scripts/pulumi-toolchain.sh; fi
 ts "done"

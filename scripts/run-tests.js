@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs one suite of compiled tests with node's own test runner.
-//   node scripts/run-tests.js unit|testbed|engine|pulumi|daemon|slow [substring-filter]
+//   node scripts/run-tests.js unit|testbed|engine|pulumi|daemon|slow|fault [substring-filter]
 // Suites map to folders of compiled test files (npm run build first).
 "use strict";
 const fs = require("node:fs");
@@ -16,6 +16,8 @@ const suites = {
   daemon: ["dist/test/daemon"],
   // long waits (protocol timeouts), mostly idle: its own suite so it runs beside the others
   slow: ["dist/test/slow"],
+  // real faults on the testbed (SSH cut, power cut, packet loss, CPU load, broken changes rolled back)
+  fault: ["dist/test/fault"],
 };
 
 function walk(dir, out) {

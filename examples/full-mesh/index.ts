@@ -15,6 +15,8 @@ interface HostConfig {
   /** "ssh-ed25519 AAAA…": the host key the host must present (else ~/.ssh/known_hosts or $WGMESH_KNOWN_HOSTS). */
   hostKey?: string;
   routableNetworks?: string[];
+  /** "host:port" peers dial when it is not the SSH host on the listen port (a public address, a forwarded port). */
+  publicEndpoint?: string;
 }
 
 const config = new pulumi.Config();
@@ -26,6 +28,7 @@ const nodes = hosts.map(
     new wgmesh.Node(h.name, {
       connection: { host: h.host, port: h.port ?? 22, user: h.user ?? "root", privateKey: sshPrivateKey, hostKey: h.hostKey },
       routableNetworks: h.routableNetworks,
+      publicEndpoint: h.publicEndpoint,
     }),
 );
 
@@ -38,3 +41,6 @@ export const meshIps = mesh.meshIps;
 export const publicKeys = mesh.publicKeys;
 export const endpoints = mesh.endpoints;
 export const behindNat = mesh.behindNat;
+// Every node's view of its peers (state, latest handshake age, rx/tx bytes, endpoint), as of the last
+// `pulumi up` or `pulumi refresh`.
+export const health = pulumi.all(Object.fromEntries(Object.entries(mesh.nodeConfigs).map(([name, c]) => [name, c.health])));

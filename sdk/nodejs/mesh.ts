@@ -63,6 +63,7 @@ export class Mesh extends pulumi.ComponentResource {
             }
             resourceInputs["enforcement"] = args?.enforcement;
             resourceInputs["groups"] = args?.groups;
+            resourceInputs["healthCheck"] = args?.healthCheck;
             resourceInputs["interfaceName"] = args?.interfaceName;
             resourceInputs["listenPort"] = args?.listenPort;
             resourceInputs["mtu"] = args?.mtu;
@@ -103,6 +104,10 @@ export interface MeshArgs {
      * Groups; defining any group or policy turns access control on (deny by default).
      */
     groups?: pulumi.Input<pulumi.Input<Group>[] | undefined>;
+    /**
+     * The health gate after each change on a node (default { mode: "handshake", timeoutSeconds: 15 }): a change that makes a peer unreachable that was connected before is rolled back on that node and the update fails naming the node and the peer.
+     */
+    healthCheck?: pulumi.Input<inputs.HealthCheckArgs | undefined>;
     /**
      * WireGuard interface on every host (default "wg0").
      */

@@ -63,6 +63,14 @@ export class NodeConfig extends pulumi.CustomResource {
      */
     declare public readonly forwarding: pulumi.Output<boolean>;
     /**
+     * Every peer's health as last seen: after create/update (with the health gate's verdicts) and at refresh.
+     */
+    declare public /*out*/ readonly health: pulumi.Output<outputs.NodeHealth | undefined>;
+    /**
+     * The health gate after each change (the Mesh's healthCheck).
+     */
+    declare public readonly healthCheck: pulumi.Output<outputs.HealthCheck | undefined>;
+    /**
      * What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift.
      */
     declare public readonly hostFiles: pulumi.Output<outputs.HostFiles | undefined>;
@@ -163,6 +171,7 @@ export class NodeConfig extends pulumi.CustomResource {
             resourceInputs["connection"] = args?.connection ? pulumi.secret(args.connection) : undefined;
             resourceInputs["firewall"] = args?.firewall;
             resourceInputs["forwarding"] = args?.forwarding;
+            resourceInputs["healthCheck"] = args?.healthCheck;
             resourceInputs["hostFiles"] = args?.hostFiles;
             resourceInputs["hostname"] = args?.hostname;
             resourceInputs["interfaceName"] = args?.interfaceName;
@@ -176,11 +185,14 @@ export class NodeConfig extends pulumi.CustomResource {
             resourceInputs["privateKey"] = args?.privateKey ? pulumi.secret(args.privateKey) : undefined;
             resourceInputs["publicKey"] = args?.publicKey;
             resourceInputs["routes"] = args?.routes;
+            resourceInputs["health"] = undefined /*out*/;
         } else {
             resourceInputs["address"] = undefined /*out*/;
             resourceInputs["connection"] = undefined /*out*/;
             resourceInputs["firewall"] = undefined /*out*/;
             resourceInputs["forwarding"] = undefined /*out*/;
+            resourceInputs["health"] = undefined /*out*/;
+            resourceInputs["healthCheck"] = undefined /*out*/;
             resourceInputs["hostFiles"] = undefined /*out*/;
             resourceInputs["hostname"] = undefined /*out*/;
             resourceInputs["interfaceName"] = undefined /*out*/;
@@ -222,6 +234,10 @@ export interface NodeConfigArgs {
      * IP forwarding on (the node routes for its routable networks).
      */
     forwarding: pulumi.Input<boolean>;
+    /**
+     * The health gate after each change (the Mesh's healthCheck).
+     */
+    healthCheck?: pulumi.Input<inputs.HealthCheckArgs | undefined>;
     /**
      * What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift.
      */

@@ -120,7 +120,11 @@ describe("engine e2e: 4-host full mesh", { timeout: 600_000 }, () => {
     };
     const same = await run(["deploy", file, ...flags]);
     assert.equal(same.code, 0, same.err);
-    for (const h of Object.values(same.json.hosts)) assert.deepEqual(h, { status: "unchanged", operations: 0, sshConnections: 1, execRoundTrips: 1 });
+    for (const h of Object.values(same.json.hosts)) {
+      const { health, ...rest } = h as typeof h & { health?: { peers: Record<string, unknown> } };
+      assert.deepEqual(rest, { status: "unchanged", operations: 0, sshConnections: 1, execRoundTrips: 1 });
+      assert.equal(Object.keys(health!.peers).length, 3, "each host's health: its 3 peers");
+    }
     assert.match(same.err, /connecting to root@/);
     for (const n of input.nodes) assert.ok(!same.err.includes(n.privateKey as string));
 

@@ -6,7 +6,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fullMeshScenario, installPluginTarball, missing, peerCounts } from "./plugin/e2e";
 
-/** The example with groups web = {node1, node2}, app = {node3} and a policy web → app (YAML block lists). */
+/**
+ * The example with groups web = {node1, node2}, app = {node3} and a policy web → app (YAML block lists), and
+ * the Mesh's healthCheck (issue 14: through the plugin's Mesh composition to every NodeConfig).
+ */
 function withPolicy(program: string): string {
   const declarations = [
     "  web:", "    type: wgmesh:Group", "    properties:", "      members:", "        - ${node1}", "        - ${node2}",
@@ -18,7 +21,8 @@ function withPolicy(program: string): string {
   const lastNode = "        - ${node3}\n";
   const nodesEnd = program.indexOf(lastNode, meshAt) + lastNode.length;
   assert.ok(meshAt > 0 && nodesEnd > meshAt + lastNode.length, "the example's Mesh lists node1..node3");
-  const refs = "      groups:\n        - ${web}\n        - ${app}\n      policies:\n        - ${webToApp}\n";
+  const refs = "      groups:\n        - ${web}\n        - ${app}\n      policies:\n        - ${webToApp}\n" +
+    "      healthCheck:\n        mode: handshake\n        timeoutSeconds: 20\n";
   return program.slice(0, meshAt) + declarations + program.slice(meshAt, nodesEnd) + refs + program.slice(nodesEnd);
 }
 
@@ -53,10 +57,20 @@ test("YAML: examples/yaml-full-mesh up / ping / secrets / no-change preview / re
       // The app node keeps both peers and gains its firewall (policies are enforced by default, issue 13).
       const app = blockOf(h3);
       assert.match(app, /\+ firewall *: \{[\s\S]*?input webToApp from web: "ip saddr @src_web accept"/, app);
-      assert.doesNotMatch(app, /- p7yaml-h[12] *:/, "the app node keeps both peers");
+      assert.doesNotMatch(app, new RegExp(`- (${h1}|${h2}) *:`), "the app node keeps both peers");
       const upd = ws.pulumiOk(dir, ["up", "--yes", "--skip-preview"]);
       t.diagnostic(`yaml-full-mesh: pulumi up (groups + policy, 3 NodeConfig updates): ${upd.ms} ms wall`);
       assert.deepEqual(await peerCounts(tb), { [h1]: 1, [h2]: 1, [h3]: 2 });
+      // The Mesh's healthCheck reached every NodeConfig, and each reports its peers' health (issue 14).
+      const exported = JSON.parse(ws.pulumiOk(dir, ["stack", "export"]).stdout) as { deployment: { resources: { type: string; inputs: Record<string, unknown>; outputs: Record<string, unknown> }[] } };
+      const configs = exported.deployment.resources.filter((r) => r.type === "wgmesh:index:NodeConfig");
+      assert.equal(configs.length, 3);
+      for (const r of configs) {
+        assert.deepEqual(r.inputs.healthCheck, { mode: "handshake", timeoutSeconds: 20 }, JSON.stringify(r.inputs.healthCheck));
+        const health = r.outputs.health as { mode: string; peers: Record<string, { state: string }> };
+        assert.equal(health.mode, "handshake");
+        for (const [p, h] of Object.entries(health.peers)) assert.match(h.state, /^(reachable|connected)$/, `${String(r.inputs.hostname)} → ${p}`);
+      }
       assert.equal((await tb.exec(h1, ["ping", "-c", "1", "-W", "3", meshIps[h3] as string])).code, 0, "web → app still pings");
       assert.notEqual((await tb.exec(h1, ["ping", "-c", "1", "-W", "2", meshIps[h2] as string])).code, 0, "web1 → web2 no longer peers");
       assert.notEqual((await tb.exec(h3, ["ping", "-c", "1", "-W", "2", meshIps[h1] as string])).code, 0, "app → web: peers, but no policy lets app open connections to web (enforced)");

@@ -2,7 +2,7 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { defaultSubnet, hostAddress, overlaps, parseAnyCidr, parseCidr } from "./addressing";
-import { machineVeth, nsBelongsTo, validatePrefix } from "./naming";
+import { machineVeth, nsBelongsTo, runName, validatePrefix } from "./naming";
 import { routerRuleset, stableMac } from "./network";
 import { knownHostsPattern } from "./sshkeys";
 
@@ -26,6 +26,20 @@ describe("testbed addressing", () => {
     assert.ok(!overlaps(parseCidr(b), c));
     // a host route inside the first choice also moves it
     assert.notEqual(defaultSubnet("tb", [parseAnyCidr(`${hostAddress(c, 77)}/32`)]), a);
+  });
+
+  it("WGMESH_TESTBED_PREFIX puts a run's letter in front of every name, once", () => {
+    const was = process.env.WGMESH_TESTBED_PREFIX;
+    try {
+      delete process.env.WGMESH_TESTBED_PREFIX;
+      assert.equal(runName("ftier"), "ftier");
+      process.env.WGMESH_TESTBED_PREFIX = "k";
+      assert.deepEqual(["ftier", "kgate", "p6fm"].map(runName), ["kftier", "kgate", "kp6fm"]);
+      assert.throws(() => runName("abcdefghij"), /invalid/, "too long with the prefix: named, not cut");
+    } finally {
+      if (was === undefined) delete process.env.WGMESH_TESTBED_PREFIX;
+      else process.env.WGMESH_TESTBED_PREFIX = was;
+    }
   });
 
   it("prefixes never nest, so down(P) cannot touch another testbed", () => {

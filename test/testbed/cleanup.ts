@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import { CgroupPlan, findHostCgroups, removeHostCgroups } from "./cgroups";
 import { containerInit, findNspawn, stopContainer } from "./container";
 import { mountsUnder, unmountAll } from "./mounts";
-import { machineVeth, nsBelongsTo, NS_PREFIX, stateDir, STATE_DIR, validatePrefix } from "./naming";
+import { machineVeth, nsBelongsTo, NS_PREFIX, runName, stateDir, STATE_DIR } from "./naming";
 import { deleteNs, guardExists, guardTable, listNamespaces, removeGuard } from "./network";
 import { log, parallel, run } from "./proc";
 import { readState, TestbedState } from "./state";
@@ -27,8 +27,8 @@ export async function leftovers(prefix: string): Promise<string[]> {
 }
 
 /** Removes every container, namespace, link, mount and file of the testbed `prefix`. Idempotent. */
-export async function down(prefix = "tb"): Promise<void> {
-  validatePrefix(prefix);
+export async function down(name = "tb"): Promise<void> {
+  const prefix = runName(name);
   const t0 = Date.now();
   const state = readState(prefix);
   const procs = findNspawn((m) => m.startsWith(`${prefix}-`));

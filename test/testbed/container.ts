@@ -191,11 +191,33 @@ export async function execIn(name: string, ns: string, cmd: string | string[], o
   return run(argv, { input: opts.input, timeoutMs: opts.timeoutMs ?? 120_000, check: opts.check ?? false });
 }
 
-/** Resolves once an SSH server answers with its banner on address:port. */
-export async function waitForSsh(name: string, address: string, port: number, timeoutMs: number): Promise<void> {
+/**
+ * Why a booted host is gone (its systemd-nspawn exited), with the end of its console log; null while it runs.
+ * Lets a wait fail at once with the host's own words instead of timing out.
+ */
+export function bootFailure(name: string, pid: number | undefined, dir: string): string | null {
+  if (pid === undefined || alive(pid)) return null;
+  let tail = "";
+  try {
+    tail = fs.readFileSync(path.join(dir, "console.log"), "utf8")
+      .replace(/\x1b\[[0-9;]*m/g, "")
+      .split("\n").map((l) => l.trim()).filter((l) => l !== "").slice(-6).join(" | ");
+  } catch {
+    /* no log */
+  }
+  return `host ${name}: systemd-nspawn exited during boot (console: ${tail || "empty"})`;
+}
+
+/**
+ * Resolves once an SSH server answers with its banner on address:port. `gone` (optional) is asked on every
+ * try and ends the wait at once with its message (e.g. the host's container exited).
+ */
+export async function waitForSsh(name: string, address: string, port: number, timeoutMs: number, gone?: () => string | null): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {
+    const why = gone?.();
+    if (why) throw new Error(why);
     const banner = await new Promise<string>((resolve) => {
       const s = net.connect({ host: address, port });
       let data = "";

@@ -28,6 +28,16 @@ export function validatePrefix(name: string): string {
   return name;
 }
 
+/**
+ * The testbed name a run really uses: with WGMESH_TESTBED_PREFIX (e.g. "k") set, every name a test asks for
+ * gets it in front ("ftier" → "kftier"), so a run beside others (helpers sharing the machine, each given its
+ * own letter) never meets their testbeds. A name that already starts with it is kept (idempotent).
+ */
+export function runName(name: string): string {
+  const p = process.env.WGMESH_TESTBED_PREFIX ?? "";
+  return validatePrefix(p === "" || name.startsWith(p) ? name : `${p}${name}`);
+}
+
 export function stateDir(prefix: string): string {
   return path.join(STATE_DIR, prefix);
 }

@@ -12,6 +12,7 @@ import { listNamespaces } from "./network";
 import { mountsUnder } from "./mounts";
 import { findNspawn } from "./container";
 import { stateDir } from "./naming";
+import { INOTIFY_INSTANCES_FILE, INOTIFY_INSTANCES_MIN } from "./limits";
 
 const NAME = "tbself";
 
@@ -58,6 +59,10 @@ describe("testbed self-test (real hosts)", { skip: process.getuid?.() !== 0 ? "n
 
   after(async () => {
     await down(NAME);
+  });
+
+  it("leaves the machine enough inotify instances for many booted hosts (each holds ~7 of root's)", () => {
+    assert.ok(Number(fs.readFileSync(INOTIFY_INSTANCES_FILE, "utf8")) >= INOTIFY_INSTANCES_MIN);
   });
 
   it("brings up 3 public hosts and 1 behind the NAT router, with the CLI's JSON shape", () => {

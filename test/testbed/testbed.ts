@@ -10,6 +10,7 @@ import { cgroupPlan } from "./cgroups";
 import { down, leftovers } from "./cleanup";
 import {
   boot,
+  bootFailure,
   containerInit,
   execIn,
   ExecOptions,
@@ -20,8 +21,9 @@ import {
   waitForBoot,
   waitForSsh,
 } from "./container";
+import { ensureInotifyInstances } from "./limits";
 import { mountRootView } from "./mounts";
-import { behindNs, bridgeNs, hostDir, hostName, hostNs, NS_PREFIX, routerNs, stateDir, SUDO_USER, validatePrefix } from "./naming";
+import { behindNs, bridgeNs, hostDir, hostName, hostNs, NS_PREFIX, routerNs, runName, stateDir, SUDO_USER } from "./naming";
 import {
   createBehind,
   createHostLink,
@@ -99,7 +101,7 @@ export class Testbed {
   /** Reattaches to a testbed that is already up (by name, or by the CLI's JSON document). */
   static attach(nameOrJson: string | TestbedJson): Testbed {
     const name = typeof nameOrJson === "string" ? nameOrJson : nameOrJson.name;
-    const s = readState(validatePrefix(name));
+    const s = readState(runName(name));
     if (!s) throw new Error(`no testbed '${name}' on this machine (no ${statePath(name)}); run 'npm run -s testbed -- up'`);
     return new Testbed(s);
   }
@@ -156,12 +158,25 @@ export class Testbed {
     return (await containerInit(h.ns)) !== undefined;
   }
 
-  /** Powers a host off (orderly; its disk state stays). */
-  async stop(host: string): Promise<void> {
+  /**
+   * Powers a host off (orderly; its disk state stays). `{ powerCut: true }`: no shutdown at all — every
+   * process of the host is killed at once (SIGKILL), as when the power goes; what it had not written to
+   * disk is lost.
+   */
+  async stop(host: string, opts: { powerCut?: boolean } = {}): Promise<void> {
     const h = this.host(host);
     // by machine name, so a host booted by another process (attach) is found too
     const procs = findNspawn((m) => m === h.name);
-    await Promise.all(procs.map((p) => stopContainer(p.pid, h.ns)));
+    if (opts.powerCut) {
+      for (const p of procs) {
+        try {
+          process.kill(p.pid, "SIGKILL");
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    await Promise.all(procs.map((p) => stopContainer(p.pid, h.ns, opts.powerCut ? 0 : undefined)));
     await stopContainer(undefined, h.ns);
     h.pid = undefined;
     writeState(this.state);
@@ -172,6 +187,7 @@ export class Testbed {
     const h = this.host(host);
     if (await this.isRunning(host)) return;
     await resetHostNetwork(h);
+    ensureInotifyInstances();
     h.pid = boot({ name: h.name, root: h.root, dir: h.dir, ns: h.ns, repo: this.state.repo, binds: this.state.binds, cgroup: h.cgroup });
     writeState(this.state);
     await waitReady(h);
@@ -303,7 +319,7 @@ export class Testbed {
  * test files); otherwise brings up a fresh one. State on reused hosts is whatever earlier tests left.
  */
 export async function acquire(n: number, opts: UpOptions = {}): Promise<Testbed> {
-  const name = validatePrefix(opts.name ?? "tb");
+  const name = runName(opts.name ?? "tb");
   const s = readState(name);
   const want = { hosts: n, nat: opts.nat ?? 0, subnet: opts.subnet, natSubnet: opts.natSubnet, behind: opts.behind ?? [], binds: opts.binds ?? [] };
   if (s && JSON.stringify(s.spec) === JSON.stringify(want)) {
@@ -318,7 +334,7 @@ export async function acquire(n: number, opts: UpOptions = {}): Promise<Testbed>
 
 /** Waits until a booted host answers SSH and its systemd finished booting (logins allowed). */
 async function waitReady(h: HostInfo): Promise<void> {
-  await waitForSsh(h.name, h.address, h.sshPort, SSH_WAIT_MS);
+  await waitForSsh(h.name, h.address, h.sshPort, SSH_WAIT_MS, () => bootFailure(h.name, h.pid, h.dir));
   const state = await waitForBoot(h.name, h.ns, SSH_WAIT_MS);
   if (state !== "running") log(`host ${h.name}: ${state}`);
 }
@@ -332,7 +348,7 @@ async function resetHostNetwork(h: HostInfo): Promise<void> {
 
 /** Brings up a fresh testbed (an existing one of the same name is removed first). */
 export async function up(n: number, opts: UpOptions = {}): Promise<Testbed> {
-  const name = validatePrefix(opts.name ?? "tb");
+  const name = runName(opts.name ?? "tb");
   const nat = opts.nat ?? 0;
   if (!Number.isInteger(n) || n < 0 || !Number.isInteger(nat) || nat < 0 || n + nat === 0) {
     throw new Error(`up: --hosts must be ≥ 0 and --nat ≥ 0 with at least one host in total (got hosts=${n}, nat=${nat})`);
@@ -453,6 +469,7 @@ export async function up(n: number, opts: UpOptions = {}): Promise<Testbed> {
     tb.writeKnownHosts();
     writeState(state);
 
+    ensureInotifyInstances();
     const tBoot = Date.now();
     log(`booting ${state.hosts.length} host(s) (${state.hosts[0].rootKind} roots)`);
     for (const h of state.hosts) {

@@ -10,6 +10,7 @@ import { verifyCommand } from "./verify";
 import { rotateCommand } from "./rotate";
 import { migrateCommand } from "./migrate";
 import { daemonCommands } from "./daemon";
+import { statusCommand } from "./status";
 
 registerCommand(planCommand);
 registerCommand(genkeyCommand);
@@ -18,5 +19,6 @@ registerCommand(deployCommand);
 registerCommand(teardownCommand);
 registerCommand(verifyCommand);
 registerCommand(rotateCommand);
-for (const command of daemonCommands) registerCommand(command);
+// `status` serves both modes: a deployed state file, or the daemon's `status --secret` (cli/status.ts).
+for (const command of daemonCommands) registerCommand(command.name === "status" ? statusCommand(command) : command);
 registerCommand(migrateCommand);

@@ -17,6 +17,8 @@ import type { EngineOptions, HostResult } from "../engine/types";
 import { UsageError, type CliIO, type Command } from "./commands";
 import { loadMeshInput, readText, STATE_READ_OPTIONS, STATE_READ_HELP, stateReadOptions } from "./stateinput";
 import { deploy } from "../engine/deploy";
+import { healthCheckProblems, resolveHealthCheck, type HealthCheck } from "../planner/health";
+import { healthSummary } from "./health";
 
 /** Flags shared by deploy and teardown. */
 export const REMOTE_OPTIONS = {
@@ -39,9 +41,34 @@ export const REMOTE_OPTIONS_HELP = [
   "  --concurrency N        Hosts worked on at once (default 10)",
   "  --dry-run              Connect read-only and print the operations per host without applying them",
   "  --json                 Print {\"hosts\": {\"<hostname>\": {\"status\", \"operations\", \"error\"?, \"sshConnections\",",
-  "                         \"execRoundTrips\"}}} on stdout",
+  "                         \"execRoundTrips\", \"health\"?, \"rolledBack\"?}}} on stdout",
   STATE_READ_HELP,
 ].join("\n");
+
+/** Flags of the health gate (deploy only). */
+export const HEALTH_OPTIONS = {
+  "health-check": { type: "string" },
+  "health-timeout": { type: "string" },
+} as const;
+
+export const HEALTH_OPTIONS_HELP = [
+  "  --health-check MODE    After a change, wait for every touched peer: handshake (default: a handshake or",
+  "                         traffic back), ping (an echo reply from its mesh IP) or off. A change that makes a",
+  "                         peer unreachable that was connected before is rolled back on that host (it fails)",
+  "  --health-timeout S     Bound of that wait in seconds, 1-600 (default 15)",
+].join("\n");
+
+/** The health check from the flags (defaults filled in); UsageError naming the flag when invalid. */
+export function healthCheckFromFlags(values: RemoteArgs["values"]): HealthCheck {
+  const mode = values["health-check"];
+  const timeout = values["health-timeout"];
+  const raw: Record<string, unknown> = {};
+  if (mode !== undefined) raw.mode = String(mode);
+  if (timeout !== undefined) raw.timeoutSeconds = /^\d+$/.test(String(timeout)) ? Number(timeout) : String(timeout);
+  const problems = healthCheckProblems(raw);
+  if (problems.length) throw new UsageError(problems.join("; ").replace(/healthCheck\.mode/g, "--health-check").replace(/healthCheck\.timeoutSeconds/g, "--health-timeout"));
+  return resolveHealthCheck(raw as Partial<HealthCheck>);
+}
 
 export interface RemoteArgs {
   positionals: string[];
@@ -112,6 +139,8 @@ export function resultJson(result: DeployResult, dryRun: boolean): unknown {
       sshConnections: r.sshConnections,
       execRoundTrips: r.execRoundTrips,
       ...(dryRun ? { steps: r.steps } : {}),
+      ...(r.health !== undefined ? { health: r.health } : {}),
+      ...(r.rolledBack ? { rolledBack: true } : {}),
     };
   }
   return { hosts };
@@ -121,7 +150,8 @@ function textLine(r: HostResult): string {
   const counts = `${r.sshConnections} ssh connection(s), ${r.execRoundTrips} exec round trip(s)`;
   if (r.status === "failed") return `${r.node}: failed — ${r.error}\n`;
   const verb = r.dryRun ? (r.status === "changed" ? "would apply" : "unchanged") : r.status;
-  const head = `${r.node}: ${verb}${r.status === "changed" ? ` (${r.operations} operation${r.operations === 1 ? "" : "s"})` : ""} [${counts}]\n`;
+  const peers = r.health ? `; peers: ${healthSummary(r.health)}${r.gateMs !== undefined ? ` (gate ${(r.gateMs / 1000).toFixed(1)} s)` : ""}` : "";
+  const head = `${r.node}: ${verb}${r.status === "changed" ? ` (${r.operations} operation${r.operations === 1 ? "" : "s"})` : ""} [${counts}${peers}]\n`;
   return head + (r.dryRun ? r.steps.map((s) => `  - ${s}\n`).join("") : "");
 }
 
@@ -138,6 +168,7 @@ export function report(result: DeployResult, setup: RemoteSetup, io: CliIO): num
 const USAGE = [
   "Usage: wgmesh deploy <mesh-state.json> [--enforce] [--password-file F] [--user U] [--identity KEYFILE]",
   "                     [--known-hosts F] [--concurrency N] [--dry-run] [--json] [--strict] [--allow-full-mesh]",
+  "                     [--health-check MODE] [--health-timeout S]",
   "",
   "Deploys a Go wgmesh state file to its nodes over SSH (ssh_host:ssh_port; keys taken from the file):",
   "installs WireGuard where missing, writes /etc/wireguard/<if>.conf, enables wg-quick@<if>, and brings",
@@ -145,11 +176,15 @@ const USAGE = [
   "With --enforce the policies are enforced on every host by an nftables table of its own (inet wgmesh_<if>,",
   "/etc/wireguard/<if>.nft): direction-aware, port-restricted, only for traffic arriving on the mesh interface.",
   "Without it no such table is kept (one left by an earlier --enforce is removed).",
+  "After a change it waits for the touched peers (the health gate) and rolls a host back when the change made a",
+  "peer unreachable that was connected before; the previous state stays on the host (/etc/wireguard/<if>.conf.prev,",
+  "<if>.live.prev). `wgmesh status <mesh-state.json>` shows every peer's health later.",
   "Exit status: 0 every host converged, 2 some hosts failed (the others converged), 1 invalid input.",
   "",
   "Options:",
   "  --enforce              Enforce the policies with a host firewall (nftables; installed where missing)",
   REMOTE_OPTIONS_HELP,
+  HEALTH_OPTIONS_HELP,
   "",
 ].join("\n");
 
@@ -158,13 +193,14 @@ export const deployCommand: Command = {
   summary: "Deploy a wgmesh state file to its hosts over SSH",
   usage: USAGE,
   async run(args: string[], io: CliIO): Promise<number> {
-    const parsed = parseRemoteArgs(args, { enforce: { type: "boolean" } });
+    const parsed = parseRemoteArgs(args, { ...HEALTH_OPTIONS, enforce: { type: "boolean" } });
     if (parsed.positionals.length !== 1) throw new UsageError("deploy needs exactly one state file", true);
+    const healthCheck = healthCheckFromFlags(parsed.values);
     const loaded = await loadMeshInput(parsed.positionals[0] as string, parsed.values["password-file"] as string | undefined, io, stateReadOptions(parsed.values));
     const input = parsed.values["enforce"] === true ? { ...loaded, enforcement: "nftables" as const } : loaded;
     const compiled = compileOrFail(input, io);
     const setup = await remoteSetup(parsed.values, io);
-    const targets = targetsFromPlan(compiled.mesh, compiled.plan, setup.connectionFor);
+    const targets = targetsFromPlan(compiled.mesh, compiled.plan, setup.connectionFor).map((t) => ({ ...t, healthCheck }));
     const result = await deploy(targets, setup.engine);
     return report(result, setup, io);
   },

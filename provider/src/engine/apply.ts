@@ -1,5 +1,5 @@
 /**
- * Converge one host: ONE SSH connection, at most two exec round trips —
+ * Converge one host: ONE SSH connection, at most two exec round trips (three when the health gate rolls back) —
  *   (1) read: facts + engine probe (read-only);
  *   (2) only when something differs: the batched change script, which ends with a fresh read so that the
  *       result is verified without a third round trip.
@@ -9,14 +9,15 @@ import { diff } from "../planner/diff";
 import { confDigest } from "../planner/wgquick";
 import { detectNat } from "./facts";
 import { EngineError } from "./install";
-import { planHostChanges, renderChangeScript, lastStep, renderConf, describeOperation, type ChangePlan } from "./changes";
-import { parseReading, lastReading, readScript, type HostReading } from "./probe";
-import { redactSecrets } from "../planner/commands";
+import { planHostChanges, renderConf, describeOperation, type ChangePlan } from "./changes";
+import { parseReading, readScript, type HostReading } from "./probe";
+import { runScript } from "./script";
+import { applyGated, unchangedHealth } from "./gated";
 import { connect, type ConnectOptions } from "./ssh/connection";
 import { newCounters, type HostCounters } from "./ssh/counters";
 import { silentLogger, type Logger } from "./ssh/log";
 import type { SshSession } from "./ssh/session";
-import type { EngineOptions, HostResult, HostTarget, Step } from "./types";
+import type { EngineOptions, HostResult, HostTarget } from "./types";
 import { firewallDifferences } from "./firewall";
 import { pskDiffOptions } from "./psk";
 
@@ -51,29 +52,9 @@ export function remainingDifferences(target: HostTarget, after: HostReading): st
   return left;
 }
 
-/** Run a change script; returns the verification reading; throws EngineError naming the failed step. */
-export async function runSteps(
-  session: SshSession,
-  node: string,
-  ifname: string,
-  steps: Step[],
-  timeoutMs: number,
-  label: string,
-): Promise<HostReading> {
-  const script = renderChangeScript(ifname, steps);
-  const r = await session.run(script, { label, redact: redactSecrets, timeoutMs });
-  const at = lastStep(r.stdout);
-  if (r.exitCode !== 0 || at !== "done") {
-    const step = typeof at === "number" ? steps[at] : undefined;
-    const what = step ? `step ${JSON.stringify(step.description)}` : "the change script";
-    const err = redactSecrets(r.stderr).trim().split("\n").slice(-8).join(" | ");
-    throw new EngineError(`node ${node}: ${what} failed (exit ${r.exitCode ?? r.signal}): ${err || "no error output"}`);
-  }
-  try {
-    return lastReading(r.stdout, ifname);
-  } catch (e) {
-    throw new EngineError(`node ${node}: the changes ran but the host could not be read back: ${(e as Error).message}`);
-  }
+/** Run a change script; returns the verification reading; throws EngineError naming the failed step (engine/script.ts). */
+export async function runSteps(...args: Parameters<typeof runScript>): Promise<HostReading> {
+  return (await runScript(...args)).reading;
 }
 
 export function emptyResult(node: string, dryRun: boolean): HostResult {
@@ -140,6 +121,7 @@ export async function applyHost(target: HostTarget, opts: EngineOptions = {}): P
     result.operations = plan.steps.length;
     if (plan.steps.length === 0) {
       result.status = "unchanged";
+      result.health = unchangedHealth(target, before);
       log("info", "unchanged");
     } else if (result.dryRun) {
       result.status = "changed";
@@ -147,7 +129,8 @@ export async function applyHost(target: HostTarget, opts: EngineOptions = {}): P
       for (const s of result.steps) log("info", `  would: ${s}`);
     } else {
       if (plan.installed.length) log("info", `installing ${plan.installed.join(", ")}`);
-      const after = await runSteps(session, target.node, ifname, plan.steps, opts.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS, `apply ${ifname}`);
+      // Snapshot, steps, health gate (and rollback when it fails): engine/gated.ts.
+      const after = await applyGated(session, target, plan, before, result, log, opts.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS);
       const left = remainingDifferences(target, after);
       if (left.length > 0) throw new EngineError(`node ${target.node}: applied ${plan.steps.length} operation(s) but the host still differs: ${left.join("; ")}`);
       result.status = "changed";

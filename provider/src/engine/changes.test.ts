@@ -12,7 +12,7 @@ import { lastStep, planHostChanges, renderChangeScript, renderConf, sysctlFileCo
 import type { HostFacts } from "./facts";
 import { EngineError } from "./install";
 import type { EngineProbe, HostReading } from "./probe";
-import { planTeardown } from "./teardown";
+import { planTeardown, teardownLeftovers } from "./teardown";
 import { readScript, parseReading, parseEngineProbe } from "./probe";
 import { mapLimit, withoutNode } from "./deploy";
 
@@ -43,7 +43,7 @@ function facts(over: Partial<HostFacts> = {}): HostFacts {
     ...over,
   };
 }
-const noProbe: EngineProbe = { sysctl: { exists: false, sha256: null }, key: { exists: false, publicKey: null, mode: null } };
+const noProbe: EngineProbe = { sysctl: { exists: false, sha256: null }, key: { exists: false, publicKey: null, mode: null }, now: 1_700_000_000, ping: true, prev: { conf: false, live: false, nft: false } };
 
 /** A host exactly as the desired state says (after a first deploy). */
 function converged(h: string, over: Partial<HostFacts> = {}, probe: EngineProbe = noProbe): HostReading {
@@ -167,13 +167,14 @@ describe("engine change plan", () => {
 describe("engine teardown plan and helpers", () => {
   it("nothing left → no step; everything there → stop+disable, delete link, remove files", () => {
     assert.deepEqual(planTeardown("wg0", { facts: facts(), probe: noProbe }), []);
-    const r = converged("b", {}, { sysctl: { exists: true, sha256: null }, key: { exists: true, publicKey: null, mode: "600" } });
+    const r = converged("b", {}, { ...noProbe, sysctl: { exists: true, sha256: null }, key: { exists: true, publicKey: null, mode: "600" }, prev: { conf: true, live: true, nft: true } });
     const steps = planTeardown("wg0", r);
     assert.deepEqual(steps.map((s) => s.description), [
       "stop and disable wg-quick@wg0",
       "delete interface wg0",
-      "remove /etc/wireguard/wg0.conf, /etc/wireguard/wg0.key, /etc/sysctl.d/99-wgmesh-wg0.conf",
+      "remove /etc/wireguard/wg0.conf, /etc/wireguard/wg0.key, /etc/sysctl.d/99-wgmesh-wg0.conf, /etc/wireguard/wg0.conf.prev, /etc/wireguard/wg0.live.prev, /etc/wireguard/wg0.nft.prev",
     ]);
+    assert.deepEqual(teardownLeftovers("wg0", r), ["interface wg0", "wg-quick@wg0 enabled", "wg-quick@wg0 active", "/etc/wireguard/wg0.conf", "/etc/wireguard/wg0.key", "/etc/sysctl.d/99-wgmesh-wg0.conf", "/etc/wireguard/wg0.conf.prev", "/etc/wireguard/wg0.live.prev", "/etc/wireguard/wg0.nft.prev"]);
   });
 
   it("mapLimit keeps the limit and the order", async () => {
@@ -203,12 +204,14 @@ describe("engine read script", () => {
     assert.equal(r.status, 0);
     const reading = parseReading(r.stdout.toString(), "wgabsent8");
     assert.equal(reading.facts.iface.exists, false);
-    const { firewall, ...probe } = reading.probe;
-    assert.deepEqual(probe, { sysctl: { exists: false, sha256: null }, key: { exists: false, publicKey: null, mode: null } });
+    const { now, ping, firewall, ...rest } = reading.probe;
+    assert.deepEqual(rest, { sysctl: { exists: false, sha256: null }, key: { exists: false, publicKey: null, mode: null }, prev: { conf: false, live: false, nft: false } });
+    assert.ok(now !== null && Math.abs(now - Date.now() / 1000) < 60, "the host's clock");
+    assert.equal(typeof ping, "boolean");
     assert.deepEqual({ ...firewall, tool: true }, { tool: true, file: { exists: false, mode: null, owner: null, bodySha256: null, recordedListing: null }, table: { exists: false, listingSha256: null }, listing: null });
     assert.throws(() => parseEngineProbe("nothing"), /no complete block/);
     const pub = keys[0]!.publicKey;
-    const p = parseEngineProbe(`x\n@@WGMESH-ENGINE-BEGIN@@\nsysctl=1\nsysctlSha256=${"a".repeat(64)}\nkey=1\nkeyMode=600\nkeyPublic=${pub}\n@@WGMESH-ENGINE-END@@\n`);
-    assert.deepEqual(p, { sysctl: { exists: true, sha256: "a".repeat(64) }, key: { exists: true, publicKey: pub, mode: "600" } });
+    const p = parseEngineProbe(`x\n@@WGMESH-ENGINE-BEGIN@@\nnow=1700000000\nping=0\nprevConf=1\nsysctl=1\nsysctlSha256=${"a".repeat(64)}\nkey=1\nkeyMode=600\nkeyPublic=${pub}\n@@WGMESH-ENGINE-END@@\n`);
+    assert.deepEqual(p, { sysctl: { exists: true, sha256: "a".repeat(64) }, key: { exists: true, publicKey: pub, mode: "600" }, now: 1700000000, ping: false, prev: { conf: true, live: false, nft: false } });
   });
 });

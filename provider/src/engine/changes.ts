@@ -183,20 +183,52 @@ export function planHostChanges(input: ChangePlanInput): ChangePlan {
 /** Marker printed before each step so a failure can be attributed to it. */
 export const STEP_MARK = "@@WGMESH-STEP@@";
 
+export interface ChangeScriptOptions {
+  /** End with a fresh read of the host (default true). */
+  verify?: boolean;
+  /** Shell text run before the first step (under the same `set -eu`), e.g. the rollback snapshot. */
+  prelude?: string;
+  /**
+   * Shell text run after the verification read (e.g. the health gate's wait and a second read): what it
+   * sees (roaming endpoints, handshakes) does not disturb the check that the steps converged.
+   */
+  afterVerify?: string;
+}
+
 /**
  * The one batched change script (POSIX sh, `set -eu`, stops at the first failure), followed by a fresh
  * read of the host (facts + probe) so the result is verified in the same round trip. Send it on stdin.
+ *
+ * Detached from the SSH channel while it runs: SIGHUP and SIGPIPE are ignored and its output goes to files
+ * that are printed when it ends, so a connection cut after the script arrived cannot stop it half way (a cut
+ * before it arrived whole runs nothing: the session wraps it in one `{ … }` group). Either way the host is
+ * left in the state before or the state after, never between steps; the next apply converges from there.
  */
-export function renderChangeScript(ifname: string, steps: Step[], options: { verify?: boolean } = {}): string {
+export function renderChangeScript(ifname: string, steps: Step[], options: ChangeScriptOptions = {}): string {
   const lines = ["set -eu", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "umask 022"];
+  if (options.prelude) lines.push(options.prelude.replace(/\n$/, ""));
   steps.forEach((s, i) => {
     lines.push(`printf '%s %s\\n' ${shellQuote(STEP_MARK)} ${i}`);
     lines.push(s.script);
   });
   lines.push(`printf '%s %s\\n' ${shellQuote(STEP_MARK)} done`);
-  let script = lines.join("\n") + "\n";
-  if (options.verify !== false) script += readScript(ifname);
-  return script;
+  let body = lines.join("\n") + "\n";
+  if (options.verify !== false) body += readScript(ifname);
+  if (options.afterVerify) body += options.afterVerify.endsWith("\n") ? options.afterVerify : `${options.afterVerify}\n`;
+  return [
+    "trap '' HUP PIPE",
+    "wgm_main() {",
+    body + "}",
+    "if WGM_D=$(mktemp -d 2>/dev/null); then",
+    '  ( wgm_main ) > "$WGM_D/out" 2> "$WGM_D/err"; WGM_RC=$?',
+    // Files open, directory gone, then the output: nothing is left behind even if the channel is dead.
+    '  exec 3< "$WGM_D/out" 4< "$WGM_D/err"; rm -rf "$WGM_D"',
+    "  cat <&3; cat <&4 >&2; exec 3<&- 4<&-",
+    "else",
+    "  ( wgm_main ); WGM_RC=$?",
+    "fi",
+    '[ "$WGM_RC" -eq 0 ] || exit "$WGM_RC"',
+  ].join("\n") + "\n";
 }
 
 /** Index of the step that was running when the script stopped (from its stdout), or "done". */

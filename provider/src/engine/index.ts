@@ -4,7 +4,8 @@
  *   const { mesh, plan } = compileMesh(input) (core) → targetsFromPlan(mesh, plan, connectionFor)
  *   → deploy(targets, { concurrency, dryRun, logger, knownHostsPath }) → per-host results.
  *
- * Per host: one SSH connection, ≤ 2 exec round trips (read; then changes + verification only when needed).
+ * Per host: one SSH connection, ≤ 2 exec round trips (read; then changes + verification + health gate only
+ * when needed), 3 when the gate rolls a change back (gated.ts).
  */
 export { deploy, teardown, targetsFromPlan, withoutNode, mapLimit, DEFAULT_CONCURRENCY, type DeployResult } from "./deploy";
 export { applyHost, inspectHost, hostLogger, remainingDifferences } from "./apply";
@@ -17,4 +18,7 @@ export { hostPaths, type HostPaths } from "./paths";
 export { firewallSteps, firewallStatus, firewallText, firewallDifferences, firewallState } from "./firewall";
 export type { EngineOptions, HostResult, HostStatus, HostTarget, KeySource, Step } from "./types";
 export * from "./ssh";
+export { applyGated, unchangedHealth } from "./gated";
+export { gateScript, parseGate } from "./gate";
+export { rollbackSteps, snapshotPrelude } from "./rollback";
 export { gatherFacts, detectNat, factsScript, parseFacts, type HostFacts, type GatheredFacts } from "./facts";

@@ -10,6 +10,12 @@ export interface HostPaths {
   sysctl: string;
   /** The systemd unit. */
   unit: string;
+  /** The wg-quick file as it was before the last apply that changed the host (0600; rollback source). */
+  confPrev: string;
+  /** `wg showconf <if>` before that apply: the live WireGuard state, keys included (0600; `wg syncconf` input). */
+  livePrev: string;
+  /** The firewall file as it was before the last apply that changed the host (0600; rollback source). */
+  nftPrev: string;
   /** The node's firewall (nft -f script of the table `inet wgmesh_<if>`), loaded by the unit's PreUp. */
   nft: string;
 }
@@ -21,6 +27,9 @@ export function hostPaths(ifname: string): HostPaths {
     key: `/etc/wireguard/${ifname}.key`,
     sysctl: `/etc/sysctl.d/99-wgmesh-${ifname}.conf`,
     unit: `wg-quick@${ifname}`,
+    confPrev: `/etc/wireguard/${ifname}.conf.prev`,
+    livePrev: `/etc/wireguard/${ifname}.live.prev`,
+    nftPrev: `/etc/wireguard/${ifname}.nft.prev`,
     nft: `/etc/wireguard/${ifname}.nft`,
   };
 }

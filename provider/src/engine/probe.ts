@@ -15,6 +15,12 @@ const END = "@@WGMESH-ENGINE-END@@";
 export interface EngineProbe {
   sysctl: { exists: boolean; sha256: string | null };
   key: { exists: boolean; publicKey: string | null; mode: string | null };
+  /** The host's clock (unix seconds) at the read: handshake ages are computed against it. */
+  now: number | null;
+  /** `ping` is installed (the health gate's probe traffic and mode "ping" use it). */
+  ping: boolean;
+  /** The rollback snapshot files are there (engine/rollback.ts; removed by teardown). */
+  prev: { conf: boolean; live: boolean; nft: boolean };
   /** The node's firewall file and table (planner/nft.ts); absent when the output had no firewall block. */
   firewall?: NftState;
 }
@@ -29,6 +35,11 @@ export function engineProbeScript(ifname: string): string {
     `S=${shellQuote(p.sysctl)}`,
     `K=${shellQuote(p.key)}`,
     `printf '\\n${BEGIN}\\n'`,
+    "printf 'now=%s\\n' \"$(date +%s)\"",
+    "if command -v ping >/dev/null 2>&1; then echo ping=1; else echo ping=0; fi",
+    `if [ -f ${shellQuote(p.confPrev)} ]; then echo prevConf=1; fi`,
+    `if [ -f ${shellQuote(p.livePrev)} ]; then echo prevLive=1; fi`,
+    `if [ -f ${shellQuote(p.nftPrev)} ]; then echo prevNft=1; fi`,
     `if [ -f "$S" ]; then printf 'sysctl=1\\nsysctlSha256=%s\\n' "$(sha256sum "$S" | cut -d ' ' -f 1)"; else echo sysctl=0; fi`,
     `if [ -f "$K" ]; then echo key=1; printf 'keyMode=%s\\n' "$(stat -c %a "$K" 2>/dev/null)";`,
     `  if command -v wg >/dev/null 2>&1; then printf 'keyPublic=%s\\n' "$(wg pubkey < "$K" 2>/dev/null)"; fi`,
@@ -63,6 +74,9 @@ export function parseEngineProbe(stdout: string): EngineProbe {
       publicKey: /^[A-Za-z0-9+/]{43}=$/.test(pub) ? pub : null,
       mode: kv.get("keyMode") || null,
     },
+    now: /^\d+$/.test(kv.get("now") ?? "") ? Number(kv.get("now")) : null,
+    ping: kv.get("ping") === "1",
+    prev: { conf: kv.get("prevConf") === "1", live: kv.get("prevLive") === "1", nft: kv.get("prevNft") === "1" },
   };
 }
 

@@ -45,6 +45,9 @@ export function planTeardown(ifname: string, reading: HostReading): Step[] {
     ...(f.conf.exists ? [p.conf] : []),
     ...(reading.probe.key.exists ? [p.key] : []),
     ...(reading.probe.sysctl.exists ? [p.sysctl] : []),
+    ...(reading.probe.prev.conf ? [p.confPrev] : []),
+    ...(reading.probe.prev.live ? [p.livePrev] : []),
+    ...(reading.probe.prev.nft ? [p.nftPrev] : []),
   ];
   if (files.length) steps.push({ kind: "teardown", description: `remove ${files.join(", ")}`, script: shellCommand("rm", "-f", ...files) });
   steps.push(...firewallTeardownSteps(ifname, reading));
@@ -61,6 +64,9 @@ export function teardownLeftovers(ifname: string, r: HostReading): string[] {
   if (r.facts.conf.exists) left.push(p.conf);
   if (r.probe.key.exists) left.push(p.key);
   if (r.probe.sysctl.exists) left.push(p.sysctl);
+  if (r.probe.prev.conf) left.push(p.confPrev);
+  if (r.probe.prev.live) left.push(p.livePrev);
+  if (r.probe.prev.nft) left.push(p.nftPrev);
   left.push(...firewallLeftovers(ifname, r));
   return left;
 }

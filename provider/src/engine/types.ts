@@ -2,6 +2,7 @@
  * The engine's public data: what to apply to a host, and what came of it. Plain data.
  */
 import type { NodeDesiredState, Operation } from "../planner/types";
+import type { HealthCheck, NodeHealth } from "../planner/health";
 import type { Connection, ConnectOptions } from "./ssh/connection";
 import type { Logger } from "./ssh/log";
 
@@ -31,11 +32,13 @@ export interface HostTarget {
   presharedKey?: PresharedKeySource;
   /** The node's declared behindNat: when given, a disagreement with NAT detection is logged as a warning. */
   behindNat?: boolean;
+  /** The health gate after a change (default: handshake within 15 s; see planner/health.ts). */
+  healthCheck?: HealthCheck;
 }
 
 /** A change step of one host (descriptions never contain secrets). */
 export interface Step {
-  kind: "install" | "write-conf" | "write-sysctl" | "remove-sysctl" | "enable-unit" | "stop-unit" | "operation" | "teardown" | "write-firewall" | "remove-firewall";
+  kind: "install" | "write-conf" | "write-sysctl" | "remove-sysctl" | "enable-unit" | "stop-unit" | "operation" | "teardown" | "write-firewall" | "remove-firewall" | "rollback";
   /** Human readable, secret-free, e.g. "peer-set app1 (add: endpoint, allowed-ips 10.99.0.3/32)". */
   description: string;
   /** The planner operation, for kind "operation". */
@@ -66,6 +69,14 @@ export interface HostResult {
   /** NAT detection (the SSH target address is not one of the host's own addresses); null when not reached. */
   natDetected: boolean | null;
   dryRun: boolean;
+  /** Every peer's health as read (after the change and its gate, or from the read when nothing changed). */
+  health?: NodeHealth;
+  /** How long the health gate waited on the host, ms (when it ran). */
+  gateMs?: number;
+  /** The change broke a peer that was connected before and was undone on this host. */
+  rolledBack?: boolean;
+  /** Duration of the rollback round trip, ms (re-check wait included). */
+  rollbackMs?: number;
 }
 
 export interface EngineOptions {

@@ -10,7 +10,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type * as provider from "@pulumi/pulumi/provider";
-import { composeMesh } from "../pulumi/composition";
+import { composeMesh, type HealthCheckArgs } from "../pulumi/composition";
 import type { MeshInputs, MeshNodeInputs } from "../pulumi/lifecycle/mesh";
 import { PACKAGE, TOKENS } from "./schema";
 import { urnName } from "./values";
@@ -179,6 +179,7 @@ export async function constructMesh(name: string, inputs: pulumi.Inputs, options
     name,
     meshName,
     interfaceName: inputs.interfaceName as pulumi.Input<string | undefined>,
+    healthCheck: inputs.healthCheck as pulumi.Input<HealthCheckArgs | undefined>,
     checked: pulumi.unsecret(pulumi.all({ ...declared, meshIps: meshIpsOut }) as unknown as O<MeshInputs>),
     members: nodes.map((n, i) => ({
       hostname: hostnames[i] as string,

@@ -8,7 +8,8 @@
 import type { GroupInputs, PolicyInputs } from "../pulumi/lifecycle/group";
 import type { MeshInputs, MeshNodeInputs } from "../pulumi/lifecycle/mesh";
 import type { NodeInputs, NodeOutputs } from "../pulumi/lifecycle/node";
-import type { HostFiles, NodeConfigInputs, NodePolicyTest, PeerInputs } from "../pulumi/lifecycle/nodeConfig";
+import type { HealthCheckInputs, HostFiles, NodeConfigInputs, NodeConfigOutputs, NodePolicyTest, PeerInputs } from "../pulumi/lifecycle/nodeConfig";
+import type { NodeHealth, PeerHealth } from "../planner/health";
 import type { FirewallPlan } from "../planner/types";
 import type { PairKey } from "../core/psk";
 import type { GroupInput, PolicyInput, PolicyTestInput } from "../core/model";
@@ -116,6 +117,29 @@ const policyTest: Record<keyof PolicyTestInput, PropertySpec> = {
   to: str("Destination node (hostname); the probe goes to its mesh IP."),
   port: str('"tcp/5432", "udp/53" or "icmp".'),
   expect: str('"allow" or "deny".'),
+};
+
+const num = (description: string): PropertySpec => ({ type: "number", description });
+
+const healthCheck: Record<keyof HealthCheckInputs, PropertySpec> = {
+  mode: str('"handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.'),
+  timeoutSeconds: int("Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters."),
+};
+
+const peerHealth: Record<keyof PeerHealth, PropertySpec> = {
+  publicKey: str("The peer's public key."),
+  state: str('"reachable" / "unreachable": checked by the last change\'s health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".'),
+  latestHandshakeAgeSeconds: int("Seconds since the latest handshake when the host was read; absent when there was none."),
+  rxBytes: int("Bytes received from the peer since the interface came up."),
+  txBytes: int("Bytes sent to the peer since the interface came up."),
+  endpoint: str("The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none."),
+  waitedSeconds: num("Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout)."),
+};
+
+const nodeHealth: Record<keyof NodeHealth, PropertySpec> = {
+  mode: str("The health check mode in force."),
+  checkedAt: str("When the host was read (its own clock), ISO 8601."),
+  peers: mapOf(ref("wgmesh:index:PeerHealth"), "Every peer on the interface, keyed by hostname."),
 };
 
 const meshNode: Record<keyof MeshNodeInputs, PropertySpec> = {
@@ -246,6 +270,12 @@ const nodeConfig: Record<keyof NodeConfigInputs, PropertySpec> = {
   hostFiles: ref("wgmesh:index:HostFiles", "What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift."),
   firewall: ref("wgmesh:index:Firewall", "The node's firewall when the policies are enforced (absent: none): `pulumi preview --diff` shows per node the rules and set members added or removed; a refresh reports the live table."),
   policyTests: mapOf(ref("wgmesh:index:NodePolicyTest"), 'The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.'),
+  healthCheck: ref("wgmesh:index:HealthCheck", "The health gate after each change (the Mesh's healthCheck)."),
+};
+
+const nodeConfigOutputs: Record<keyof NodeConfigOutputs, PropertySpec> = {
+  ...nodeConfig,
+  health: ref("wgmesh:index:NodeHealth", "Every peer's health as last seen: after create/update (with the health gate's verdicts) and at refresh."),
 };
 
 // ---- decentralized mode: MeshSecret, DecentralizedNode ----------------------------------------------------
@@ -391,7 +421,8 @@ function fn(description: string, inputs: Record<string, PropertySpec> | null, re
 // ---- assembly ---------------------------------------------------------------------------------------------
 
 function objectType(description: string, properties: Record<string, PropertySpec>, required: string[]) {
-  return { type: "object", description, properties: sortKeys(properties), required };
+  // An empty `required` is left out, as the engine's schema normalisation does (get-schema returns it so).
+  return { type: "object", description, properties: sortKeys(properties), ...(required.length > 0 ? { required } : {}) };
 }
 
 function sortKeys<T>(o: Record<string, T>): Record<string, T> {
@@ -428,6 +459,9 @@ export function buildSchema(version: string) {
       "wgmesh:index:ProxyConnection": objectType("A bastion host the connection goes through.", proxyConnection, ["host"]),
       "wgmesh:index:Peer": objectType("One WireGuard peer of a node.", peer, ["allowedIps", "publicKey"]),
       "wgmesh:index:HostFiles": objectType("The state of a node's persistent WireGuard files.", hostFiles, ["unit", "wgQuickConf"]),
+      "wgmesh:index:HealthCheck": objectType("The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.", healthCheck, []),
+      "wgmesh:index:PeerHealth": objectType("One peer's health as seen on a node.", peerHealth, ["publicKey", "rxBytes", "state", "txBytes"]),
+      "wgmesh:index:NodeHealth": objectType("A node's view of its peers.", nodeHealth, ["checkedAt", "mode", "peers"]),
       "wgmesh:index:MeshNode": objectType("What the mesh needs of a node (its topology settings).", meshNode, ["hostname", "sshHost"]),
       "wgmesh:index:GroupDeclaration": objectType("A group as the mesh sees it.", groupDecl, ["name"]),
       "wgmesh:index:PolicyDeclaration": objectType("A policy as the mesh sees it.", policyDecl, ["fromGroups", "name", "toGroups"]),
@@ -487,6 +521,7 @@ export function buildSchema(version: string) {
           nodes: { ...nodeRefs, description: "The nodes of the mesh." },
           groups: resourceRefs(TOKENS.group, "Groups; defining any group or policy turns access control on (deny by default)."),
           policies: resourceRefs(TOKENS.policy, "Policies; members of a policy's groups become peers."),
+          healthCheck: ref("wgmesh:index:HealthCheck", 'The health gate after each change on a node (default { mode: "handshake", timeoutSeconds: 15 }): a change that makes a peer unreachable that was connected before is rolled back on that node and the update fails naming the node and the peer.'),
         },
         ["nodes"],
         {
@@ -507,7 +542,7 @@ export function buildSchema(version: string) {
         "One node's planned WireGuard state, applied to its host over SSH (created by the Mesh; not declared directly).",
         nodeConfig,
         ["address", "connection", "forwarding", "hostname", "interfaceName", "keyOnHost", "listenPort", "mesh", "peers", "publicKey", "routes"],
-        nodeConfig,
+        nodeConfigOutputs,
         ["address", "connection", "forwarding", "hostname", "interfaceName", "keyOnHost", "listenPort", "mesh", "peers", "publicKey", "routes"],
       ),
       [TOKENS.meshSecret]: resource(

@@ -123,3 +123,23 @@ test("with per-pair PSKs: two Outputs more per node, the work still linear; each
     }
   }
 });
+
+test("Mesh.healthCheck reaches every NodeConfig as one shared value: no Output more", async () => {
+  const nodes = Array.from({ length: 4 }, (_, i) => new wgmesh.Node(`hcn${i + 1}`, {
+    connection: { host: `127.0.3.${i + 1}`, port: 9, user: "root", privateKey: "unused" },
+  }));
+  const healthCheck = { mode: "ping" as const, timeoutSeconds: 30 };
+  const mesh = new wgmesh.Mesh("hcm", { network: "10.99.0.0/16", nodes, healthCheck });
+  const plain = new wgmesh.Mesh("hcp", { network: "10.99.0.0/16", nodes: nodes.map((_, i) => new wgmesh.Node(`hcq${i + 1}`, { connection: { host: `127.0.4.${i + 1}`, port: 9, user: "root", privateKey: "unused" } })) });
+  assert.equal(mesh.compositionOutputs, plain.compositionOutputs);
+  const configs = Object.values(mesh.nodeConfigs);
+  assert.equal(configs.length, 4);
+  const seen = await new Promise<unknown[]>((resolve) => {
+    pulumi.all(configs.map((c) => (c as unknown as { healthCheck: pulumi.Output<unknown> }).healthCheck)).apply(resolve);
+  });
+  assert.deepEqual(seen, [healthCheck, healthCheck, healthCheck, healthCheck]);
+  const none = await new Promise<unknown[]>((resolve) => {
+    pulumi.all(Object.values(plain.nodeConfigs).map((c) => (c as unknown as { healthCheck: pulumi.Output<unknown> }).healthCheck)).apply(resolve);
+  });
+  assert.deepEqual(none, [undefined, undefined, undefined, undefined], "absent: the NodeConfig's default applies");
+});

@@ -65,6 +65,16 @@ export interface NodeConfigArgs {
   policyTests?: pulumi.Input<Record<string, NodePolicyTest> | undefined>;
   /** Per-pair PSKs (peer hostname → { id, key }), each key a wire secret (see `pairSecrets`). */
   presharedKeys?: pulumi.Input<Record<string, unknown> | undefined>;
+  /** The health gate after each change (the Mesh's healthCheck; absent: the default). */
+  healthCheck?: pulumi.Input<HealthCheckArgs | undefined>;
+}
+
+/** The health gate after a change on a node (see planner/health.ts; checked by the NodeConfig). */
+export interface HealthCheckArgs {
+  /** "handshake" (default), "ping" or "off". */
+  mode?: pulumi.Input<"handshake" | "ping" | "off">;
+  /** Bound of the wait after a change, 1–600 s (default 15). */
+  timeoutSeconds?: pulumi.Input<number>;
 }
 
 /** What the composition needs of one node, whichever front door declared it. */
@@ -90,6 +100,8 @@ export interface MeshComposition<R extends pulumi.Resource> {
   meshName: pulumi.Input<string>;
   /** The declaration's interface name (default applied by the composition). */
   interfaceName: pulumi.Input<string | undefined>;
+  /** The Mesh's healthCheck, handed as it is to every NodeConfig (one value shared, no Output per node). */
+  healthCheck?: pulumi.Input<HealthCheckArgs | undefined>;
   /** The declaration with `meshIps` from the declaration resource's check (validated, allocated). Not secret. */
   checked: O<MeshInputs>;
   members: readonly MeshMember[];
@@ -287,6 +299,7 @@ export function composeMesh<R extends pulumi.Resource>(c: MeshComposition<R>): C
         firewall: sel(own, (n) => n.firewall),
         policyTests: sel(own, (n) => n.policyTests),
         ...(presharedKeys ? { presharedKeys } : {}),
+        ...(c.healthCheck !== undefined ? { healthCheck: c.healthCheck } : {}),
       },
       [x.node],
     ));

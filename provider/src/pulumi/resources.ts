@@ -10,13 +10,14 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { dynamicUrn, providerFor, URN_KEY } from "./providers";
-import { composeMesh, type ConnectionArgs, type NodeConfigArgs } from "./composition";
+import { composeMesh, type ConnectionArgs, type HealthCheckArgs, type NodeConfigArgs } from "./composition";
 import type { MeshInputs, MeshNodeInputs } from "./lifecycle/mesh";
 import type { PeerInputs } from "./lifecycle/nodeConfig";
+import type { NodeHealth } from "../planner/health";
 import type { Enforcement, PolicyTestInput } from "../core/model";
 import type { PairKeyTable } from "../core/psk";
 
-export type { ConnectionArgs, NodeConfigArgs, PeerArgs } from "./composition";
+export type { ConnectionArgs, HealthCheckArgs, NodeConfigArgs, PeerArgs } from "./composition";
 
 export interface NodeArgs {
   /** How to reach the host over SSH: the object you pass to @pulumi/command's remote.Command. Stored as a secret. */
@@ -211,9 +212,11 @@ export class NodeConfig extends pulumi.dynamic.Resource {
   declare public readonly peers: pulumi.Output<Record<string, PeerInputs>>;
   declare public readonly address: pulumi.Output<string>;
   declare public readonly routes: pulumi.Output<string[]>;
+  /** [issue 14] Every peer's health as last seen (after create/update and at refresh). */
+  declare public readonly health: pulumi.Output<NodeHealth | undefined>;
 
   constructor(name: string, args: NodeConfigArgs, opts?: pulumi.CustomResourceOptions) {
-    super(providerFor("nodeConfig"), name, { ...args, connection: pulumi.secret(args.connection), privateKey: args.privateKey, [URN_KEY]: dynamicUrn(name, opts) }, { ...opts, additionalSecretOutputs: ["privateKey", "connection"] });
+    super(providerFor("nodeConfig"), name, { ...args, connection: pulumi.secret(args.connection), privateKey: args.privateKey, health: undefined, [URN_KEY]: dynamicUrn(name, opts) }, { ...opts, additionalSecretOutputs: ["privateKey", "connection"] });
   }
 }
 
@@ -231,6 +234,11 @@ export interface MeshArgs {
   /** Defining any group or policy turns access control on (deny by default). */
   groups?: Group[];
   policies?: Policy[];
+  /**
+   * [issue 14] The health gate after each change on a node (default { mode: "handshake", timeoutSeconds: 15 }):
+   * a change that makes a previously connected peer unreachable is rolled back on that node and fails.
+   */
+  healthCheck?: pulumi.Input<HealthCheckArgs>;
   /**
    * "nftables" (default when groups/policies exist): each host enforces the policies with its own
    * nftables table (direction-aware, ports); "none": policies decide peering and AllowedIPs only.
@@ -298,6 +306,7 @@ export class Mesh extends pulumi.dynamic.Resource {
       name,
       meshName: name,
       interfaceName: args.interfaceName,
+      healthCheck: args.healthCheck,
       checked: pulumi.all({ ...declared, meshIps: this.meshIps }) as unknown as pulumi.Output<MeshInputs>,
       members: args.nodes.map((n) => ({
         hostname: n.nodeName,

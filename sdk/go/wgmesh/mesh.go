@@ -52,6 +52,8 @@ type meshArgs struct {
 	Enforcement *string `pulumi:"enforcement"`
 	// Groups; defining any group or policy turns access control on (deny by default).
 	Groups []*Group `pulumi:"groups"`
+	// The health gate after each change on a node (default { mode: "handshake", timeoutSeconds: 15 }): a change that makes a peer unreachable that was connected before is rolled back on that node and the update fails naming the node and the peer.
+	HealthCheck *HealthCheck `pulumi:"healthCheck"`
 	// WireGuard interface on every host (default "wg0").
 	InterfaceName *string `pulumi:"interfaceName"`
 	// Default WireGuard listen port (default 51820).
@@ -82,6 +84,8 @@ type MeshArgs struct {
 	Enforcement pulumi.StringPtrInput
 	// Groups; defining any group or policy turns access control on (deny by default).
 	Groups GroupArrayInput
+	// The health gate after each change on a node (default { mode: "handshake", timeoutSeconds: 15 }): a change that makes a peer unreachable that was connected before is rolled back on that node and the update fails naming the node and the peer.
+	HealthCheck HealthCheckPtrInput
 	// WireGuard interface on every host (default "wg0").
 	InterfaceName pulumi.StringPtrInput
 	// Default WireGuard listen port (default 51820).

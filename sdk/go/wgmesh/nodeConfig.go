@@ -24,6 +24,10 @@ type NodeConfig struct {
 	Firewall FirewallPtrOutput `pulumi:"firewall"`
 	// IP forwarding on (the node routes for its routable networks).
 	Forwarding pulumi.BoolOutput `pulumi:"forwarding"`
+	// Every peer's health as last seen: after create/update (with the health gate's verdicts) and at refresh.
+	Health NodeHealthPtrOutput `pulumi:"health"`
+	// The health gate after each change (the Mesh's healthCheck).
+	HealthCheck HealthCheckPtrOutput `pulumi:"healthCheck"`
 	// What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift.
 	HostFiles HostFilesPtrOutput `pulumi:"hostFiles"`
 	// The node.
@@ -150,6 +154,8 @@ type nodeConfigArgs struct {
 	Firewall *Firewall `pulumi:"firewall"`
 	// IP forwarding on (the node routes for its routable networks).
 	Forwarding bool `pulumi:"forwarding"`
+	// The health gate after each change (the Mesh's healthCheck).
+	HealthCheck *HealthCheck `pulumi:"healthCheck"`
 	// What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift.
 	HostFiles *HostFiles `pulumi:"hostFiles"`
 	// The node.
@@ -188,6 +194,8 @@ type NodeConfigArgs struct {
 	Firewall FirewallPtrInput
 	// IP forwarding on (the node routes for its routable networks).
 	Forwarding pulumi.BoolInput
+	// The health gate after each change (the Mesh's healthCheck).
+	HealthCheck HealthCheckPtrInput
 	// What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift.
 	HostFiles HostFilesPtrInput
 	// The node.
@@ -321,6 +329,16 @@ func (o NodeConfigOutput) Firewall() FirewallPtrOutput {
 // IP forwarding on (the node routes for its routable networks).
 func (o NodeConfigOutput) Forwarding() pulumi.BoolOutput {
 	return o.ApplyT(func(v *NodeConfig) pulumi.BoolOutput { return v.Forwarding }).(pulumi.BoolOutput)
+}
+
+// Every peer's health as last seen: after create/update (with the health gate's verdicts) and at refresh.
+func (o NodeConfigOutput) Health() NodeHealthPtrOutput {
+	return o.ApplyT(func(v *NodeConfig) NodeHealthPtrOutput { return v.Health }).(NodeHealthPtrOutput)
+}
+
+// The health gate after each change (the Mesh's healthCheck).
+func (o NodeConfigOutput) HealthCheck() HealthCheckPtrOutput {
+	return o.ApplyT(func(v *NodeConfig) HealthCheckPtrOutput { return v.HealthCheck }).(HealthCheckPtrOutput)
 }
 
 // What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift.

@@ -501,6 +501,165 @@ func (o GroupDeclarationArrayOutput) Index(i pulumi.IntInput) GroupDeclarationOu
 	}).(GroupDeclarationOutput)
 }
 
+// The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.
+type HealthCheck struct {
+	// "handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.
+	Mode *string `pulumi:"mode"`
+	// Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters.
+	TimeoutSeconds *int `pulumi:"timeoutSeconds"`
+}
+
+// HealthCheckInput is an input type that accepts HealthCheckArgs and HealthCheckOutput values.
+// You can construct a concrete instance of `HealthCheckInput` via:
+//
+//	HealthCheckArgs{...}
+type HealthCheckInput interface {
+	pulumi.Input
+
+	ToHealthCheckOutput() HealthCheckOutput
+	ToHealthCheckOutputWithContext(context.Context) HealthCheckOutput
+}
+
+// The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.
+type HealthCheckArgs struct {
+	// "handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.
+	Mode pulumi.StringPtrInput `pulumi:"mode"`
+	// Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters.
+	TimeoutSeconds pulumi.IntPtrInput `pulumi:"timeoutSeconds"`
+}
+
+func (HealthCheckArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*HealthCheck)(nil)).Elem()
+}
+
+func (i HealthCheckArgs) ToHealthCheckOutput() HealthCheckOutput {
+	return i.ToHealthCheckOutputWithContext(context.Background())
+}
+
+func (i HealthCheckArgs) ToHealthCheckOutputWithContext(ctx context.Context) HealthCheckOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(HealthCheckOutput)
+}
+
+func (i HealthCheckArgs) ToHealthCheckPtrOutput() HealthCheckPtrOutput {
+	return i.ToHealthCheckPtrOutputWithContext(context.Background())
+}
+
+func (i HealthCheckArgs) ToHealthCheckPtrOutputWithContext(ctx context.Context) HealthCheckPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(HealthCheckOutput).ToHealthCheckPtrOutputWithContext(ctx)
+}
+
+// HealthCheckPtrInput is an input type that accepts HealthCheckArgs, HealthCheckPtr and HealthCheckPtrOutput values.
+// You can construct a concrete instance of `HealthCheckPtrInput` via:
+//
+//	        HealthCheckArgs{...}
+//
+//	or:
+//
+//	        nil
+type HealthCheckPtrInput interface {
+	pulumi.Input
+
+	ToHealthCheckPtrOutput() HealthCheckPtrOutput
+	ToHealthCheckPtrOutputWithContext(context.Context) HealthCheckPtrOutput
+}
+
+type healthCheckPtrType HealthCheckArgs
+
+func HealthCheckPtr(v *HealthCheckArgs) HealthCheckPtrInput {
+	return (*healthCheckPtrType)(v)
+}
+
+func (*healthCheckPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**HealthCheck)(nil)).Elem()
+}
+
+func (i *healthCheckPtrType) ToHealthCheckPtrOutput() HealthCheckPtrOutput {
+	return i.ToHealthCheckPtrOutputWithContext(context.Background())
+}
+
+func (i *healthCheckPtrType) ToHealthCheckPtrOutputWithContext(ctx context.Context) HealthCheckPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(HealthCheckPtrOutput)
+}
+
+// The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.
+type HealthCheckOutput struct{ *pulumi.OutputState }
+
+func (HealthCheckOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*HealthCheck)(nil)).Elem()
+}
+
+func (o HealthCheckOutput) ToHealthCheckOutput() HealthCheckOutput {
+	return o
+}
+
+func (o HealthCheckOutput) ToHealthCheckOutputWithContext(ctx context.Context) HealthCheckOutput {
+	return o
+}
+
+func (o HealthCheckOutput) ToHealthCheckPtrOutput() HealthCheckPtrOutput {
+	return o.ToHealthCheckPtrOutputWithContext(context.Background())
+}
+
+func (o HealthCheckOutput) ToHealthCheckPtrOutputWithContext(ctx context.Context) HealthCheckPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v HealthCheck) *HealthCheck {
+		return &v
+	}).(HealthCheckPtrOutput)
+}
+
+// "handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.
+func (o HealthCheckOutput) Mode() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v HealthCheck) *string { return v.Mode }).(pulumi.StringPtrOutput)
+}
+
+// Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters.
+func (o HealthCheckOutput) TimeoutSeconds() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v HealthCheck) *int { return v.TimeoutSeconds }).(pulumi.IntPtrOutput)
+}
+
+type HealthCheckPtrOutput struct{ *pulumi.OutputState }
+
+func (HealthCheckPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**HealthCheck)(nil)).Elem()
+}
+
+func (o HealthCheckPtrOutput) ToHealthCheckPtrOutput() HealthCheckPtrOutput {
+	return o
+}
+
+func (o HealthCheckPtrOutput) ToHealthCheckPtrOutputWithContext(ctx context.Context) HealthCheckPtrOutput {
+	return o
+}
+
+func (o HealthCheckPtrOutput) Elem() HealthCheckOutput {
+	return o.ApplyT(func(v *HealthCheck) HealthCheck {
+		if v != nil {
+			return *v
+		}
+		var ret HealthCheck
+		return ret
+	}).(HealthCheckOutput)
+}
+
+// "handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.
+func (o HealthCheckPtrOutput) Mode() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *HealthCheck) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Mode
+	}).(pulumi.StringPtrOutput)
+}
+
+// Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters.
+func (o HealthCheckPtrOutput) TimeoutSeconds() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *HealthCheck) *int {
+		if v == nil {
+			return nil
+		}
+		return v.TimeoutSeconds
+	}).(pulumi.IntPtrOutput)
+}
+
 // The state of a node's persistent WireGuard files.
 type HostFiles struct {
 	// The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".
@@ -842,6 +1001,100 @@ func (o MeshNodeArrayOutput) Index(i pulumi.IntInput) MeshNodeOutput {
 	}).(MeshNodeOutput)
 }
 
+// A node's view of its peers.
+type NodeHealth struct {
+	// When the host was read (its own clock), ISO 8601.
+	CheckedAt string `pulumi:"checkedAt"`
+	// The health check mode in force.
+	Mode string `pulumi:"mode"`
+	// Every peer on the interface, keyed by hostname.
+	Peers map[string]PeerHealth `pulumi:"peers"`
+}
+
+// A node's view of its peers.
+type NodeHealthOutput struct{ *pulumi.OutputState }
+
+func (NodeHealthOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*NodeHealth)(nil)).Elem()
+}
+
+func (o NodeHealthOutput) ToNodeHealthOutput() NodeHealthOutput {
+	return o
+}
+
+func (o NodeHealthOutput) ToNodeHealthOutputWithContext(ctx context.Context) NodeHealthOutput {
+	return o
+}
+
+// When the host was read (its own clock), ISO 8601.
+func (o NodeHealthOutput) CheckedAt() pulumi.StringOutput {
+	return o.ApplyT(func(v NodeHealth) string { return v.CheckedAt }).(pulumi.StringOutput)
+}
+
+// The health check mode in force.
+func (o NodeHealthOutput) Mode() pulumi.StringOutput {
+	return o.ApplyT(func(v NodeHealth) string { return v.Mode }).(pulumi.StringOutput)
+}
+
+// Every peer on the interface, keyed by hostname.
+func (o NodeHealthOutput) Peers() PeerHealthMapOutput {
+	return o.ApplyT(func(v NodeHealth) map[string]PeerHealth { return v.Peers }).(PeerHealthMapOutput)
+}
+
+type NodeHealthPtrOutput struct{ *pulumi.OutputState }
+
+func (NodeHealthPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**NodeHealth)(nil)).Elem()
+}
+
+func (o NodeHealthPtrOutput) ToNodeHealthPtrOutput() NodeHealthPtrOutput {
+	return o
+}
+
+func (o NodeHealthPtrOutput) ToNodeHealthPtrOutputWithContext(ctx context.Context) NodeHealthPtrOutput {
+	return o
+}
+
+func (o NodeHealthPtrOutput) Elem() NodeHealthOutput {
+	return o.ApplyT(func(v *NodeHealth) NodeHealth {
+		if v != nil {
+			return *v
+		}
+		var ret NodeHealth
+		return ret
+	}).(NodeHealthOutput)
+}
+
+// When the host was read (its own clock), ISO 8601.
+func (o NodeHealthPtrOutput) CheckedAt() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *NodeHealth) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.CheckedAt
+	}).(pulumi.StringPtrOutput)
+}
+
+// The health check mode in force.
+func (o NodeHealthPtrOutput) Mode() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *NodeHealth) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Mode
+	}).(pulumi.StringPtrOutput)
+}
+
+// Every peer on the interface, keyed by hostname.
+func (o NodeHealthPtrOutput) Peers() PeerHealthMapOutput {
+	return o.ApplyT(func(v *NodeHealth) map[string]PeerHealth {
+		if v == nil {
+			return nil
+		}
+		return v.Peers
+	}).(PeerHealthMapOutput)
+}
+
 // A policy test run from this node.
 type NodePolicyTest struct {
 	// The destination node's mesh IP.
@@ -1094,6 +1347,94 @@ func (o PeerMapOutput) MapIndex(k pulumi.StringInput) PeerOutput {
 	return pulumi.All(o, k).ApplyT(func(vs []interface{}) Peer {
 		return vs[0].(map[string]Peer)[vs[1].(string)]
 	}).(PeerOutput)
+}
+
+// One peer's health as seen on a node.
+type PeerHealth struct {
+	// The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none.
+	Endpoint *string `pulumi:"endpoint"`
+	// Seconds since the latest handshake when the host was read; absent when there was none.
+	LatestHandshakeAgeSeconds *int `pulumi:"latestHandshakeAgeSeconds"`
+	// The peer's public key.
+	PublicKey string `pulumi:"publicKey"`
+	// Bytes received from the peer since the interface came up.
+	RxBytes int `pulumi:"rxBytes"`
+	// "reachable" / "unreachable": checked by the last change's health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".
+	State string `pulumi:"state"`
+	// Bytes sent to the peer since the interface came up.
+	TxBytes int `pulumi:"txBytes"`
+	// Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout).
+	WaitedSeconds *float64 `pulumi:"waitedSeconds"`
+}
+
+// One peer's health as seen on a node.
+type PeerHealthOutput struct{ *pulumi.OutputState }
+
+func (PeerHealthOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PeerHealth)(nil)).Elem()
+}
+
+func (o PeerHealthOutput) ToPeerHealthOutput() PeerHealthOutput {
+	return o
+}
+
+func (o PeerHealthOutput) ToPeerHealthOutputWithContext(ctx context.Context) PeerHealthOutput {
+	return o
+}
+
+// The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none.
+func (o PeerHealthOutput) Endpoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PeerHealth) *string { return v.Endpoint }).(pulumi.StringPtrOutput)
+}
+
+// Seconds since the latest handshake when the host was read; absent when there was none.
+func (o PeerHealthOutput) LatestHandshakeAgeSeconds() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v PeerHealth) *int { return v.LatestHandshakeAgeSeconds }).(pulumi.IntPtrOutput)
+}
+
+// The peer's public key.
+func (o PeerHealthOutput) PublicKey() pulumi.StringOutput {
+	return o.ApplyT(func(v PeerHealth) string { return v.PublicKey }).(pulumi.StringOutput)
+}
+
+// Bytes received from the peer since the interface came up.
+func (o PeerHealthOutput) RxBytes() pulumi.IntOutput {
+	return o.ApplyT(func(v PeerHealth) int { return v.RxBytes }).(pulumi.IntOutput)
+}
+
+// "reachable" / "unreachable": checked by the last change's health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".
+func (o PeerHealthOutput) State() pulumi.StringOutput {
+	return o.ApplyT(func(v PeerHealth) string { return v.State }).(pulumi.StringOutput)
+}
+
+// Bytes sent to the peer since the interface came up.
+func (o PeerHealthOutput) TxBytes() pulumi.IntOutput {
+	return o.ApplyT(func(v PeerHealth) int { return v.TxBytes }).(pulumi.IntOutput)
+}
+
+// Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout).
+func (o PeerHealthOutput) WaitedSeconds() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v PeerHealth) *float64 { return v.WaitedSeconds }).(pulumi.Float64PtrOutput)
+}
+
+type PeerHealthMapOutput struct{ *pulumi.OutputState }
+
+func (PeerHealthMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]PeerHealth)(nil)).Elem()
+}
+
+func (o PeerHealthMapOutput) ToPeerHealthMapOutput() PeerHealthMapOutput {
+	return o
+}
+
+func (o PeerHealthMapOutput) ToPeerHealthMapOutputWithContext(ctx context.Context) PeerHealthMapOutput {
+	return o
+}
+
+func (o PeerHealthMapOutput) MapIndex(k pulumi.StringInput) PeerHealthOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) PeerHealth {
+		return vs[0].(map[string]PeerHealth)[vs[1].(string)]
+	}).(PeerHealthOutput)
 }
 
 // One live WireGuard peer of a host.
@@ -2291,6 +2632,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*FirewallPtrInput)(nil)).Elem(), FirewallArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*GroupDeclarationInput)(nil)).Elem(), GroupDeclarationArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*GroupDeclarationArrayInput)(nil)).Elem(), GroupDeclarationArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*HealthCheckInput)(nil)).Elem(), HealthCheckArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*HealthCheckPtrInput)(nil)).Elem(), HealthCheckArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*HostFilesInput)(nil)).Elem(), HostFilesArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*HostFilesPtrInput)(nil)).Elem(), HostFilesArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*MeshNodeInput)(nil)).Elem(), MeshNodeArgs{})
@@ -2316,14 +2659,20 @@ func init() {
 	pulumi.RegisterOutputType(FirewallPtrOutput{})
 	pulumi.RegisterOutputType(GroupDeclarationOutput{})
 	pulumi.RegisterOutputType(GroupDeclarationArrayOutput{})
+	pulumi.RegisterOutputType(HealthCheckOutput{})
+	pulumi.RegisterOutputType(HealthCheckPtrOutput{})
 	pulumi.RegisterOutputType(HostFilesOutput{})
 	pulumi.RegisterOutputType(HostFilesPtrOutput{})
 	pulumi.RegisterOutputType(MeshNodeOutput{})
 	pulumi.RegisterOutputType(MeshNodeArrayOutput{})
+	pulumi.RegisterOutputType(NodeHealthOutput{})
+	pulumi.RegisterOutputType(NodeHealthPtrOutput{})
 	pulumi.RegisterOutputType(NodePolicyTestOutput{})
 	pulumi.RegisterOutputType(NodePolicyTestMapOutput{})
 	pulumi.RegisterOutputType(PeerOutput{})
 	pulumi.RegisterOutputType(PeerMapOutput{})
+	pulumi.RegisterOutputType(PeerHealthOutput{})
+	pulumi.RegisterOutputType(PeerHealthMapOutput{})
 	pulumi.RegisterOutputType(PeerStatusOutput{})
 	pulumi.RegisterOutputType(PeerStatusArrayOutput{})
 	pulumi.RegisterOutputType(PlanNodeOutput{})

@@ -160,6 +160,20 @@ export interface GroupDeclarationArgs {
 }
 
 /**
+ * The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.
+ */
+export interface HealthCheckArgs {
+    /**
+     * "handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.
+     */
+    mode?: pulumi.Input<string | undefined>;
+    /**
+     * Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters.
+     */
+    timeoutSeconds?: pulumi.Input<number | undefined>;
+}
+
+/**
  * The state of a node's persistent WireGuard files.
  */
 export interface HostFilesArgs {

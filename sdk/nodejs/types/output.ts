@@ -114,6 +114,20 @@ export interface GroupDeclaration {
 }
 
 /**
+ * The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.
+ */
+export interface HealthCheck {
+    /**
+     * "handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.
+     */
+    mode?: string;
+    /**
+     * Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters.
+     */
+    timeoutSeconds?: number;
+}
+
+/**
  * The state of a node's persistent WireGuard files.
  */
 export interface HostFiles {
@@ -170,6 +184,24 @@ export interface MeshNode {
 }
 
 /**
+ * A node's view of its peers.
+ */
+export interface NodeHealth {
+    /**
+     * When the host was read (its own clock), ISO 8601.
+     */
+    checkedAt: string;
+    /**
+     * The health check mode in force.
+     */
+    mode: string;
+    /**
+     * Every peer on the interface, keyed by hostname.
+     */
+    peers: {[key: string]: outputs.PeerHealth};
+}
+
+/**
  * A policy test run from this node.
  */
 export interface NodePolicyTest {
@@ -211,6 +243,40 @@ export interface Peer {
      * The peer's WireGuard public key.
      */
     publicKey: string;
+}
+
+/**
+ * One peer's health as seen on a node.
+ */
+export interface PeerHealth {
+    /**
+     * The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none.
+     */
+    endpoint?: string;
+    /**
+     * Seconds since the latest handshake when the host was read; absent when there was none.
+     */
+    latestHandshakeAgeSeconds?: number;
+    /**
+     * The peer's public key.
+     */
+    publicKey: string;
+    /**
+     * Bytes received from the peer since the interface came up.
+     */
+    rxBytes: number;
+    /**
+     * "reachable" / "unreachable": checked by the last change's health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".
+     */
+    state: string;
+    /**
+     * Bytes sent to the peer since the interface came up.
+     */
+    txBytes: number;
+    /**
+     * Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout).
+     */
+    waitedSeconds?: number;
 }
 
 /**

@@ -27,6 +27,7 @@ class MeshArgs:
                  nodes: pulumi.Input[Sequence[pulumi.Input['Node']]],
                  enforcement: pulumi.Input[Optional[_builtins.str]] = None,
                  groups: pulumi.Input[Optional[Sequence[pulumi.Input['Group']]]] = None,
+                 health_check: pulumi.Input[Optional['HealthCheckArgs']] = None,
                  interface_name: pulumi.Input[Optional[_builtins.str]] = None,
                  listen_port: pulumi.Input[Optional[_builtins.int]] = None,
                  mtu: pulumi.Input[Optional[_builtins.int]] = None,
@@ -43,6 +44,7 @@ class MeshArgs:
         :param pulumi.Input[Sequence[pulumi.Input['Node']]] nodes: The nodes of the mesh.
         :param pulumi.Input[_builtins.str] enforcement: How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
         :param pulumi.Input[Sequence[pulumi.Input['Group']]] groups: Groups; defining any group or policy turns access control on (deny by default).
+        :param pulumi.Input['HealthCheckArgs'] health_check: The health gate after each change on a node (default { mode: "handshake", timeoutSeconds: 15 }): a change that makes a peer unreachable that was connected before is rolled back on that node and the update fails naming the node and the peer.
         :param pulumi.Input[_builtins.str] interface_name: WireGuard interface on every host (default "wg0").
         :param pulumi.Input[_builtins.int] listen_port: Default WireGuard listen port (default 51820).
         :param pulumi.Input[_builtins.int] mtu: Interface MTU (default: WireGuard's).
@@ -59,6 +61,8 @@ class MeshArgs:
             pulumi.set(__self__, "enforcement", enforcement)
         if groups is not None:
             pulumi.set(__self__, "groups", groups)
+        if health_check is not None:
+            pulumi.set(__self__, "health_check", health_check)
         if interface_name is not None:
             pulumi.set(__self__, "interface_name", interface_name)
         if listen_port is not None:
@@ -115,6 +119,18 @@ class MeshArgs:
     @groups.setter
     def groups(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['Group']]]]):
         pulumi.set(self, "groups", value)
+
+    @_builtins.property
+    @pulumi.getter(name="healthCheck")
+    def health_check(self) -> pulumi.Input[Optional['HealthCheckArgs']]:
+        """
+        The health gate after each change on a node (default { mode: "handshake", timeoutSeconds: 15 }): a change that makes a peer unreachable that was connected before is rolled back on that node and the update fails naming the node and the peer.
+        """
+        return pulumi.get(self, "health_check")
+
+    @health_check.setter
+    def health_check(self, value: pulumi.Input[Optional['HealthCheckArgs']]):
+        pulumi.set(self, "health_check", value)
 
     @_builtins.property
     @pulumi.getter(name="interfaceName")
@@ -245,6 +261,7 @@ class Mesh(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  enforcement: pulumi.Input[Optional[_builtins.str]] = None,
                  groups: pulumi.Input[Optional[Sequence[pulumi.Input['Group']]]] = None,
+                 health_check: pulumi.Input[Optional[Union['HealthCheckArgs', 'HealthCheckArgsDict', 'outputs.HealthCheck']]] = None,
                  interface_name: pulumi.Input[Optional[_builtins.str]] = None,
                  listen_port: pulumi.Input[Optional[_builtins.int]] = None,
                  mtu: pulumi.Input[Optional[_builtins.int]] = None,
@@ -264,6 +281,7 @@ class Mesh(pulumi.ComponentResource):
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[_builtins.str] enforcement: How the policies are enforced on the hosts: "nftables" (default when any group or policy exists) — each node filters what arrives on the mesh interface by its own nftables table: direction-aware (from → to), restricted to the policies' ports, established/related accepted, the rest counted and dropped — or "none": policies decide peering and AllowedIPs only (what the Go tool does).
         :param pulumi.Input[Sequence[pulumi.Input['Group']]] groups: Groups; defining any group or policy turns access control on (deny by default).
+        :param pulumi.Input[Union['HealthCheckArgs', 'HealthCheckArgsDict', 'outputs.HealthCheck']] health_check: The health gate after each change on a node (default { mode: "handshake", timeoutSeconds: 15 }): a change that makes a peer unreachable that was connected before is rolled back on that node and the update fails naming the node and the peer.
         :param pulumi.Input[_builtins.str] interface_name: WireGuard interface on every host (default "wg0").
         :param pulumi.Input[_builtins.int] listen_port: Default WireGuard listen port (default 51820).
         :param pulumi.Input[_builtins.int] mtu: Interface MTU (default: WireGuard's).
@@ -302,6 +320,7 @@ class Mesh(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  enforcement: pulumi.Input[Optional[_builtins.str]] = None,
                  groups: pulumi.Input[Optional[Sequence[pulumi.Input['Group']]]] = None,
+                 health_check: pulumi.Input[Optional[Union['HealthCheckArgs', 'HealthCheckArgsDict', 'outputs.HealthCheck']]] = None,
                  interface_name: pulumi.Input[Optional[_builtins.str]] = None,
                  listen_port: pulumi.Input[Optional[_builtins.int]] = None,
                  mtu: pulumi.Input[Optional[_builtins.int]] = None,
@@ -326,6 +345,7 @@ class Mesh(pulumi.ComponentResource):
 
             __props__.__dict__["enforcement"] = enforcement
             __props__.__dict__["groups"] = groups
+            __props__.__dict__["health_check"] = health_check
             __props__.__dict__["interface_name"] = interface_name
             __props__.__dict__["listen_port"] = listen_port
             __props__.__dict__["mtu"] = mtu

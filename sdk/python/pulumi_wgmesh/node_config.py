@@ -33,6 +33,7 @@ class NodeConfigArgs:
                  public_key: pulumi.Input[_builtins.str],
                  routes: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
                  firewall: pulumi.Input[Optional['FirewallArgs']] = None,
+                 health_check: pulumi.Input[Optional['HealthCheckArgs']] = None,
                  host_files: pulumi.Input[Optional['HostFilesArgs']] = None,
                  mtu: pulumi.Input[Optional[_builtins.int]] = None,
                  policy_tests: pulumi.Input[Optional[Mapping[str, pulumi.Input['NodePolicyTestArgs']]]] = None,
@@ -53,6 +54,7 @@ class NodeConfigArgs:
         :param pulumi.Input[_builtins.str] public_key: The node's public key.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] routes: Routes to the peers' routable networks through the interface.
         :param pulumi.Input['FirewallArgs'] firewall: The node's firewall when the policies are enforced (absent: none): `pulumi preview --diff` shows per node the rules and set members added or removed; a refresh reports the live table.
+        :param pulumi.Input['HealthCheckArgs'] health_check: The health gate after each change (the Mesh's healthCheck).
         :param pulumi.Input['HostFilesArgs'] host_files: What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift.
         :param pulumi.Input[_builtins.int] mtu: Interface MTU.
         :param pulumi.Input[Mapping[str, pulumi.Input['NodePolicyTestArgs']]] policy_tests: The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
@@ -72,6 +74,8 @@ class NodeConfigArgs:
         pulumi.set(__self__, "routes", routes)
         if firewall is not None:
             pulumi.set(__self__, "firewall", firewall)
+        if health_check is not None:
+            pulumi.set(__self__, "health_check", health_check)
         if host_files is not None:
             pulumi.set(__self__, "host_files", host_files)
         if mtu is not None:
@@ -228,6 +232,18 @@ class NodeConfigArgs:
         pulumi.set(self, "firewall", value)
 
     @_builtins.property
+    @pulumi.getter(name="healthCheck")
+    def health_check(self) -> pulumi.Input[Optional['HealthCheckArgs']]:
+        """
+        The health gate after each change (the Mesh's healthCheck).
+        """
+        return pulumi.get(self, "health_check")
+
+    @health_check.setter
+    def health_check(self, value: pulumi.Input[Optional['HealthCheckArgs']]):
+        pulumi.set(self, "health_check", value)
+
+    @_builtins.property
     @pulumi.getter(name="hostFiles")
     def host_files(self) -> pulumi.Input[Optional['HostFilesArgs']]:
         """
@@ -298,6 +314,7 @@ class NodeConfig(pulumi.CustomResource):
                  connection: pulumi.Input[Optional[Union['ConnectionArgs', 'ConnectionArgsDict', 'outputs.Connection']]] = None,
                  firewall: pulumi.Input[Optional[Union['FirewallArgs', 'FirewallArgsDict', 'outputs.Firewall']]] = None,
                  forwarding: pulumi.Input[Optional[_builtins.bool]] = None,
+                 health_check: pulumi.Input[Optional[Union['HealthCheckArgs', 'HealthCheckArgsDict', 'outputs.HealthCheck']]] = None,
                  host_files: pulumi.Input[Optional[Union['HostFilesArgs', 'HostFilesArgsDict', 'outputs.HostFiles']]] = None,
                  hostname: pulumi.Input[Optional[_builtins.str]] = None,
                  interface_name: pulumi.Input[Optional[_builtins.str]] = None,
@@ -321,6 +338,7 @@ class NodeConfig(pulumi.CustomResource):
         :param pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict', 'outputs.Connection']] connection: SSH connection (secret).
         :param pulumi.Input[Union['FirewallArgs', 'FirewallArgsDict', 'outputs.Firewall']] firewall: The node's firewall when the policies are enforced (absent: none): `pulumi preview --diff` shows per node the rules and set members added or removed; a refresh reports the live table.
         :param pulumi.Input[_builtins.bool] forwarding: IP forwarding on (the node routes for its routable networks).
+        :param pulumi.Input[Union['HealthCheckArgs', 'HealthCheckArgsDict', 'outputs.HealthCheck']] health_check: The health gate after each change (the Mesh's healthCheck).
         :param pulumi.Input[Union['HostFilesArgs', 'HostFilesArgsDict', 'outputs.HostFiles']] host_files: What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift.
         :param pulumi.Input[_builtins.str] hostname: The node.
         :param pulumi.Input[_builtins.str] interface_name: WireGuard interface name.
@@ -363,6 +381,7 @@ class NodeConfig(pulumi.CustomResource):
                  connection: pulumi.Input[Optional[Union['ConnectionArgs', 'ConnectionArgsDict', 'outputs.Connection']]] = None,
                  firewall: pulumi.Input[Optional[Union['FirewallArgs', 'FirewallArgsDict', 'outputs.Firewall']]] = None,
                  forwarding: pulumi.Input[Optional[_builtins.bool]] = None,
+                 health_check: pulumi.Input[Optional[Union['HealthCheckArgs', 'HealthCheckArgsDict', 'outputs.HealthCheck']]] = None,
                  host_files: pulumi.Input[Optional[Union['HostFilesArgs', 'HostFilesArgsDict', 'outputs.HostFiles']]] = None,
                  hostname: pulumi.Input[Optional[_builtins.str]] = None,
                  interface_name: pulumi.Input[Optional[_builtins.str]] = None,
@@ -395,6 +414,7 @@ class NodeConfig(pulumi.CustomResource):
             if forwarding is None and not opts.urn:
                 raise TypeError("Missing required property 'forwarding'")
             __props__.__dict__["forwarding"] = forwarding
+            __props__.__dict__["health_check"] = health_check
             __props__.__dict__["host_files"] = host_files
             if hostname is None and not opts.urn:
                 raise TypeError("Missing required property 'hostname'")
@@ -424,6 +444,7 @@ class NodeConfig(pulumi.CustomResource):
             if routes is None and not opts.urn:
                 raise TypeError("Missing required property 'routes'")
             __props__.__dict__["routes"] = routes
+            __props__.__dict__["health"] = None
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["connection", "privateKey"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(NodeConfig, __self__).__init__(
@@ -452,6 +473,8 @@ class NodeConfig(pulumi.CustomResource):
         __props__.__dict__["connection"] = None
         __props__.__dict__["firewall"] = None
         __props__.__dict__["forwarding"] = None
+        __props__.__dict__["health"] = None
+        __props__.__dict__["health_check"] = None
         __props__.__dict__["host_files"] = None
         __props__.__dict__["hostname"] = None
         __props__.__dict__["interface_name"] = None
@@ -504,6 +527,22 @@ class NodeConfig(pulumi.CustomResource):
         IP forwarding on (the node routes for its routable networks).
         """
         return pulumi.get(self, "forwarding")
+
+    @_builtins.property
+    @pulumi.getter
+    def health(self) -> pulumi.Output[Optional['outputs.NodeHealth']]:
+        """
+        Every peer's health as last seen: after create/update (with the health gate's verdicts) and at refresh.
+        """
+        return pulumi.get(self, "health")
+
+    @_builtins.property
+    @pulumi.getter(name="healthCheck")
+    def health_check(self) -> pulumi.Output[Optional['outputs.HealthCheck']]:
+        """
+        The health gate after each change (the Mesh's healthCheck).
+        """
+        return pulumi.get(self, "health_check")
 
     @_builtins.property
     @pulumi.getter(name="hostFiles")

@@ -20,10 +20,13 @@ __all__ = [
     'DaemonHostState',
     'Firewall',
     'GroupDeclaration',
+    'HealthCheck',
     'HostFiles',
     'MeshNode',
+    'NodeHealth',
     'NodePolicyTest',
     'Peer',
+    'PeerHealth',
     'PeerStatus',
     'PlannedNode',
     'PlannedPeer',
@@ -352,6 +355,59 @@ class GroupDeclaration(dict):
 
 
 @pulumi.output_type
+class HealthCheck(dict):
+    """
+    The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "timeoutSeconds":
+            suggest = "timeout_seconds"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in HealthCheck. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        HealthCheck.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        HealthCheck.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 mode: Optional[_builtins.str] = None,
+                 timeout_seconds: Optional[_builtins.int] = None):
+        """
+        The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.
+
+        :param _builtins.str mode: "handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.
+        :param _builtins.int timeout_seconds: Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters.
+        """
+        if mode is not None:
+            pulumi.set(__self__, "mode", mode)
+        if timeout_seconds is not None:
+            pulumi.set(__self__, "timeout_seconds", timeout_seconds)
+
+    @_builtins.property
+    @pulumi.getter
+    def mode(self) -> Optional[_builtins.str]:
+        """
+        "handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.
+        """
+        return pulumi.get(self, "mode")
+
+    @_builtins.property
+    @pulumi.getter(name="timeoutSeconds")
+    def timeout_seconds(self) -> Optional[_builtins.int]:
+        """
+        Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters.
+        """
+        return pulumi.get(self, "timeout_seconds")
+
+
+@pulumi.output_type
 class HostFiles(dict):
     """
     The state of a node's persistent WireGuard files.
@@ -550,6 +606,68 @@ class MeshNode(dict):
 
 
 @pulumi.output_type
+class NodeHealth(dict):
+    """
+    A node's view of its peers.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "checkedAt":
+            suggest = "checked_at"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in NodeHealth. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        NodeHealth.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        NodeHealth.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 checked_at: _builtins.str,
+                 mode: _builtins.str,
+                 peers: Mapping[str, 'outputs.PeerHealth']):
+        """
+        A node's view of its peers.
+
+        :param _builtins.str checked_at: When the host was read (its own clock), ISO 8601.
+        :param _builtins.str mode: The health check mode in force.
+        :param Mapping[str, 'PeerHealth'] peers: Every peer on the interface, keyed by hostname.
+        """
+        pulumi.set(__self__, "checked_at", checked_at)
+        pulumi.set(__self__, "mode", mode)
+        pulumi.set(__self__, "peers", peers)
+
+    @_builtins.property
+    @pulumi.getter(name="checkedAt")
+    def checked_at(self) -> _builtins.str:
+        """
+        When the host was read (its own clock), ISO 8601.
+        """
+        return pulumi.get(self, "checked_at")
+
+    @_builtins.property
+    @pulumi.getter
+    def mode(self) -> _builtins.str:
+        """
+        The health check mode in force.
+        """
+        return pulumi.get(self, "mode")
+
+    @_builtins.property
+    @pulumi.getter
+    def peers(self) -> Mapping[str, 'outputs.PeerHealth']:
+        """
+        Every peer on the interface, keyed by hostname.
+        """
+        return pulumi.get(self, "peers")
+
+
+@pulumi.output_type
 class NodePolicyTest(dict):
     """
     A policy test run from this node.
@@ -682,6 +800,123 @@ class Peer(dict):
         Keepalive seconds towards this peer (set when this node is behind NAT).
         """
         return pulumi.get(self, "persistent_keepalive")
+
+
+@pulumi.output_type
+class PeerHealth(dict):
+    """
+    One peer's health as seen on a node.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "publicKey":
+            suggest = "public_key"
+        elif key == "rxBytes":
+            suggest = "rx_bytes"
+        elif key == "txBytes":
+            suggest = "tx_bytes"
+        elif key == "latestHandshakeAgeSeconds":
+            suggest = "latest_handshake_age_seconds"
+        elif key == "waitedSeconds":
+            suggest = "waited_seconds"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in PeerHealth. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        PeerHealth.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        PeerHealth.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 public_key: _builtins.str,
+                 rx_bytes: _builtins.int,
+                 state: _builtins.str,
+                 tx_bytes: _builtins.int,
+                 endpoint: Optional[_builtins.str] = None,
+                 latest_handshake_age_seconds: Optional[_builtins.int] = None,
+                 waited_seconds: Optional[_builtins.float] = None):
+        """
+        One peer's health as seen on a node.
+
+        :param _builtins.str public_key: The peer's public key.
+        :param _builtins.int rx_bytes: Bytes received from the peer since the interface came up.
+        :param _builtins.str state: "reachable" / "unreachable": checked by the last change's health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".
+        :param _builtins.int tx_bytes: Bytes sent to the peer since the interface came up.
+        :param _builtins.str endpoint: The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none.
+        :param _builtins.int latest_handshake_age_seconds: Seconds since the latest handshake when the host was read; absent when there was none.
+        :param _builtins.float waited_seconds: Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout).
+        """
+        pulumi.set(__self__, "public_key", public_key)
+        pulumi.set(__self__, "rx_bytes", rx_bytes)
+        pulumi.set(__self__, "state", state)
+        pulumi.set(__self__, "tx_bytes", tx_bytes)
+        if endpoint is not None:
+            pulumi.set(__self__, "endpoint", endpoint)
+        if latest_handshake_age_seconds is not None:
+            pulumi.set(__self__, "latest_handshake_age_seconds", latest_handshake_age_seconds)
+        if waited_seconds is not None:
+            pulumi.set(__self__, "waited_seconds", waited_seconds)
+
+    @_builtins.property
+    @pulumi.getter(name="publicKey")
+    def public_key(self) -> _builtins.str:
+        """
+        The peer's public key.
+        """
+        return pulumi.get(self, "public_key")
+
+    @_builtins.property
+    @pulumi.getter(name="rxBytes")
+    def rx_bytes(self) -> _builtins.int:
+        """
+        Bytes received from the peer since the interface came up.
+        """
+        return pulumi.get(self, "rx_bytes")
+
+    @_builtins.property
+    @pulumi.getter
+    def state(self) -> _builtins.str:
+        """
+        "reachable" / "unreachable": checked by the last change's health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".
+        """
+        return pulumi.get(self, "state")
+
+    @_builtins.property
+    @pulumi.getter(name="txBytes")
+    def tx_bytes(self) -> _builtins.int:
+        """
+        Bytes sent to the peer since the interface came up.
+        """
+        return pulumi.get(self, "tx_bytes")
+
+    @_builtins.property
+    @pulumi.getter
+    def endpoint(self) -> Optional[_builtins.str]:
+        """
+        The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none.
+        """
+        return pulumi.get(self, "endpoint")
+
+    @_builtins.property
+    @pulumi.getter(name="latestHandshakeAgeSeconds")
+    def latest_handshake_age_seconds(self) -> Optional[_builtins.int]:
+        """
+        Seconds since the latest handshake when the host was read; absent when there was none.
+        """
+        return pulumi.get(self, "latest_handshake_age_seconds")
+
+    @_builtins.property
+    @pulumi.getter(name="waitedSeconds")
+    def waited_seconds(self) -> Optional[_builtins.float]:
+        """
+        Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout).
+        """
+        return pulumi.get(self, "waited_seconds")
 
 
 @pulumi.output_type

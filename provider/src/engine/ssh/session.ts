@@ -167,6 +167,12 @@ export class SshSession {
     const result = await new Promise<RunResult>((resolve, reject) => {
       this.client.exec(command, (err: Error | undefined, channel: ClientChannel) => {
         if (err) {
+          if (this.lostReason !== null || /No response from server|Not connected/i.test(err.message)) {
+            // The connection died before the shell started: the script was never sent, nothing of it ran.
+            reject(new SshError("closed", `ssh ${this.who}: connection lost before ${label} started (${this.lostReason ?? err.message}); nothing of it ran`,
+              "re-run once the host is reachable again: the engine's steps converge"));
+            return;
+          }
           reject(new SshError("exec", `ssh ${this.who}: cannot start a remote shell: ${err.message}`,
             "check that the host allows exec sessions (sshd MaxSessions, ForceCommand) and that its shell is POSIX sh"));
           return;

@@ -2,6 +2,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPair, publicKeyFromPrivate } from "../../core/keys";
 import { lifecycles, UNKNOWN, checkMesh, desiredState, liveToInputs, hostFilesFrom, PLANNED_HOST_FILES, type MeshInputs, type NodeConfigInputs } from "./index";
+import { healthCheckOf, healthFromReading } from "./nodeConfig";
 import { renderConf } from "../../engine/changes";
 import { confDigest } from "../../planner/wgquick";
 import type { HostReading } from "../../engine/probe";
@@ -234,4 +235,27 @@ describe("NodeConfig lifecycle (pure parts)", () => {
     assert.deepEqual(drift.changed, ["hostFiles"]);
     assert.equal((await lifecycles.nodeConfig.diff("prod/web1", planned, withFiles, ctx)).changes, false, "older state without hostFiles: as planned");
   });
+
+  test("healthCheck: refused at check naming mesh, node and field; defaults filled; not a diff by itself", async () => {
+    const bad = await lifecycles.nodeConfig.check(undefined, { ...planned, healthCheck: { mode: "pong" as never, timeoutSeconds: 0 } }, ctx);
+    assert.deepEqual(bad.failures.map((f) => f.property), ["healthCheck", "healthCheck"]);
+    assert.match(bad.failures[0]!.reason, /^mesh "prod": node "web1": healthCheck\.mode "pong" is not one of/);
+    assert.match(bad.failures[1]!.reason, /healthCheck\.timeoutSeconds 0 must be a whole number/);
+    assert.deepEqual((await lifecycles.nodeConfig.check(undefined, { ...planned, healthCheck: { mode: "ping" } }, ctx)).failures, []);
+    assert.deepEqual(healthCheckOf(planned), { mode: "handshake", timeoutSeconds: 15 });
+    assert.deepEqual(healthCheckOf({ healthCheck: { mode: "off", timeoutSeconds: null } }), { mode: "off", timeoutSeconds: 15 });
+    assert.equal((await lifecycles.nodeConfig.diff("prod/web1", planned, { ...planned, healthCheck: { mode: "ping" } }, ctx)).changes, false);
+  });
+
+  test("refresh health: peers named by the plan, states from the handshake age on the host's clock", () => {
+    const l = live();
+    l.peers[0]!.latestHandshake = 1_800_000_000 - 20;
+    const reading = { facts: { live: l }, probe: { now: 1_800_000_000 } } as unknown as HostReading;
+    const h = healthFromReading(planned, reading);
+    assert.deepEqual(Object.fromEntries(Object.entries(h.peers).map(([n, p]) => [n, [p.state, p.latestHandshakeAgeSeconds, p.endpoint]])), {
+      web2: ["connected", 20, "192.0.2.2:51820"],
+      app1: ["never", null, "198.51.100.7:40000"],
+    });
+  });
 });
+

@@ -27,7 +27,9 @@ import { runPolicyTests } from "../../engine/verify";
 import { assertInterfaceName } from "../../planner/commands";
 import { absent, compact, containsUnknown, deepEqual, sshOptions } from "./common";
 import { readNodeHost } from "./hosts";
-import { PLANNED_HOST_FILES, type CheckFailure, type Lifecycle, type LifecycleContext } from "./types";
+import { PLANNED_HOST_FILES, UNKNOWN, type CheckFailure, type Lifecycle, type LifecycleContext } from "./types";
+import { healthCheckProblems, resolveHealthCheck, type HealthCheck, type HealthMode, type NodeHealth } from "../../planner/health";
+import { healthOfReading } from "../../engine/gated";
 export { PLANNED_HOST_FILES };
 
 export interface PeerInputs {
@@ -87,6 +89,16 @@ export interface NodeConfigInputs {
    * Optional (compared only when given).
    */
   hostFiles?: HostFiles | null;
+  /**
+   * The health gate after each change (the Mesh's `healthCheck`): mode "handshake" (default), "ping" or
+   * "off", and the bound of the wait (default 15 s). Not compared by diff: it changes nothing on the host.
+   */
+  healthCheck?: HealthCheckInputs | null;
+}
+
+export interface HealthCheckInputs {
+  mode?: HealthMode | null;
+  timeoutSeconds?: number | null;
 }
 
 export interface HostFiles {
@@ -113,6 +125,17 @@ export function hostFilesFrom(inputs: NodeConfigInputs, reading: HostReading): H
   };
 }
 
+export interface NodeConfigOutputs extends NodeConfigInputs {
+  /** Every peer's health as last seen (after create/update, and at refresh): planner/health.ts NodeHealth. */
+  health?: NodeHealth | null;
+}
+
+/** The effective health check of the inputs (defaults filled in; invalid values were refused at check). */
+export function healthCheckOf(i: Pick<NodeConfigInputs, "healthCheck">): HealthCheck {
+  const h = i.healthCheck;
+  return resolveHealthCheck(h ? { ...(h.mode ? { mode: h.mode } : {}), ...(h.timeoutSeconds ? { timeoutSeconds: h.timeoutSeconds } : {}) } : undefined);
+}
+
 /** The live firewall in the inputs' shape: the planned one when it is as planned, else what the table holds. */
 export function liveFirewall(inputs: NodeConfigInputs, reading: HostReading): FirewallPlan | undefined {
   const status = firewallStatus(desiredState(inputs), reading);
@@ -123,8 +146,6 @@ export function liveFirewall(inputs: NodeConfigInputs, reading: HostReading): Fi
   // No listing printed: the table is the one recorded when the file was loaded (only the file differs).
   return s.listing ? parseNftListing(s.listing, table) : inputs.firewall ?? { table, sets: {}, rules: {} };
 }
-
-export type NodeConfigOutputs = NodeConfigInputs;
 
 function hasPsk(i: Pick<NodeConfigInputs, "presharedKeys">, peer: string): boolean {
   return !!i.presharedKeys && Object.prototype.hasOwnProperty.call(i.presharedKeys, peer);
@@ -234,6 +255,11 @@ export function checkNodeConfig(news: NodeConfigInputs): CheckFailure[] {
       failures.push({ property: "interfaceName", reason: `node ${JSON.stringify(news.hostname)}: ${(e as Error).message}` });
     }
   }
+  if (!containsUnknown(news.healthCheck)) {
+    for (const reason of healthCheckProblems(news.healthCheck)) {
+      failures.push({ property: "healthCheck", reason: `${news.mesh && !containsUnknown(news.mesh) ? `mesh ${JSON.stringify(news.mesh)}: ` : ""}node ${JSON.stringify(news.hostname)}: ${reason}` });
+    }
+  }
   if (!absent(news.firewall) && !containsUnknown(news.firewall) && !containsUnknown(news.interfaceName)) {
     try {
       assertFirewallPlan(news.firewall as FirewallPlan, news.interfaceName);
@@ -263,12 +289,19 @@ async function apply(inputs: NodeConfigInputs, ctx: LifecycleContext): Promise<N
       connection: inputs.connection,
       desired: desiredState(inputs),
       key: inputs.keyOnHost ? { onHost: true } : { privateKey: inputs.privateKey as string },
+      healthCheck: healthCheckOf(inputs),
       presharedKey: presharedKeysByPublicKey(inputs),
     },
     sshOptions(ctx),
   );
   if (result.status === "failed") throw new Error(result.error ?? `node ${inputs.hostname}: apply failed`);
-  return compact({ ...inputs });
+  return compact({ ...inputs, health: result.health });
+}
+
+/** The node's health from a read (refresh): peers named from the planned peers. */
+export function healthFromReading(props: NodeConfigInputs, reading: HostReading): NodeHealth {
+  const names = new Map(Object.entries(props.peers ?? {}).map(([h, p]) => [p.publicKey, h]));
+  return healthOfReading(reading, names, healthCheckOf(props).mode);
 }
 
 function sameHost(a: Connection, b: Connection): boolean {
@@ -310,7 +343,7 @@ export const nodeConfigLifecycle: Lifecycle<NodeConfigInputs, NodeConfigOutputs>
       const ran = await runPolicyTests(session, tests.map(([k, t]) => ({ id: k, address: t.address, port: t.port, expect: t.expect })));
       results = Object.fromEntries(tests.map(([k, t], i) => [k, { ...t, result: ran[i]?.result === "pass" || ran[i]?.result.startsWith("pass ") ? t.result : ran[i]?.result ?? "fail: not run" }]));
     });
-    const live = compact({ ...liveToInputs(props, reading.facts.live), firewall: liveFirewall(props, reading), policyTests: results ?? props.policyTests ?? undefined });
+    const live: NodeConfigOutputs = compact({ ...liveToInputs(props, reading.facts.live), firewall: liveFirewall(props, reading), policyTests: results ?? props.policyTests ?? undefined, health: healthFromReading(props, reading) });
     return { id, props: absent(props.hostFiles) ? live : { ...live, hostFiles: hostFilesFrom(props, reading) } };
   },
 
@@ -324,7 +357,7 @@ export const nodeConfigLifecycle: Lifecycle<NodeConfigInputs, NodeConfigOutputs>
   },
 
   preview(_olds, news) {
-    // An apply makes the host match the inputs, which are the outputs.
-    return compact({ ...news });
+    // An apply makes the host match the inputs, which are the outputs; the peers' health is the host's to tell.
+    return compact({ ...news, health: UNKNOWN as unknown as NodeHealth });
   },
 };
