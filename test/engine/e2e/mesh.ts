@@ -66,13 +66,15 @@ export async function pings(tb: Testbed, from: string, ip: string): Promise<bool
 
 /**
  * Reachability matrix: for each source (mesh hostname), the sorted list of mesh hostnames it reaches over
- * their mesh IPs. All probes of one source run in parallel inside its host.
+ * their mesh IPs within `deadlineS` (a lossy segment needs more: each handshake attempt that loses its
+ * initiation or response waits REKEY_TIMEOUT, 5 s, for the next). All probes of one source run in parallel
+ * inside its host.
  */
-export async function reachability(tb: Testbed, c: Compiled, names: string[] = Object.keys(c.ip)): Promise<Record<string, string[]>> {
+export async function reachability(tb: Testbed, c: Compiled, names: string[] = Object.keys(c.ip), deadlineS = PROBE_DEADLINE_S): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   await Promise.all(names.map(async (src) => {
     const targets = names.filter((n) => n !== src);
-    const script = targets.map((t) => `( if ping -c 1 -i 0.5 -w ${PROBE_DEADLINE_S} -q ${c.ip[t]} >/dev/null 2>&1; then echo "ok ${t}"; fi ) &`).join("\n") + "\nwait\n";
+    const script = targets.map((t) => `( if ping -c 1 -i 0.5 -w ${deadlineS} -q ${c.ip[t]} >/dev/null 2>&1; then echo "ok ${t}"; fi ) &`).join("\n") + "\nwait\n";
     const r = await tb.exec(c.host[src] as string, ["sh", "-c", script]);
     out[src] = r.stdout.split("\n").filter((l) => l.startsWith("ok ")).map((l) => l.slice(3)).sort();
   }));
