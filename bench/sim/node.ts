@@ -79,7 +79,7 @@ export class SimNode {
     await this.core.start();
     this.running = true;
     this.collisionTimer = setInterval(() => {
-      const next = resolveLocalCollision(this.o.params, { pubkey: this.pubkey, meshIp: this.meshIp }, this.core.store.active());
+      const next = resolveLocalCollision(this.o.params, { pubkey: this.pubkey, meshIp: this.meshIp }, this.core.store.activeRecords());
       if (next) this.core.setMeshIp(next);
     }, COLLISION_CHECK_MS);
   }

@@ -95,6 +95,10 @@ export function shouldReplaceEndpoint(cur: PeerRecord, newEndpoint: string, meth
   return true; // otherwise the newer endpoint wins
 }
 
+function copyRecord(p: Readonly<PeerRecord>): PeerRecord {
+  return { ...p, discovered_via: [...p.discovered_via], routable_networks: [...p.routable_networks] };
+}
+
 /** A stored record and its neighbours in insertion order (newest-first walks need no copy of the store). */
 interface Slot {
   rec: PeerRecord;
@@ -212,7 +216,7 @@ export class PeerStore {
 
   get(pubkey: string): PeerRecord | undefined {
     const p = this.peers.get(pubkey)?.rec;
-    return p ? { ...p, discovered_via: [...p.discovered_via], routable_networks: [...p.routable_networks] } : undefined;
+    return p ? copyRecord(p) : undefined;
   }
 
   remove(pubkey: string, reason: "goodbye" | "evicted" = "goodbye"): boolean {
@@ -231,11 +235,16 @@ export class PeerStore {
   }
 
   all(): PeerRecord[] {
-    return [...this.peers.keys()].map((k) => this.get(k) as PeerRecord);
+    const out: PeerRecord[] = [];
+    for (const { rec } of this.peers.values()) out.push(copyRecord(rec));
+    return out;
   }
 
+  /** Copies of the active records, in store order (copies only what it returns). */
   active(): PeerRecord[] {
-    return this.all().filter((p) => this.isActive(p));
+    const out: PeerRecord[] = [];
+    for (const p of this.activeRecords()) out.push(copyRecord(p));
+    return out;
   }
 
   /**
