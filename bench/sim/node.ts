@@ -45,12 +45,13 @@ export class SimNode {
   constructor(readonly o: SimNodeOptions) {
     this.pubkey = publicKeyFromPrivate(o.privateKey);
     const params = o.params;
+    const own = new Set([o.ip]);
     this.dht = new DhtLayer({
       bootstrap: [o.bootstrap],
       log: quiet,
       socket: () => o.net.socket(o.ip, "dht"),
       nodeId: o.rng.bytes(20),
-      localAddresses: () => new Set([o.ip]),
+      localAddresses: () => own,
     });
     const gossip = new GossipLayer({ log: quiet, random: () => o.rng.float() });
     this.core = new DaemonCore({
