@@ -124,6 +124,15 @@ export class PeerExchange {
   private readonly lastExchangeByIp = new Map<string, number>();
   /** Encoded known_peers entries by key (see `knownEntry`); entries go with their peer (`forgetPeer`). */
   private readonly knownCache = new Map<string, KnownEntry>();
+  /** Store changes seen (any event), to know when a sealed HELLO still says what a new one would. */
+  private storeEpoch = 0;
+  /**
+   * The last sealed HELLO: reused for HELLOs that start at the same millisecond with the same store and
+   * own fields (a keep-alive round HELLOs hundreds of peers at once, a DHT answer brings dozens of new
+   * addresses): the datagram would be the same but for its random nonce. Each receiver still sees the
+   * nonce once (replay caches are per receiver), as when a HELLO is re-sent.
+   */
+  private helloCache: { atMs: number; epoch: number; own: string; data: Buffer } | undefined;
   private readonly nowMs: () => number;
   private readonly limiter: SourceRateLimiter;
   private readonly replay: ReplayCache;
@@ -136,6 +145,7 @@ export class PeerExchange {
     this.replay = opts.replay ?? new ReplayCache();
     this.log = opts.log ?? (() => undefined);
     opts.store.onEvent((e) => {
+      this.storeEpoch++;
       if (e.kind === "removed") this.forgetPeer(e.pubkey);
     });
   }
@@ -488,7 +498,7 @@ export class PeerExchange {
     const ip = normalizeIp(host);
     if (!ip || !this.socket) return Promise.resolve(undefined);
     const key = joinHostPort(ip, port);
-    const data = sealEnvelope("HELLO", this.announcementText(), this.opts.gossipKey);
+    const data = this.helloDatagram();
     return new Promise((resolve) => {
       let set = this.pending.get(key);
       if (!set) this.pending.set(key, (set = new Set()));
@@ -512,12 +522,34 @@ export class PeerExchange {
     });
   }
 
-  /** Send a GOODBYE for our key to ip:port (on shutdown, to every peer's control endpoint). */
+  /** A sealed HELLO with our announcement now (see `helloCache`). */
+  private helloDatagram(): Buffer {
+    const now = this.nowMs();
+    const own = encodeAnnouncement(this.ownAnnouncement({}));
+    const c = this.helloCache;
+    if (c && c.atMs === now && c.epoch === this.storeEpoch && c.own === own) return c.data;
+    const data = sealEnvelope("HELLO", this.announcementText(), this.opts.gossipKey);
+    this.helloCache = { atMs: now, epoch: this.storeEpoch, own, data };
+    return data;
+  }
+
+  /**
+   * Send a GOODBYE for our key to each ip:port (on shutdown, to every peer's control endpoint): one sealed
+   * datagram for all of them, as the message is the same.
+   */
+  sendGoodbyes(targets: readonly { ip: string; port: number }[]): void {
+    let data: Buffer | undefined;
+    for (const t of targets) {
+      const ip = normalizeIp(t.ip);
+      if (!ip) continue;
+      data ??= sealEnvelope("GOODBYE", encodeGoodbye({ protocol: PROTOCOL_VERSION, timestamp: this.nowS(), wg_pubkey: this.opts.local().pubkey }), this.opts.gossipKey);
+      this.send(data, ip, t.port);
+    }
+  }
+
+  /** Send a GOODBYE for our key to ip:port. */
   sendGoodbye(host: string, port: number): void {
-    const ip = normalizeIp(host);
-    if (!ip) return;
-    const g = encodeGoodbye({ protocol: PROTOCOL_VERSION, timestamp: this.nowS(), wg_pubkey: this.opts.local().pubkey });
-    this.send(sealEnvelope("GOODBYE", g, this.opts.gossipKey), ip, port);
+    this.sendGoodbyes([{ ip: host, port }]);
   }
 
   /** Send a gossip ANNOUNCE (with known_peers) to ip:port. */
