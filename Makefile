@@ -8,7 +8,7 @@ SHELL := /bin/bash
 
 .PHONY: deps prepare build dist daemon-artifact test test-unit test-testbed test-engine test-daemon test-pulumi test-slow \
         pulumi-toolchain plugin plugin-schema plugin-package gen-sdk examples demo demo-down \
-        bench-plan bench-deploy bench-join bench-artifact clean
+        bench-plan bench-deploy bench-join bench-artifact bench-pulumi clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -98,6 +98,11 @@ bench-join: build
 
 bench-artifact: build
 	npm run -s bench:artifact
+
+# The Pulumi front door at 10–500 nodes against trivial-resource floors (fresh previews; add
+# `-- --converged 100` for a converged preview on 100 testbed hosts, root).
+bench-pulumi: build
+	npm run -s bench:pulumi
 
 clean:
 	rm -rf dist

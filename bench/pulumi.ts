@@ -20,8 +20,13 @@
  * `pulumi stack export` size, at --converged-sizes (default N/4, N/2, N).
  * Per run: wall, CPU of each process role (program, provider, engine) and of all, peak RSS per role.
  * A benchmark, not a test: it prints figures and one JSON line, and cleans up after itself.
+ * With --psk (issue 16) only: the TypeScript full mesh with per-pair preshared keys at --sizes (default
+ * checkpointing) and --skip-sizes (skipped checkpoints), against the same mesh without them as the floor:
+ * what the PSK table and the per-pair secrets add.
+ * With --compact: the full-mesh rows also measure the data floor with each peer entry flattened to one
+ * string — an experiment sizing what a compact NodeConfig peers input would save.
  * Usage: node dist/bench/pulumi.js [--sizes 10,50] [--skip-sizes 500] [--no-plugin] [--no-segmented]
- *                                  [--converged 100] [--converged-sizes 25,50,100] [--keep]
+ *                                  [--converged 100] [--converged-sizes 25,50,100] [--psk] [--compact] [--keep]
  */
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
@@ -49,6 +54,9 @@ interface Row {
   /** Against the data floor (full meshes). */
   dataWallRatio?: number;
   dataCpuRatio?: number;
+  /** --compact: the data floor with each peer entry one string (what a compact peers input would cost). */
+  compactFloor?: Measure;
+  compactWallRatio?: number;
   stateBytes?: number;
   upWallS?: number;
 }
@@ -87,6 +95,7 @@ function print(r: Row): void {
     `  floor       wall ${r.floor.wallS.toFixed(1)} s, ${cpu(r.floor)}; program ${r.floor.programRssMB} MB   → mesh/floor: wall ×${r.wallRatio}, cpu ×${r.cpuRatio}`,
   ];
   if (r.dataFloor) lines.push(`  data floor  wall ${r.dataFloor.wallS.toFixed(1)} s, ${cpu(r.dataFloor)}; program ${r.dataFloor.programRssMB} MB   → mesh/data floor: wall ×${r.dataWallRatio}, cpu ×${r.dataCpuRatio}`);
+  if (r.compactFloor) lines.push(`  compact     wall ${r.compactFloor.wallS.toFixed(1)} s, ${cpu(r.compactFloor)}; program ${r.compactFloor.programRssMB} MB   → compact/floor: wall ×${r.compactWallRatio}, cpu ×${ratio(r.compactFloor.cpuS, r.floor.cpuS)}`);
   if (r.stateBytes !== undefined) lines.push(`  state ${r.stateBytes} bytes (${Math.round(r.stateBytes / r.nodes)} per node); pulumi up ${r.upWallS} s`);
   console.log(lines.join("\n"));
 }
@@ -122,6 +131,8 @@ async function main(): Promise<void> {
       converged: { type: "string" },
       "converged-sizes": { type: "string" },
       keep: { type: "boolean" },
+      psk: { type: "boolean" },
+      compact: { type: "boolean" },
     },
   });
   const why = toolchainMissing(env);
@@ -138,6 +149,19 @@ async function main(): Promise<void> {
   const emit = (r: Row) => { rows.push(r); print(r); };
   console.log(`bench:pulumi — ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}; workspace ${ws.root}`);
   try {
+    if (values.psk) {
+      for (const mode of ["default", "skip"] as const) {
+        setMode(mode);
+        for (const n of mode === "default" ? sizes : skipSizes) {
+          const hosts = unreachableHosts(n);
+          const psk = await freshPreview(ws, `ts-psk-${mode}-${n}`, "ts-mesh", hosts, { presharedKeys: true });
+          const plain = await freshPreview(ws, `ts-nopsk-${mode}-${n}`, "ts-mesh", hosts);
+          emit(row("fresh preview, TS full mesh + PSKs (floor: without)", mode, n, n * (n - 1), psk.resources, psk.run, plain.run));
+        }
+      }
+      console.log(JSON.stringify({ bench: "pulumi", rows }));
+      return;
+    }
     // 1. TypeScript full mesh, both checkpoint modes.
     for (const mode of ["default", "skip"] as const) {
       setMode(mode);
@@ -146,7 +170,13 @@ async function main(): Promise<void> {
         const mesh = await freshPreview(ws, `ts-full-${mode}-${n}`, "ts-mesh", hosts);
         const floor = await freshPreview(ws, `ts-floor-${mode}-${n}`, "ts-floor", [], { count: mesh.resources });
         const data = await freshPreview(ws, `ts-data-${mode}-${n}`, "ts-floor-data", hosts, { count: mesh.resources });
-        emit(row("fresh preview, TS full mesh", mode, n, n * (n - 1), mesh.resources, mesh.run, floor.run, data.run));
+        const r = row("fresh preview, TS full mesh", mode, n, n * (n - 1), mesh.resources, mesh.run, floor.run, data.run);
+        if (values.compact) {
+          const compact = await freshPreview(ws, `ts-compact-${mode}-${n}`, "ts-floor-compact", hosts, { count: mesh.resources });
+          r.compactFloor = measure(compact.run);
+          r.compactWallRatio = ratio(compact.run.wallS, floor.run.wallS);
+        }
+        emit(r);
       }
     }
     // 2. Policy-segmented meshes.

@@ -103,6 +103,10 @@ export class Node extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly remoteHostname: pulumi.Output<string | undefined>;
     /**
+     * Any change rotates the node's WireGuard key at the next `pulumi up` (like @pulumi/random's keepers): a date such as "2025-06", a counter, a time-based rotating value. The new key is applied on the node and on all its peers in the same parallel step (tunnels resume within seconds; TCP connections survive). keyOnHost: the new key is made on the host. Not with an imported privateKey (rotate that by changing privateKey).
+     */
+    declare public readonly rotationTrigger: pulumi.Output<string | undefined>;
+    /**
      * Networks behind this node that peers may reach through it (the node gets IP forwarding).
      */
     declare public readonly routableNetworks: pulumi.Output<string[] | undefined>;
@@ -130,6 +134,7 @@ export class Node extends pulumi.CustomResource {
             resourceInputs["meshIp"] = args?.meshIp;
             resourceInputs["privateKey"] = args?.privateKey ? pulumi.secret(args.privateKey) : undefined;
             resourceInputs["publicEndpoint"] = args?.publicEndpoint;
+            resourceInputs["rotationTrigger"] = args?.rotationTrigger;
             resourceInputs["routableNetworks"] = args?.routableNetworks;
             resourceInputs["natDetected"] = undefined /*out*/;
             resourceInputs["os"] = undefined /*out*/;
@@ -151,6 +156,7 @@ export class Node extends pulumi.CustomResource {
             resourceInputs["publicEndpoint"] = undefined /*out*/;
             resourceInputs["publicKey"] = undefined /*out*/;
             resourceInputs["remoteHostname"] = undefined /*out*/;
+            resourceInputs["rotationTrigger"] = undefined /*out*/;
             resourceInputs["routableNetworks"] = undefined /*out*/;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
@@ -200,6 +206,10 @@ export interface NodeArgs {
      * "host:port" peers dial; default: the connection host and the listen port (none when behind NAT).
      */
     publicEndpoint?: pulumi.Input<string | undefined>;
+    /**
+     * Any change rotates the node's WireGuard key at the next `pulumi up` (like @pulumi/random's keepers): a date such as "2025-06", a counter, a time-based rotating value. The new key is applied on the node and on all its peers in the same parallel step (tunnels resume within seconds; TCP connections survive). keyOnHost: the new key is made on the host. Not with an imported privateKey (rotate that by changing privateKey).
+     */
+    rotationTrigger?: pulumi.Input<string | undefined>;
     /**
      * Networks behind this node that peers may reach through it (the node gets IP forwarding).
      */

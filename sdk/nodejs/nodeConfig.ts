@@ -99,6 +99,10 @@ export class NodeConfig extends pulumi.CustomResource {
      */
     declare public readonly policyTests: pulumi.Output<{[key: string]: outputs.NodePolicyTest} | undefined>;
     /**
+     * Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
+     */
+    declare public readonly presharedKeys: pulumi.Output<{[key: string]: outputs.PresharedKey} | undefined>;
+    /**
      * The node's private key (secret); absent with keyOnHost.
      */
     declare public readonly privateKey: pulumi.Output<string | undefined>;
@@ -168,6 +172,7 @@ export class NodeConfig extends pulumi.CustomResource {
             resourceInputs["mtu"] = args?.mtu;
             resourceInputs["peers"] = args?.peers;
             resourceInputs["policyTests"] = args?.policyTests;
+            resourceInputs["presharedKeys"] = args?.presharedKeys;
             resourceInputs["privateKey"] = args?.privateKey ? pulumi.secret(args.privateKey) : undefined;
             resourceInputs["publicKey"] = args?.publicKey;
             resourceInputs["routes"] = args?.routes;
@@ -185,6 +190,7 @@ export class NodeConfig extends pulumi.CustomResource {
             resourceInputs["mtu"] = undefined /*out*/;
             resourceInputs["peers"] = undefined /*out*/;
             resourceInputs["policyTests"] = undefined /*out*/;
+            resourceInputs["presharedKeys"] = undefined /*out*/;
             resourceInputs["privateKey"] = undefined /*out*/;
             resourceInputs["publicKey"] = undefined /*out*/;
             resourceInputs["routes"] = undefined /*out*/;
@@ -252,6 +258,10 @@ export interface NodeConfigArgs {
      * The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
      */
     policyTests?: pulumi.Input<{[key: string]: pulumi.Input<inputs.NodePolicyTestArgs>} | undefined>;
+    /**
+     * Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
+     */
+    presharedKeys?: pulumi.Input<{[key: string]: pulumi.Input<inputs.PresharedKeyArgs>} | undefined>;
     /**
      * The node's private key (secret); absent with keyOnHost.
      */

@@ -99,7 +99,7 @@ describe("host facts over ssh, in a namespace with a wireguard-go interface", ()
     assert.equal(facts.packageManager, has("apt-get") ? "apt" : has("dnf") ? "dnf" : null);
     assert.deepEqual(facts.tools, {
       wg: has("wg"), wgQuick: has("wg-quick"), wireguardGo: has("wireguard-go"), ip: has("ip"),
-      systemctl: has("systemctl"), sudo: has("sudo"), modprobe: has("modprobe"),
+      systemctl: has("systemctl"), sudo: has("sudo"), modprobe: has("modprobe"), nft: has("nft"),
     });
     assert.equal(facts.kernelRelease, os.release());
     const expectKernel = fs.existsSync("/sys/module/wireguard") ? "loaded" : null;

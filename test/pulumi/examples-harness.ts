@@ -18,9 +18,12 @@ export class ExampleSession {
   dir = "";
   private constructor(readonly tb: Testbed, readonly ws: Workspace, private readonly names: string[]) {}
 
-  /** Boots `names.length` hosts (testbed `tbName`), copies examples/<example>, inits stack dev, sets the SSH key. */
+  /**
+   * Boots `names.length` hosts (testbed `tbName`; with `tbOpts.nat`, the last that many names are the hosts
+   * behind the NAT router), copies examples/<example>, inits stack dev, sets the SSH key.
+   */
   static async start(example: string, tbName: string, names: string[], env: NodeJS.ProcessEnv, tbOpts: Omit<UpOptions, "name"> = {}): Promise<ExampleSession> {
-    const tb = await up(names.length, { ...tbOpts, name: tbName });
+    const tb = await up(names.length - (tbOpts.nat ?? 0), { ...tbOpts, name: tbName });
     const s = new ExampleSession(tb, new Workspace(env), names);
     try {
       s.dir = s.ws.project(example, path.join(repoRoot, "examples", example));
@@ -152,10 +155,7 @@ export async function startListener(tb: Testbed, host: string, port: number): Pr
   throw new Error(`${host}: listener on ${port} did not come up`);
 }
 
-/** The bind that gives testbed hosts this machine's Node (for listeners and long-lived clients). */
-export function nodeBind(): { source: string; target: string; readOnly: boolean } {
-  return { source: fs.realpathSync(process.execPath), target: "/usr/local/bin/node", readOnly: true };
-}
+export { nodeBind } from "../testbed/traffic";
 
 export interface Probe { label: string; from: string; target: string; expect: boolean; behind?: boolean }
 

@@ -7,6 +7,7 @@
  *                 itself and the next one) — TypeScript, the dynamic-provider path
  *   ts-floor      the same number of trivial dynamic resources (Pulumi's own cost per resource)
  *   ts-floor-data the same, N of them carrying a full mesh's peers maps (Pulumi's own cost of the data)
+ *   ts-floor-compact the same data, each peer entry one string (what a compact peers input would cost)
  *   yaml-mesh / python-mesh   N wgmesh:Node + one wgmesh:Mesh through the provider plugin
  *   yaml-floor / python-floor the same number of wgmesh:MeshSecret (a trivial resource of the same plugin)
  * Runs: the real `pulumi` CLI, sampled every 100 ms through /proc: wall, CPU and peak RSS (VmHWM) of the
@@ -19,13 +20,15 @@ import { repoRoot, type Workspace } from "./harness";
 
 export interface FleetHost { name: string; host: string; port: number; hostKey?: string }
 
-export type ProgramKind = "ts-mesh" | "ts-floor" | "ts-floor-data" | "yaml-mesh" | "yaml-floor" | "python-mesh" | "python-floor";
+export type ProgramKind = "ts-mesh" | "ts-floor" | "ts-floor-data" | "ts-floor-compact" | "yaml-mesh" | "yaml-floor" | "python-mesh" | "python-floor";
 
 export interface ProgramOptions {
   /** Policy-segmented: this many groups in a ring (0: full mesh). */
   groups?: number;
   /** Mesh resource name (NodeConfigs are `<mesh>-<host>`). */
   meshName?: string;
+  /** Per-pair preshared keys on (issue 16). */
+  presharedKeys?: boolean;
 }
 
 /** Hosts where nothing listens (a preview never connects): 127.0.2.x:9. */
@@ -47,7 +50,7 @@ const policies = groups.flatMap((g, i) => [
   new wgmesh.Policy(\`seg\${i}-internal\`, { from: [g], to: [g] }),
   new wgmesh.Policy(\`seg\${i}-to-next\`, { from: [g], to: [groups[(i + 1) % G]!] }),
 ]);
-const mesh = new wgmesh.Mesh(${JSON.stringify(o.meshName ?? "fleet")}, { network: "10.99.0.0/16", nodes, groups, policies });
+const mesh = new wgmesh.Mesh(${JSON.stringify(o.meshName ?? "fleet")}, { network: "10.99.0.0/16", nodes, groups, policies${o.presharedKeys ? ", presharedKeys: true" : ""} });
 export const meshIps = mesh.meshIps;
 `;
 }
@@ -70,6 +73,14 @@ hosts.forEach((h, i) => {
 });
 for (let i = hosts.length; i < count; i++) new Trivial(provider, \`r\${i}\`, { i }, {});
 `;
+
+/**
+ * The data floor with each peer entry flattened to one string ("key allowedIps endpoint"): an experiment
+ * measuring what a compact NodeConfig peers input would cost Pulumi (one property value per peer, not five).
+ */
+const DATA_PEER = "peers[p.name] = { publicKey: key(j), allowedIps: [`${ip(j)}/32`], endpoint: `192.0.2.${j & 255}:51820` }";
+if (!TS_FLOOR_DATA.includes(DATA_PEER)) throw new Error("fleet: TS_FLOOR_DATA's peer entry changed; update TS_FLOOR_COMPACT");
+const TS_FLOOR_COMPACT = TS_FLOOR_DATA.replace(DATA_PEER, "peers[p.name] = `${key(j)} ${ip(j)}/32 192.0.2.${j & 255}:51820`");
 
 const TS_FLOOR = `import * as pulumi from "@pulumi/pulumi";
 const count: number = require("./count.json");
@@ -128,11 +139,11 @@ export function meshResources(kind: ProgramKind, n: number, o: ProgramOptions = 
 export function writeProgram(ws: Workspace, name: string, kind: ProgramKind, hosts: FleetHost[], o: ProgramOptions & { count?: number } = {}): { dir: string; resources: number } {
   const count = o.count ?? meshResources(kind, hosts.length, o);
   const files: Record<string, string> = { "hosts.json": JSON.stringify(hosts), "count.json": String(count) };
-  if (kind === "ts-mesh" || kind === "ts-floor" || kind === "ts-floor-data") {
+  if (kind === "ts-mesh" || kind === "ts-floor" || kind === "ts-floor-data" || kind === "ts-floor-compact") {
     files["Pulumi.yaml"] = `name: ${name}\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n`;
     files["package.json"] = JSON.stringify({ name, version: "0.0.0", private: true, main: "index.ts" });
     files["tsconfig.json"] = JSON.stringify(TSCONFIG);
-    files["index.ts"] = kind === "ts-mesh" ? tsMesh(o) : kind === "ts-floor-data" ? TS_FLOOR_DATA : TS_FLOOR;
+    files["index.ts"] = kind === "ts-mesh" ? tsMesh(o) : kind === "ts-floor-data" ? TS_FLOOR_DATA : kind === "ts-floor-compact" ? TS_FLOOR_COMPACT : TS_FLOOR;
   } else if (kind === "yaml-mesh" || kind === "yaml-floor") {
     files["Pulumi.yaml"] = `name: ${name}\nruntime: yaml\n` + (kind === "yaml-mesh" ? yamlMesh(hosts, o) : yamlFloor(count));
   } else {

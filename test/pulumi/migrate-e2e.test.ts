@@ -58,7 +58,7 @@ describe("migrate a deployed mesh, then pulumi up changes nothing on the hosts",
 
     const upRun = ws.pulumiOk(project, ["up", "--yes", "--skip-preview", "--stack", "prod"]);
     t.diagnostic(`pulumi up adopting 3 deployed hosts: ${upRun.ms} ms wall`);
-    for (const n of names) assert.match(upRun.stdout, new RegExp(`wgmesh \\[${n}\\] unchanged`), `host ${n} unchanged:\n${upRun.stdout}`);
+    for (const n of names) assert.match(upRun.stdout, new RegExp(`\\[${n}\\] unchanged`), `host ${n} unchanged:\n${upRun.stdout}`);
     assert.doesNotMatch(upRun.stdout, /operation\(s\) applied|installing /);
     const after = await Promise.all(tb.hosts.map((h) => tb.execOk(h.name, ["wg", "show", "wg0", "dump"])));
     const stable = (d: string) => d.split("\n").map((l) => l.split("\t").slice(0, 4).join("\t")).sort().join("\n");

@@ -7,6 +7,7 @@ import { planCommand } from "./plan";
 import { deployCommand } from "./deploy";
 import { teardownCommand } from "./teardown";
 import { verifyCommand } from "./verify";
+import { rotateCommand } from "./rotate";
 import { migrateCommand } from "./migrate";
 import { daemonCommands } from "./daemon";
 
@@ -16,5 +17,6 @@ registerCommand(pubkeyCommand);
 registerCommand(deployCommand);
 registerCommand(teardownCommand);
 registerCommand(verifyCommand);
+registerCommand(rotateCommand);
 for (const command of daemonCommands) registerCommand(command);
 registerCommand(migrateCommand);

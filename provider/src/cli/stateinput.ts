@@ -65,19 +65,26 @@ export async function loadMeshInput(file: string, passwordFile: string | undefin
   return input;
 }
 
-/** `loadMeshInput` returning the warnings instead of printing them. */
-export async function readMeshInput(file: string, passwordFile: string | undefined, io: CliIO, options: StateReadOptions = {}): Promise<{ input: MeshInput; warnings: string[] }> {
-  let text = await readText(file, "state file", io.cwd);
+/** A state file's JSON text (decrypted with the password file if given), the password and the file's own text. */
+export async function readStateText(file: string, passwordFile: string | undefined, io: CliIO): Promise<{ text: string; password?: string; raw: string }> {
+  const text = await readText(file, "state file", io.cwd);
   if (passwordFile !== undefined) {
     const password = passwordFromFile(await readText(passwordFile, "password file", io.cwd));
     try {
-      text = decryptState(text, password);
+      return { text: decryptState(text, password), password, raw: text };
     } catch (e) {
       throw new StateInputError([`${JSON.stringify(file)}: ${(e as Error).message}`]);
     }
-  } else if (/^[A-Za-z0-9+/]{40,}={0,2}\s*$/.test(text)) {
+  }
+  if (/^[A-Za-z0-9+/]{40,}={0,2}\s*$/.test(text)) {
     throw new StateInputError([`${JSON.stringify(file)} looks encrypted (base64, not JSON); give its password with --password-file FILE`]);
   }
+  return { text, raw: text };
+}
+
+/** `loadMeshInput` returning the warnings instead of printing them. */
+export async function readMeshInput(file: string, passwordFile: string | undefined, io: CliIO, options: StateReadOptions = {}): Promise<{ input: MeshInput; warnings: string[] }> {
+  const { text } = await readStateText(file, passwordFile, io);
   let reading;
   try {
     reading = readStateFile(text);

@@ -51,6 +51,11 @@ export function publicKeyFromPrivate(privateKey: string): string {
   return encodeKey(x25519.getPublicKey(decodeKey(privateKey, "private key")));
 }
 
+/** A new preshared key exactly like `wg genpsk`: 32 random bytes, base64 (no clamping). */
+export function generatePresharedKey(): string {
+  return encodeKey(new Uint8Array(randomBytes(KEY_BYTES)));
+}
+
 /** A fresh key pair. */
 export function generateKeyPair(): { privateKey: string; publicKey: string } {
   const privateKey = generatePrivateKey();

@@ -18,6 +18,7 @@ import { silentLogger, type Logger } from "./ssh/log";
 import type { SshSession } from "./ssh/session";
 import type { EngineOptions, HostResult, HostTarget, Step } from "./types";
 import { firewallDifferences } from "./firewall";
+import { pskDiffOptions } from "./psk";
 
 export const DEFAULT_SCRIPT_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -42,7 +43,7 @@ export async function readHost(session: SshSession, ifname: string, node: string
 
 /** Remaining differences after an apply (empty when converged), from the verification read. */
 export function remainingDifferences(target: HostTarget, after: HostReading): string[] {
-  const left = diff(target.desired, after.facts.live).map(describeOperation);
+  const left = diff(target.desired, after.facts.live, pskDiffOptions(target.presharedKey)).map(describeOperation);
   const conf = renderConf(target.desired, target.key, target.presharedKey);
   if (after.facts.conf.sha256 !== confDigest(conf)) left.push("wg-quick file content");
   if (after.facts.unit.enabled !== "enabled") left.push(`unit not enabled (${after.facts.unit.enabled ?? "unknown"})`);

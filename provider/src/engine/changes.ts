@@ -19,7 +19,9 @@ import { EngineError, installPlan } from "./install";
 import { hostPaths } from "./paths";
 import type { HostReading } from "./probe";
 import { readScript } from "./probe";
-import type { KeySource, Step } from "./types";
+import type { KeySource, PresharedKeySource, Step } from "./types";
+import { pskDiffOptions, pskSecrets } from "./psk";
+import { withRekey } from "../planner/rekey";
 import { firewallSteps } from "./firewall";
 
 /** The persistent forwarding file (its content is fixed per interface). */
@@ -31,10 +33,10 @@ export function sysctlFileContent(ifname: string): string {
  * The wg-quick file of a node. With the key on the host, the file holds no key: a PostUp hook loads
  * /etc/wireguard/<if>.key (wg-quick's documented idiom), so the file's bytes are known here.
  */
-export function renderConf(desired: NodeDesiredState, key: KeySource, presharedKey?: string): string {
+export function renderConf(desired: NodeDesiredState, key: KeySource, presharedKey?: PresharedKeySource): string {
   const firewallFile = desired.firewall ? { firewallFile: hostPaths(desired.interface.name).nft } : {};
-  if ("privateKey" in key) return renderWgQuickConf(desired, { privateKey: key.privateKey, presharedKey }, firewallFile);
-  return renderWgQuickConf(desired, { presharedKey }, { privateKeyFile: hostPaths(desired.interface.name).key, ...firewallFile });
+  if ("privateKey" in key) return renderWgQuickConf(desired, { privateKey: key.privateKey, ...pskSecrets(presharedKey) }, firewallFile);
+  return renderWgQuickConf(desired, pskSecrets(presharedKey), { privateKeyFile: hostPaths(desired.interface.name).key, ...firewallFile });
 }
 
 /** A secret-free one-line description of a planner operation. */
@@ -67,6 +69,8 @@ export function describeOperation(op: Operation): string {
       return `forwarding ${op.enabled ? "on" : "off"}`;
     case "interface-up":
       return "interface-up (systemctl start)";
+    case "handshake":
+      return `handshake ${peer(op)}`;
   }
 }
 
@@ -74,7 +78,7 @@ export interface ChangePlanInput {
   node: string;
   desired: NodeDesiredState;
   key: KeySource;
-  presharedKey?: string;
+  presharedKey?: PresharedKeySource;
   reading: HostReading;
 }
 
@@ -160,12 +164,13 @@ export function planHostChanges(input: ChangePlanInput): ChangePlan {
     steps.push({ kind: "enable-unit", description: `enable ${p.unit}`, script: `${shellCommand("systemctl", "enable", "-q", p.unit)} 2>&1` });
   }
 
-  const operations = diff(desired, f.live);
+  // withRekey: a key change also starts the handshakes it needs at once (planner/rekey.ts, issue 16).
+  const operations = withRekey(desired, f.live, diff(desired, f.live, pskDiffOptions(input.presharedKey)));
   if (operations.some((o) => o.kind === "interface-up") && f.unit.active === "active") {
     // The unit believes it is up but its interface is gone: stop it so that start runs wg-quick again.
     steps.push({ kind: "stop-unit", description: `stop ${p.unit} (active without its interface)`, script: `${shellCommand("systemctl", "stop", p.unit)} || true` });
   }
-  const secrets: Secrets = { presharedKey: input.presharedKey, ...("privateKey" in key ? { privateKey: key.privateKey } : {}) };
+  const secrets: Secrets = { ...pskSecrets(input.presharedKey), ...("privateKey" in key ? { privateKey: key.privateKey } : {}) };
   for (const op of operations) {
     let script: string;
     if (op.kind === "private-key" && !("privateKey" in key)) script = shellCommand("wg", "set", ifname, "private-key", p.key);

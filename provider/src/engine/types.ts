@@ -14,6 +14,9 @@ import type { Logger } from "./ssh/log";
  */
 export type KeySource = { privateKey: string } | { onHost: true };
 
+/** The preshared keys of a host: one shared by every peer that has one, or per peer (by peer public key). */
+export type PresharedKeySource = string | Record<string, string>;
+
 /** One host to converge: how to reach it and what its WireGuard state must be. */
 export interface HostTarget {
   /** Node name (the mesh hostname); used in results, logs and errors. */
@@ -21,8 +24,11 @@ export interface HostTarget {
   connection: Connection;
   desired: NodeDesiredState;
   key: KeySource;
-  /** Preshared key for peers with presharedKey=true (a secret). */
-  presharedKey?: string;
+  /**
+   * Preshared keys for peers with presharedKey=true (secrets): one for all of them, or (per-pair PSKs,
+   * issue 16) each peer's own, by peer public key.
+   */
+  presharedKey?: PresharedKeySource;
   /** The node's declared behindNat: when given, a disagreement with NAT detection is logged as a warning. */
   behindNat?: boolean;
 }

@@ -107,3 +107,14 @@ test("interface-up can name a wg-quick file outside /etc/wireguard", () => {
   assert.equal(renderOperation({ kind: "interface-up" }, "wg0", {}, { confDir: "/etc/wireguard/" }), "wg-quick up wg0");
   assert.equal(renderOperation({ kind: "interface-up" }, "wg0", {}, { confDir: "/tmp/my dir" }), "wg-quick up '/tmp/my dir/wg0.conf'");
 });
+
+test("per-pair PSKs (issue 16): each peer-set reads its peer's own key from stdin; a missing one names the peer, never a key", () => {
+  const other = Buffer.alloc(32, 0x77).toString("base64");
+  const own = { privateKey: PRIV, presharedKey: PSK, presharedKeys: { [PK]: other } };
+  assert.equal(renderOperation({ kind: "peer-set", publicKey: PK, presharedKey: true }, "wg0", own), `wg set wg0 peer ${PK} preshared-key /dev/stdin <<'${SECRET_HEREDOC}'\n${other}\n${SECRET_HEREDOC}`);
+  assert.throws(
+    () => renderOperation({ kind: "peer-set", publicKey: PK, hostname: "web2", presharedKey: true }, "wg0", { presharedKeys: {} }),
+    (e: Error) => /the preshared key of peer web2 is required/.test(e.message) && !e.message.includes(other),
+  );
+  assert.equal(redactSecrets(renderScript([{ kind: "peer-set", publicKey: PK, presharedKey: true }], "wg0", own)).includes(other), false);
+});

@@ -28,6 +28,12 @@ function secretKey(value: string | undefined, what: string): string {
   return value;
 }
 
+/** The PSK of one peer: its own (per-pair PSKs, by public key), else the shared one; undefined when none. */
+export function peerPresharedKey(secrets: Secrets, publicKey: string): string | undefined {
+  const own = secrets.presharedKeys;
+  return own && Object.prototype.hasOwnProperty.call(own, publicKey) ? own[publicKey] : secrets.presharedKey;
+}
+
 /** `command` with `secret` fed on its stdin through a quoted here-document. */
 export function withSecretOnStdin(command: string, secret: string): string {
   if (secret.split("\n").includes(SECRET_HEREDOC)) throw new Error("a secret cannot contain the here-document delimiter line");
@@ -80,7 +86,14 @@ export function renderOperation(op: Operation, ifname: string, secrets: Secrets,
       if (op.persistentKeepalive !== undefined) words.push("persistent-keepalive", op.persistentKeepalive);
       if (op.allowedIps !== undefined) words.push("allowed-ips", op.allowedIps.join(","));
       const cmd = shellCommand(...words);
-      return op.presharedKey === true ? withSecretOnStdin(cmd, secretKey(secrets.presharedKey, "Secrets.presharedKey")) : cmd;
+      return op.presharedKey === true ? withSecretOnStdin(cmd, secretKey(peerPresharedKey(secrets, op.publicKey), `the preshared key of peer ${op.hostname ?? op.publicKey}`)) : cmd;
+    }
+    case "handshake": {
+      // Keepalive switched on from off sends one keepalive at once (kernel and wireguard-go alike); with no
+      // session that is a handshake initiation. Then back to the peer's setting.
+      const keep = op.persistentKeepalive ?? 0;
+      const steps = keep > 0 ? [0, keep] : [1, 0];
+      return steps.map((s) => shellCommand("wg", "set", ifname, "peer", op.publicKey, "persistent-keepalive", s)).join("\n");
     }
     case "private-key":
       return withSecretOnStdin(shellCommand("wg", "set", ifname, "private-key", "/dev/stdin"), secretKey(secrets.privateKey, "Secrets.privateKey"));

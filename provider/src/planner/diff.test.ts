@@ -139,6 +139,7 @@ const KIND_RANK: Record<Operation["kind"], number> = {
   "route-del": 3,
   "route-add": 4,
   forwarding: 5,
+  handshake: 6, // never emitted by diff (planner/rekey.ts adds it)
 };
 
 test("property: diff(desired, apply(diff(desired, live), live)) is empty", () => {
@@ -193,4 +194,17 @@ test("applyOperations models interface-up, peer removal + re-add and PSK removal
   assert.deepEqual(up.peers.map((p) => [p.publicKey, p.allowedIps]), [[B, ["10.99.0.4/32"]]]);
   assert.deepEqual(up.routes, []);
   assert.deepEqual(withExtra.peers.length, 3, "the input is not mutated");
+});
+
+test("per-peer PSK fingerprints (issue 16): only the peer whose key changed is set again; they win over the shared one", () => {
+  const d = desired();
+  for (const p of d.peers) (p as { presharedKey: boolean }).presharedKey = true;
+  const live = desiredAsLive(d);
+  const [ka, kb, kc] = [1, 2, 3].map((i) => presharedKeyFingerprint(Buffer.alloc(32, i).toString("base64")));
+  (live.peers.find((p) => p.publicKey === A) as LiveState["peers"][number]).presharedKeyFingerprint = ka;
+  (live.peers.find((p) => p.publicKey === B) as LiveState["peers"][number]).presharedKeyFingerprint = kb;
+  assert.deepEqual(diff(d, live, { presharedKeyFingerprints: { [A]: ka, [B]: kb } }), []);
+  const ops = diff(d, live, { presharedKeyFingerprint: ka, presharedKeyFingerprints: { [B]: kc } });
+  assert.deepEqual(ops, [{ kind: "peer-set", publicKey: B, hostname: "db1", presharedKey: true, presharedKeyFingerprint: kc }]);
+  assert.deepEqual(diff(d, applyOperations(live, ops), { presharedKeyFingerprints: { [A]: ka, [B]: kc } }), []);
 });

@@ -14,8 +14,9 @@
  * - A desired endpoint that is a DNS name matches a live endpoint found in `options.resolvedEndpoints`
  *   for that name; without resolutions, it matches any live endpoint with the same port.
  * - Keepalive null or 0 = off; turning it off sends `persistent-keepalive 0`.
- * - PSK: set when the live peer has none or (when `options.presharedKeyFingerprint` is given) a different
- *   one; removed (`/dev/null`) when the peer must have none.
+ * - PSK: set when the live peer has none or (when the fingerprint of its PSK is given: per peer in
+ *   `options.presharedKeyFingerprints`, else `options.presharedKeyFingerprint`) a different one; removed
+ *   (`/dev/null`) when the peer must have none.
  * - MTU only when the desired MTU is set (null = wg-quick's automatic MTU, not managed).
  * - Forwarding is only turned on, never off: desired `false` means "not needed by the mesh", and other
  *   software on the host (containers, routers) may need it.
@@ -35,6 +36,14 @@ export interface DiffOptions {
   resolvedEndpoints?: Record<string, string[]>;
   /** Fingerprint (planner/live.ts `presharedKeyFingerprint`) of Secrets.presharedKey, to detect a PSK change. */
   presharedKeyFingerprint?: string;
+  /** (additive) Per-peer fingerprints, by peer public key, of Secrets.presharedKeys (they win over the shared one). */
+  presharedKeyFingerprints?: Record<string, string>;
+}
+
+/** The fingerprint of the PSK a peer must have (its own, else the shared one), if known. */
+function wantedFingerprint(options: DiffOptions, publicKey: string): string | undefined {
+  const own = options.presharedKeyFingerprints;
+  return own && Object.prototype.hasOwnProperty.call(own, publicKey) ? own[publicKey] : options.presharedKeyFingerprint;
 }
 
 function keepalive(v: number | null | undefined): number | null {
@@ -63,6 +72,7 @@ function peerSet(want: PeerConfig, have: LivePeer | undefined, options: DiffOpti
   const op: Extract<Operation, { kind: "peer-set" }> = { kind: "peer-set", publicKey: want.publicKey, hostname: want.hostname };
   const allowed = sortCidrs(want.allowedIps);
   const ka = keepalive(want.persistentKeepalive);
+  const fingerprint = wantedFingerprint(options, want.publicKey);
   if (!have) {
     if (want.presharedKey) op.presharedKey = true;
     if (want.endpoint !== null) op.endpoint = want.endpoint;
@@ -70,15 +80,15 @@ function peerSet(want: PeerConfig, have: LivePeer | undefined, options: DiffOpti
     op.allowedIps = allowed;
   } else {
     if (want.presharedKey && !have.presharedKey) op.presharedKey = true;
-    else if (want.presharedKey && options.presharedKeyFingerprint !== undefined && have.presharedKeyFingerprint !== undefined &&
-      have.presharedKeyFingerprint !== options.presharedKeyFingerprint) op.presharedKey = true;
+    else if (want.presharedKey && fingerprint !== undefined && have.presharedKeyFingerprint !== undefined &&
+      have.presharedKeyFingerprint !== fingerprint) op.presharedKey = true;
     else if (!want.presharedKey && have.presharedKey) op.presharedKey = false;
     if (want.endpoint !== null && !endpointMatches(want.endpoint, have.endpoint, options)) op.endpoint = want.endpoint;
     if (ka !== keepalive(have.persistentKeepalive)) op.persistentKeepalive = ka ?? 0;
     if (!sameList(allowed, sortCidrs(have.allowedIps))) op.allowedIps = allowed;
     if (Object.keys(op).length === 3) return null;
   }
-  if (op.presharedKey === true && options.presharedKeyFingerprint !== undefined) op.presharedKeyFingerprint = options.presharedKeyFingerprint;
+  if (op.presharedKey === true && fingerprint !== undefined) op.presharedKeyFingerprint = fingerprint;
   return op;
 }
 
@@ -219,6 +229,13 @@ export function applyOperations(live: LiveState, ops: Operation[], desired?: Nod
         break;
       case "route-add":
         routes.add(op.cidr);
+        break;
+      case "handshake":
+        // Traffic, not configuration: the peer's settings end as they were — but `wg set … peer K` creates
+        // a peer that does not exist (with no allowed IPs), so the model does too.
+        if (!peers.has(op.publicKey)) {
+          putPeer({ publicKey: op.publicKey, presharedKey: false, endpoint: null, allowedIps: [], latestHandshake: 0, rxBytes: 0, txBytes: 0, persistentKeepalive: keepalive(op.persistentKeepalive) });
+        }
         break;
       case "peer-set": {
         let p = peers.get(op.publicKey);

@@ -22,6 +22,7 @@ export {
 } from "./live";
 export { renderLiveProbe, parseLiveProbe, probeConfDigest, probeRouteConflicts, type ProbeOptions } from "./probe";
 export { diff, applyOperations, endpointMatches, type DiffOptions } from "./diff";
+export { withRekey } from "./rekey";
 export {
   renderOperation,
   renderOperations,
@@ -31,6 +32,7 @@ export {
   routeAddCommand,
   routeDelCommand,
   withSecretOnStdin,
+  peerPresharedKey,
   assertInterfaceName,
   SECRET_HEREDOC,
   type RenderOptions,

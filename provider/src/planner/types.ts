@@ -16,8 +16,13 @@ export type { PeerConfig, InterfaceConfig, NodeDesiredState, FirewallPlan } from
 export interface Secrets {
   /** Private key of the interface (base64). Absent when the key lives only on the host. */
   privateKey?: string;
-  /** Preshared key for peers with presharedKey=true (base64). */
+  /** Preshared key for peers with presharedKey=true (base64): one for every peer (the decentralized mode's). */
   presharedKey?: string;
+  /**
+   * (additive) Per-peer preshared keys, by peer public key (per-pair PSKs, issue 16); a peer found here uses
+   * its own key, any other peer with presharedKey=true the shared `presharedKey`.
+   */
+  presharedKeys?: Record<string, string>;
 }
 
 /** One peer as read from `wg show <if> dump`. */
@@ -85,4 +90,10 @@ export type Operation =
    * (additive) The interface does not exist: bring it up from the persistent wg-quick file (which the
    * engine writes first). Emitted alone (plus forwarding) by `diff` when the live interface is null.
    */
-  | { kind: "interface-up" };
+  | { kind: "interface-up" }
+  /**
+   * (additive, issue 16) Start a handshake with the peer now, instead of at its next packet or 5-s retry
+   * (planner/rekey.ts): one keepalive, sent by switching persistent keepalive on from off, then back to the
+   * peer's setting (`persistentKeepalive`, null = off). No lasting change.
+   */
+  | { kind: "handshake"; publicKey: string; hostname?: string; persistentKeepalive: number | null };

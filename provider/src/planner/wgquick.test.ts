@@ -69,7 +69,7 @@ test("no MTU line when the MTU is not set; keys never in comments", () => {
 
 test("missing or malformed secrets are refused without echoing them", () => {
   assert.throws(() => renderWgQuickConf(state(), { presharedKey: PSK }), /node gw1: Secrets.privateKey is required/);
-  assert.throws(() => renderWgQuickConf(state(), { privateKey: PRIV }), /Secrets.presharedKey is required/);
+  assert.throws(() => renderWgQuickConf(state(), { privateKey: PRIV }), /the preshared key of peer .* is required/);
   assert.throws(() => renderWgQuickConf(state(), { privateKey: "secret\nPostUp = rm -rf /", presharedKey: PSK }), (e: Error) => !e.message.includes("rm -rf") && /not a WireGuard key/.test(e.message));
 });
 
@@ -109,4 +109,20 @@ test("privateKeyFile: no key in the file, a PostUp hook loads it (quoted path)",
   assert.ok(odd.includes(`PostUp = wg set wg0 private-key '/etc/wire guard/k'\\''ey'`));
   assert.throws(() => renderWgQuickConf(state(), { presharedKey: PSK }, { privateKeyFile: "wg0.key" }), /absolute/);
   assert.throws(() => renderWgQuickConf(state(), { presharedKey: PSK }, { privateKeyFile: "/etc/#x" }), /'#'/);
+});
+
+test("per-pair PSKs (issue 16): each peer's own key (by public key) in its section; parsed back per peer", () => {
+  const s = state();
+  (s.peers[1] as { presharedKey: boolean }).presharedKey = true;
+  const PSK2 = Buffer.alloc(32, 0x66).toString("base64");
+  const text = renderWgQuickConf(s, { privateKey: PRIV, presharedKeys: { [PA]: PSK, [PB]: PSK2 } });
+  assert.match(text, new RegExp(`PublicKey = ${PA.replace(/[+/]/g, "\\$&")}\nPresharedKey = ${PSK.replace(/[+/]/g, "\\$&")}\n`));
+  assert.match(text, new RegExp(`PublicKey = ${PB.replace(/[+/]/g, "\\$&")}\nPresharedKey = ${PSK2.replace(/[+/]/g, "\\$&")}\n`));
+  const back = parseWgQuickConf(text);
+  assert.deepEqual(back.secrets.presharedKeys, { [PA]: PSK, [PB]: PSK2 });
+  assert.equal(back.secrets.presharedKey, undefined, "no single shared PSK");
+  assert.equal(renderWgQuickConf(s, back.secrets), text, "the parsed secrets render the same file");
+  // A peer without its own key falls back to the shared one; with neither, the error names the peer only.
+  assert.equal(renderWgQuickConf(s, { privateKey: PRIV, presharedKey: PSK2, presharedKeys: { [PA]: PSK } }), text);
+  assert.throws(() => renderWgQuickConf(s, { privateKey: PRIV, presharedKeys: { [PA]: PSK } }), (e: Error) => /the preshared key of peer nat1 is required/.test(e.message) && !e.message.includes(PSK));
 });

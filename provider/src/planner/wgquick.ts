@@ -14,7 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import { isValidKey, publicKeyFromPrivate } from "../core/keys";
-import { assertInterfaceName, routeAddCommand } from "./commands";
+import { assertInterfaceName, peerPresharedKey, routeAddCommand } from "./commands";
 import { shellCommand } from "./shell";
 import { nftLoadCommand } from "./nft";
 import { sortCidrs } from "../core/cidr";
@@ -71,7 +71,7 @@ export function renderWgQuickConf(desired: NodeDesiredState, secrets: Secrets, o
   for (const p of desired.peers) {
     lines.push("", `# ${plainText(p.hostname, `node ${node}: peer hostname`)}`, "[Peer]");
     lines.push(`PublicKey = ${plainText(p.publicKey, `node ${node}: peer ${p.hostname} public key`)}`);
-    if (p.presharedKey) lines.push(`PresharedKey = ${secret(secrets.presharedKey, "Secrets.presharedKey", node)}`);
+    if (p.presharedKey) lines.push(`PresharedKey = ${secret(peerPresharedKey(secrets, p.publicKey), `the preshared key of peer ${p.hostname}`, node)}`);
     if (p.endpoint !== null) lines.push(`Endpoint = ${plainText(p.endpoint, `node ${node}: peer ${p.hostname} endpoint`)}`);
     if (p.allowedIps.length > 0) lines.push(`AllowedIPs = ${sortCidrs(p.allowedIps).join(", ")}`);
     if (p.persistentKeepalive !== null && p.persistentKeepalive !== 0) lines.push(`PersistentKeepalive = ${p.persistentKeepalive}`);

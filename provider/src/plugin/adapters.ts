@@ -20,7 +20,7 @@ import { containsUnknown, deepEqual } from "../pulumi/lifecycle/common";
 import type { CheckFailure, DiffResult, Lifecycle, LifecycleContext } from "../pulumi/lifecycle/types";
 import { PLANNED_DAEMON_STATE } from "../engine/daemonstate";
 import { GROUP_REFS, NODE_TOPOLOGY, POLICY_REFS, TOKENS, buildSchema } from "./schema";
-import { isResourceRef, plain, refId, secretProperties, toEngine, urnName } from "./values";
+import { isResourceRef, plain, refId, toEngine, urnName } from "./values";
 
 type Props = Record<string, unknown>;
 
@@ -149,12 +149,12 @@ export class CustomResourceOps {
 
   /** Outputs: every schema property present (null when none), secrets wrapped. */
   private out(props: Props, incoming: Props | undefined): Props {
-    return toEngine(props, [...this.secrets, ...secretProperties(incoming)], this.outputNames);
+    return toEngine(props, this.secrets, this.outputNames, incoming);
   }
 
   /** Checked inputs: as normalized, optional settings null when absent, secrets wrapped. */
   private inputs(props: Props, incoming: Props): Props {
-    return toEngine(props, [...this.secrets, ...secretProperties(incoming)], this.inputNulls);
+    return toEngine(props, this.secrets, this.inputNulls, incoming);
   }
 
   async check(urn: string, olds: Props | undefined, news: Props, ctx: LifecycleContext): Promise<{ inputs: Props; failures: CheckFailure[] }> {

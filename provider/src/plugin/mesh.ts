@@ -14,6 +14,7 @@ import { composeMesh } from "../pulumi/composition";
 import type { MeshInputs, MeshNodeInputs } from "../pulumi/lifecycle/mesh";
 import { PACKAGE, TOKENS } from "./schema";
 import { urnName } from "./values";
+import type { PairKeyTable } from "../core/psk";
 
 type O<T> = pulumi.Output<T>;
 
@@ -164,10 +165,15 @@ export async function constructMesh(name: string, inputs: pulumi.Inputs, options
     ),
     enforcement: inputs.enforcement,
     policyTests: inputs.policyTests,
+    presharedKeys: inputs.presharedKeys,
+    pskRotationTrigger: inputs.pskRotationTrigger,
   };
+  // Per-pair PSKs (issue 16) are wired only when switched on by a value known when the program runs.
+  const presharedKeys = (await known<boolean | undefined>(inputs.presharedKeys, "").catch(() => undefined)) === true;
   const childOpts = { parent: component, version };
-  const declaration = new Child(TOKENS.meshDeclaration, name, { ...declared, meshIps: undefined }, { ...childOpts, dependsOn: [...groups, ...policies] });
+  const declaration = new Child(TOKENS.meshDeclaration, name, { ...declared, meshIps: undefined, presharedKeyTable: undefined }, { ...childOpts, dependsOn: [...groups, ...policies] });
   const meshIpsOut = (declaration as unknown as { meshIps: O<Record<string, string>> }).meshIps;
+  const pairKeys = (declaration as unknown as { presharedKeyTable: O<PairKeyTable> }).presharedKeyTable;
 
   const composed = composeMesh({
     name,
@@ -187,6 +193,7 @@ export async function constructMesh(name: string, inputs: pulumi.Inputs, options
     policies: policyNames,
     nodeConfig: (configName, configArgs, dependsOn) =>
       new Child(TOKENS.nodeConfig, configName, configArgs as unknown as pulumi.Inputs, { ...childOpts, dependsOn, additionalSecretOutputs: ["privateKey", "connection"] }),
+    ...(presharedKeys ? { presharedKeyTable: pairKeys } : {}),
   });
 
   const state = {

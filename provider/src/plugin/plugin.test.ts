@@ -121,6 +121,33 @@ describe("adapters over the shared lifecycles", () => {
     assert.ok(bad.failures.some((f) => f.property === "groups" && /nope/.test(f.reason)), JSON.stringify(bad.failures));
   });
 
+  test("MeshDeclaration with presharedKeys (issue 16): the pairs' key table is one secret in check and outputs, kept from the previous state", async () => {
+    const o = ops(TOKENS.meshDeclaration);
+    const u = urn(TOKENS.meshDeclaration, "prod");
+    const nodes = [{ hostname: "b", sshHost: "192.0.2.2" }, { hostname: "a", sshHost: "192.0.2.1" }];
+    const c = await o.check(u, undefined, { name: "prod", network: "10.99.0.0/24", nodes, presharedKeys: true }, ctx);
+    assert.deepEqual(c.failures, []);
+    const table = (c.inputs as any).presharedKeyTable;
+    assert.equal(table[SIG], SECRET_SIG, "a secret, wrapped once");
+    assert.ok(typeof table.value.a.b.key === "string" && !(SIG in table.value.a.b));
+    const created = await o.create(u, c.inputs, ctx);
+    assert.deepEqual(outputViolations(doc, TOKENS.meshDeclaration, created.outs), []);
+    assert.deepEqual((created.outs as any).presharedKeyTable, table);
+    const again = await o.check(u, created.outs, { name: "prod", network: "10.99.0.0/24", nodes, presharedKeys: true }, ctx);
+    assert.deepEqual((again.inputs as any).presharedKeyTable, table, "the same pairs keep their keys");
+  });
+
+  test("NodeConfig with presharedKeys: each pair's key stays its own secret (the id in the clear) in check and outputs", async () => {
+    const o = ops(TOKENS.nodeConfig);
+    const key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    const news = { presharedKeys: { web2: { id: "0000abcd", key: secret(key) } }, peers: { web2: { publicKey: key, allowedIps: ["10.99.0.2/32"] } }, hostname: "web1" };
+    const c = await o.check(urn(TOKENS.nodeConfig, "prod-web1"), undefined, news as never, ctx);
+    const psk = (c.inputs as any).presharedKeys.web2;
+    assert.equal(psk.id, "0000abcd");
+    assert.deepEqual(psk.key, { [SIG]: SECRET_SIG, value: key });
+    assert.deepEqual(toEngine({ presharedKeys: { web2: { id: "0000abcd", key } }, peers: {} }, [], [], news as never), { presharedKeys: { web2: { id: "0000abcd", key: { [SIG]: SECRET_SIG, value: key } } }, peers: {} });
+  });
+
   test("Node: secret inputs stay secret in the checked inputs; hostname defaults to the resource name; a bad hostname fails check", async () => {
     const o = ops(TOKENS.node);
     const connection = secret({ host: "127.0.0.1", port: 1, user: "root", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----x" });

@@ -3,11 +3,10 @@
  * (Configure says so), so a property value from the engine may be a secret wrapper, a resource reference or
  * the unknown sentinel. Pure.
  */
-import { UNKNOWN } from "../pulumi/lifecycle/types";
+import { SECRET_SIG, SIG, UNKNOWN } from "../pulumi/lifecycle/types";
 
 /** The engine's signature key and values (the same in every Pulumi SDK). */
-export const SIG = "4dabf18193072939515e22adb298388d";
-export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+export { SIG, SECRET_SIG };
 export const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
 export const OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4";
 
@@ -65,30 +64,35 @@ export function containsSecret(v: Json): boolean {
   return false;
 }
 
-/** The top-level properties of an engine property map that are (or contain) secrets. */
-export function secretProperties(props: Record<string, Json> | undefined): Set<string> {
-  const out = new Set<string>();
-  for (const [k, v] of Object.entries(props ?? {})) if (containsSecret(v)) out.add(k);
-  return out;
-}
-
+/** A value marked secret (once: a value that already is one, e.g. a lifecycle's generated key, is kept). */
 export function secret(value: Json): Json {
-  return { [SIG]: SECRET_SIG, value };
+  return isSecret(value) ? value : { [SIG]: SECRET_SIG, value };
 }
 
 /**
  * Plain JSON back to engine values: the named top-level properties wrapped as secrets, undefined dropped
  * (the engine's Struct conversion refuses it). `complete` lists properties to emit as null when absent:
  * outputs always carry every schema property, so a program reading them (the Mesh component) sees a known
- * "none" rather than an unknown during a preview.
+ * "none" rather than an unknown during a preview. `incoming` (the engine values the props came from): its
+ * secrets are put back where they were, as the engine itself does for providers that do not take secrets —
+ * inside objects per key (a map with one secret entry per peer stays readable in a diff), anything else whole.
  */
-export function toEngine(props: Record<string, Json>, secrets: Iterable<string>, complete: readonly string[] = []): Record<string, Json> {
+export function toEngine(props: Record<string, Json>, secrets: Iterable<string>, complete: readonly string[] = [], incoming?: Record<string, Json>): Record<string, Json> {
   const s = new Set(secrets);
   const out: Record<string, Json> = {};
   for (const k of complete) out[k] = null;
   for (const [k, v] of Object.entries(JSON.parse(JSON.stringify(props)) as Record<string, Json>)) {
     if (v === undefined) continue;
-    out[k] = s.has(k) && v !== null ? secret(v) : v;
+    out[k] = s.has(k) && v !== null ? secret(v) : incoming && k in incoming ? annotate(v, incoming[k]) : v;
   }
+  return out;
+}
+
+/** `value` with the secrets of `like` (the value it came from) put back at the same places. */
+function annotate(value: Json, like: Json): Json {
+  if (value === null || !containsSecret(like)) return value;
+  if (isSecret(like) || !isObject(value) || !isObject(like)) return secret(value);
+  const out: Record<string, Json> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = k in like ? annotate(v, like[k]) : v;
   return out;
 }

@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { generateKeyPair } from "../core/keys";
 import { checkMesh, type MeshInputs } from "./lifecycle/mesh";
+import { unwrapSecret } from "./lifecycle/common";
+import { isValidKey } from "../core/keys";
 
 // A preview against state: the Mesh's check allocates mesh IPs, every Node has its key and NAT status —
 // every value known, so every apply runs (the most work a program does).
@@ -17,7 +19,8 @@ pulumi.runtime.setMocks(
     newResource(args) {
       const inputs = args.inputs as Record<string, unknown>;
       if (Array.isArray(inputs.nodes) && "network" in inputs) {
-        return { id: undefined, state: { ...inputs, meshIps: checkMesh(undefined, inputs as unknown as MeshInputs).inputs.meshIps } };
+        const checked = checkMesh(undefined, inputs as unknown as MeshInputs).inputs;
+        return { id: undefined, state: { ...inputs, meshIps: checked.meshIps, ...(checked.presharedKeyTable ? { presharedKeyTable: checked.presharedKeyTable } : {}) } };
       }
       if (inputs.connection !== undefined && inputs.hostname !== undefined && inputs.peers === undefined) {
         return { id: undefined, state: { ...inputs, publicKey: generateKeyPair().publicKey, natDetected: false } };
@@ -38,7 +41,7 @@ const wgmesh = require("./resources") as typeof import("./resources");
 const settled = (o: pulumi.Output<unknown>) => new Promise<void>((resolve) => { o.apply(() => resolve()); });
 
 /** Build a mesh of n nodes (full mesh, or `groups` groups in a ring); count Outputs and objects walked. */
-async function build(prefix: string, n: number, groups = 0): Promise<{ peerEntries: number; outputs: number; walked: number }> {
+async function build(prefix: string, n: number, groups = 0, presharedKeys = false): Promise<{ peerEntries: number; outputs: number; walked: number; configs: InstanceType<typeof wgmesh.NodeConfig>[] }> {
   const keys = Object.keys;
   let walked = 0;
   Object.keys = ((o: object) => {
@@ -54,14 +57,14 @@ async function build(prefix: string, n: number, groups = 0): Promise<{ peerEntri
       new wgmesh.Policy(`${prefix}p${i}-self`, { from: [g], to: [g] }),
       new wgmesh.Policy(`${prefix}p${i}-next`, { from: [g], to: [gs[(i + 1) % groups] as typeof g] }),
     ]);
-    const mesh = new wgmesh.Mesh(`${prefix}m`, { network: "10.99.0.0/16", nodes, groups: gs, policies: ps });
+    const mesh = new wgmesh.Mesh(`${prefix}m`, { network: "10.99.0.0/16", nodes, groups: gs, policies: ps, presharedKeys });
     const configs = Object.values(mesh.nodeConfigs);
     await Promise.all([...nodes, ...gs, ...ps, mesh, ...configs].map((r) => settled(r.urn)));
     await Promise.all([settled(mesh.publicKeys), ...configs.map((c) => settled(c.peers))]);
     const peerEntries = await new Promise<number>((resolve) => {
       pulumi.all(configs.map((c) => c.peers)).apply((all) => resolve(all.reduce((s, p) => s + Object.keys(p ?? {}).length, 0)));
     });
-    return { peerEntries, outputs: mesh.compositionOutputs, walked };
+    return { peerEntries, outputs: mesh.compositionOutputs, walked, configs };
   } finally {
     Object.keys = keys;
   }
@@ -91,4 +94,32 @@ test("a policy-segmented mesh (5 groups in a ring) costs what its peer entries c
   t.diagnostic(`5 groups: peer entries ${small.peerEntries} → ${large.peerEntries}; objects walked ×${growth.toFixed(2)} for ×${linear.toFixed(2)}`);
   assert.ok(large.outputs <= 13 * 60 + large.peerEntries + 8);
   assert.ok(growth <= linear * 1.3, `work grew ×${growth.toFixed(2)} for ×${linear.toFixed(2)} nodes + peer entries`);
+});
+
+test("with per-pair PSKs: two Outputs more per node, the work still linear; each node gets exactly its peers' keys, the same from both ends", async (t) => {
+  const small = await build("e", 20, 0, true);
+  const large = await build("f", 40, 0, true);
+  for (const [n, r] of [[20, small], [40, large]] as const) {
+    assert.ok(r.outputs <= 15 * n + r.peerEntries + 8, `${n} nodes: ${r.outputs} Outputs > 15·nodes + peer entries + 8`);
+  }
+  const growth = large.walked / small.walked;
+  const linear = (40 + large.peerEntries) / (20 + small.peerEntries);
+  t.diagnostic(`with PSKs: objects walked ×${growth.toFixed(2)} for ×${linear.toFixed(2)} nodes + peer entries`);
+  assert.ok(growth <= linear * 1.3, `work grew ×${growth.toFixed(2)} for ×${linear.toFixed(2)} nodes + peer entries`);
+  const psks = await new Promise<Array<Record<string, { id: string; key: string }>>>((resolve) => {
+    pulumi.all(small.configs.map((c) => (c as unknown as { presharedKeys: pulumi.Output<Record<string, { id: string; key: unknown }>> }).presharedKeys)).apply((all) => resolve(all.map((m) => Object.fromEntries(Object.entries(m ?? {}).map(([peer, k]) => [peer, { id: k.id, key: unwrapSecret(k.key as never) as string }])))));
+  });
+  assert.equal(psks.length, 20);
+  const byNode = new Map<string, Record<string, { id: string; key: string }>>();
+  await Promise.all(small.configs.map(async (c, i) => {
+    const name = await new Promise<string>((resolve) => c.urn.apply((u) => resolve(u.slice(u.lastIndexOf("::") + 2).replace(/^em-/, ""))));
+    byNode.set(name, psks[i]!);
+  }));
+  for (const [x, mine] of byNode) {
+    assert.equal(Object.keys(mine).length, 19, `${x} has a key for each of its 19 peers`);
+    for (const [y, k] of Object.entries(mine)) {
+      assert.ok(isValidKey(k.key) && /^[0-9a-f]{8}$/.test(k.id));
+      assert.deepEqual(byNode.get(y)?.[x], k, `${x}–${y}: the same key and id on both ends`);
+    }
+  }
 });

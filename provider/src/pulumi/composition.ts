@@ -16,7 +16,8 @@
  * declaration, the topology, the plan) is only narrowed by `.apply` with a per-node selector, O(nodes)
  * times, and never passed to `pulumi.all`; per-peer Outputs are built from per-node values or shared per
  * node (a peer's key, endpoint and a node's keepalive are ONE Output each, referenced by every NodeConfig
- * that needs them). Outputs created: ≤ 13·nodes + peer entries + 8, each holding O(1) or one node's share.
+ * that needs them). Outputs created: ≤ 13·nodes + peer entries + 8, each holding O(1) or one node's share
+ * (with per-pair preshared keys, 2 more per node: its share of the pairs' key table, issue 16).
  */
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
@@ -25,6 +26,8 @@ import type { FirewallPlan } from "../planner/types";
 import type { MeshInputs } from "./lifecycle/mesh";
 import type { NodePolicyTest } from "./lifecycle/nodeConfig";
 import { PLANNED_HOST_FILES } from "./lifecycle/types";
+import { wireSecret } from "./lifecycle/common";
+import { presharedKeysFor, type PairKey, type PairKeyTable } from "../core/psk";
 import { endpointFor, keepaliveFor, peerSets, planMeshConfigs, planTopology, type MeshTopology } from "./plan";
 
 type O<T> = pulumi.Output<T>;
@@ -60,6 +63,8 @@ export interface NodeConfigArgs {
   /** The node's firewall (absent: none) and the policy tests run from it (see lifecycle/nodeConfig.ts). */
   firewall?: pulumi.Input<FirewallPlan | undefined>;
   policyTests?: pulumi.Input<Record<string, NodePolicyTest> | undefined>;
+  /** Per-pair PSKs (peer hostname → { id, key }), each key a wire secret (see `pairSecrets`). */
+  presharedKeys?: pulumi.Input<Record<string, unknown> | undefined>;
 }
 
 /** What the composition needs of one node, whichever front door declared it. */
@@ -93,6 +98,11 @@ export interface MeshComposition<R extends pulumi.Resource> {
   policies: readonly { name: string; fromGroups: readonly string[]; toGroups: readonly string[] }[];
   /** Register one NodeConfig. */
   nodeConfig(name: string, args: NodeConfigArgs, dependsOn: pulumi.Resource[]): R;
+  /**
+   * With per-pair preshared keys on (issue 16): the declaration's table of the pairs' keys (a secret
+   * Output). Absent: no PSKs (and no Output made for them).
+   */
+  presharedKeyTable?: O<PairKeyTable>;
 }
 
 export interface ComposedMesh<R extends pulumi.Resource> {
@@ -167,6 +177,21 @@ function withoutPromiseStacks<T>(construct: () => T): T {
   }
 }
 
+/**
+ * One node's PSKs (peer → { id, key }, from the secret table) as a plain map in which each KEY is a secret:
+ * the engine stores each encrypted and a preview shows per pair what changes — `+ web2: { id, key: [secret] }`,
+ * `~ id: "…" => "…"` — where a secret Output would make the whole map one [secret] (and Pulumi shows any two
+ * secrets as the same "[secret]": the id is what makes a new key visible). The Output itself is then not
+ * secret: every key in it is.
+ */
+function pairSecrets(table: O<PairKeyTable>, select: (t: PairKeyTable) => Record<string, PairKey>): O<Record<string, unknown>> {
+  return pulumi.unsecret(table.apply((t) => {
+    const out: Record<string, unknown> = {};
+    for (const [peer, k] of Object.entries(select(t))) out[peer] = { id: k.id, key: wireSecret(k.key) };
+    return out;
+  }));
+}
+
 export function composeMesh<R extends pulumi.Resource>(c: MeshComposition<R>): ComposedMesh<R> {
   let outputs = 0;
   /** `o.apply(f)`, counted. Never give it a whole-mesh value to copy: select from it. */
@@ -238,6 +263,10 @@ export function composeMesh<R extends pulumi.Resource>(c: MeshComposition<R>): C
       });
       return out;
     });
+    // Per-pair PSKs: x's share of the table (O(x's peers)), two Outputs per node.
+    const table = c.presharedKeyTable;
+    const presharedKeys = table ? pairSecrets(table, (t) => presharedKeysFor(t, h, names)) : undefined;
+    if (presharedKeys) outputs += 2;
     nodeConfigs[h] = withoutPromiseStacks(() => c.nodeConfig(
       `${name}-${h}`,
       {
@@ -257,6 +286,7 @@ export function composeMesh<R extends pulumi.Resource>(c: MeshComposition<R>): C
         hostFiles: { ...PLANNED_HOST_FILES },
         firewall: sel(own, (n) => n.firewall),
         policyTests: sel(own, (n) => n.policyTests),
+        ...(presharedKeys ? { presharedKeys } : {}),
       },
       [x.node],
     ));

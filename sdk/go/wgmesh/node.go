@@ -44,6 +44,8 @@ type Node struct {
 	PublicKey pulumi.StringOutput `pulumi:"publicKey"`
 	// The host's own hostname.
 	RemoteHostname pulumi.StringPtrOutput `pulumi:"remoteHostname"`
+	// Any change rotates the node's WireGuard key at the next `pulumi up` (like @pulumi/random's keepers): a date such as "2025-06", a counter, a time-based rotating value. The new key is applied on the node and on all its peers in the same parallel step (tunnels resume within seconds; TCP connections survive). keyOnHost: the new key is made on the host. Not with an imported privateKey (rotate that by changing privateKey).
+	RotationTrigger pulumi.StringPtrOutput `pulumi:"rotationTrigger"`
 	// Networks behind this node that peers may reach through it (the node gets IP forwarding).
 	RoutableNetworks pulumi.StringArrayOutput `pulumi:"routableNetworks"`
 }
@@ -126,6 +128,8 @@ type nodeArgs struct {
 	PrivateKey *string `pulumi:"privateKey"`
 	// "host:port" peers dial; default: the connection host and the listen port (none when behind NAT).
 	PublicEndpoint *string `pulumi:"publicEndpoint"`
+	// Any change rotates the node's WireGuard key at the next `pulumi up` (like @pulumi/random's keepers): a date such as "2025-06", a counter, a time-based rotating value. The new key is applied on the node and on all its peers in the same parallel step (tunnels resume within seconds; TCP connections survive). keyOnHost: the new key is made on the host. Not with an imported privateKey (rotate that by changing privateKey).
+	RotationTrigger *string `pulumi:"rotationTrigger"`
 	// Networks behind this node that peers may reach through it (the node gets IP forwarding).
 	RoutableNetworks []string `pulumi:"routableNetworks"`
 }
@@ -150,6 +154,8 @@ type NodeArgs struct {
 	PrivateKey pulumi.StringPtrInput
 	// "host:port" peers dial; default: the connection host and the listen port (none when behind NAT).
 	PublicEndpoint pulumi.StringPtrInput
+	// Any change rotates the node's WireGuard key at the next `pulumi up` (like @pulumi/random's keepers): a date such as "2025-06", a counter, a time-based rotating value. The new key is applied on the node and on all its peers in the same parallel step (tunnels resume within seconds; TCP connections survive). keyOnHost: the new key is made on the host. Not with an imported privateKey (rotate that by changing privateKey).
+	RotationTrigger pulumi.StringPtrInput
 	// Networks behind this node that peers may reach through it (the node gets IP forwarding).
 	RoutableNetworks pulumi.StringArrayInput
 }
@@ -309,6 +315,11 @@ func (o NodeOutput) PublicKey() pulumi.StringOutput {
 // The host's own hostname.
 func (o NodeOutput) RemoteHostname() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Node) pulumi.StringPtrOutput { return v.RemoteHostname }).(pulumi.StringPtrOutput)
+}
+
+// Any change rotates the node's WireGuard key at the next `pulumi up` (like @pulumi/random's keepers): a date such as "2025-06", a counter, a time-based rotating value. The new key is applied on the node and on all its peers in the same parallel step (tunnels resume within seconds; TCP connections survive). keyOnHost: the new key is made on the host. Not with an imported privateKey (rotate that by changing privateKey).
+func (o NodeOutput) RotationTrigger() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Node) pulumi.StringPtrOutput { return v.RotationTrigger }).(pulumi.StringPtrOutput)
 }
 
 // Networks behind this node that peers may reach through it (the node gets IP forwarding).

@@ -42,6 +42,8 @@ type NodeConfig struct {
 	Peers PeerMapOutput `pulumi:"peers"`
 	// The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
 	PolicyTests NodePolicyTestMapOutput `pulumi:"policyTests"`
+	// Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
+	PresharedKeys PresharedKeyMapOutput `pulumi:"presharedKeys"`
 	// The node's private key (secret); absent with keyOnHost.
 	PrivateKey pulumi.StringPtrOutput `pulumi:"privateKey"`
 	// The node's public key.
@@ -166,6 +168,8 @@ type nodeConfigArgs struct {
 	Peers map[string]Peer `pulumi:"peers"`
 	// The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
 	PolicyTests map[string]NodePolicyTest `pulumi:"policyTests"`
+	// Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
+	PresharedKeys map[string]PresharedKey `pulumi:"presharedKeys"`
 	// The node's private key (secret); absent with keyOnHost.
 	PrivateKey *string `pulumi:"privateKey"`
 	// The node's public key.
@@ -202,6 +206,8 @@ type NodeConfigArgs struct {
 	Peers PeerMapInput
 	// The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
 	PolicyTests NodePolicyTestMapInput
+	// Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
+	PresharedKeys PresharedKeyMapInput
 	// The node's private key (secret); absent with keyOnHost.
 	PrivateKey pulumi.StringPtrInput
 	// The node's public key.
@@ -360,6 +366,11 @@ func (o NodeConfigOutput) Peers() PeerMapOutput {
 // The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
 func (o NodeConfigOutput) PolicyTests() NodePolicyTestMapOutput {
 	return o.ApplyT(func(v *NodeConfig) NodePolicyTestMapOutput { return v.PolicyTests }).(NodePolicyTestMapOutput)
+}
+
+// Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
+func (o NodeConfigOutput) PresharedKeys() PresharedKeyMapOutput {
+	return o.ApplyT(func(v *NodeConfig) PresharedKeyMapOutput { return v.PresharedKeys }).(PresharedKeyMapOutput)
 }
 
 // The node's private key (secret); absent with keyOnHost.

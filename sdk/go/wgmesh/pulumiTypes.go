@@ -1820,6 +1820,115 @@ func (o PolicyTestArrayOutput) Index(i pulumi.IntInput) PolicyTestOutput {
 	}).(PolicyTestOutput)
 }
 
+// One pair's preshared key and its id.
+type PresharedKey struct {
+	// 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+	Id string `pulumi:"id"`
+	// The pair's WireGuard preshared key (as `wg genpsk` prints it).
+	Key string `pulumi:"key"`
+}
+
+// PresharedKeyInput is an input type that accepts PresharedKeyArgs and PresharedKeyOutput values.
+// You can construct a concrete instance of `PresharedKeyInput` via:
+//
+//	PresharedKeyArgs{...}
+type PresharedKeyInput interface {
+	pulumi.Input
+
+	ToPresharedKeyOutput() PresharedKeyOutput
+	ToPresharedKeyOutputWithContext(context.Context) PresharedKeyOutput
+}
+
+// One pair's preshared key and its id.
+type PresharedKeyArgs struct {
+	// 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+	Id pulumi.StringInput `pulumi:"id"`
+	// The pair's WireGuard preshared key (as `wg genpsk` prints it).
+	Key pulumi.StringInput `pulumi:"key"`
+}
+
+func (PresharedKeyArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*PresharedKey)(nil)).Elem()
+}
+
+func (i PresharedKeyArgs) ToPresharedKeyOutput() PresharedKeyOutput {
+	return i.ToPresharedKeyOutputWithContext(context.Background())
+}
+
+func (i PresharedKeyArgs) ToPresharedKeyOutputWithContext(ctx context.Context) PresharedKeyOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PresharedKeyOutput)
+}
+
+// PresharedKeyMapInput is an input type that accepts PresharedKeyMap and PresharedKeyMapOutput values.
+// You can construct a concrete instance of `PresharedKeyMapInput` via:
+//
+//	PresharedKeyMap{ "key": PresharedKeyArgs{...} }
+type PresharedKeyMapInput interface {
+	pulumi.Input
+
+	ToPresharedKeyMapOutput() PresharedKeyMapOutput
+	ToPresharedKeyMapOutputWithContext(context.Context) PresharedKeyMapOutput
+}
+
+type PresharedKeyMap map[string]PresharedKeyInput
+
+func (PresharedKeyMap) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]PresharedKey)(nil)).Elem()
+}
+
+func (i PresharedKeyMap) ToPresharedKeyMapOutput() PresharedKeyMapOutput {
+	return i.ToPresharedKeyMapOutputWithContext(context.Background())
+}
+
+func (i PresharedKeyMap) ToPresharedKeyMapOutputWithContext(ctx context.Context) PresharedKeyMapOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PresharedKeyMapOutput)
+}
+
+// One pair's preshared key and its id.
+type PresharedKeyOutput struct{ *pulumi.OutputState }
+
+func (PresharedKeyOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PresharedKey)(nil)).Elem()
+}
+
+func (o PresharedKeyOutput) ToPresharedKeyOutput() PresharedKeyOutput {
+	return o
+}
+
+func (o PresharedKeyOutput) ToPresharedKeyOutputWithContext(ctx context.Context) PresharedKeyOutput {
+	return o
+}
+
+// 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+func (o PresharedKeyOutput) Id() pulumi.StringOutput {
+	return o.ApplyT(func(v PresharedKey) string { return v.Id }).(pulumi.StringOutput)
+}
+
+// The pair's WireGuard preshared key (as `wg genpsk` prints it).
+func (o PresharedKeyOutput) Key() pulumi.StringOutput {
+	return o.ApplyT(func(v PresharedKey) string { return v.Key }).(pulumi.StringOutput)
+}
+
+type PresharedKeyMapOutput struct{ *pulumi.OutputState }
+
+func (PresharedKeyMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]PresharedKey)(nil)).Elem()
+}
+
+func (o PresharedKeyMapOutput) ToPresharedKeyMapOutput() PresharedKeyMapOutput {
+	return o
+}
+
+func (o PresharedKeyMapOutput) ToPresharedKeyMapOutputWithContext(ctx context.Context) PresharedKeyMapOutput {
+	return o
+}
+
+func (o PresharedKeyMapOutput) MapIndex(k pulumi.StringInput) PresharedKeyOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) PresharedKey {
+		return vs[0].(map[string]PresharedKey)[vs[1].(string)]
+	}).(PresharedKeyOutput)
+}
+
 // A bastion host the connection goes through.
 type ProxyConnection struct {
 	// The SSH agent socket; default $SSH_AUTH_SOCK when no other credential is given.
@@ -2131,6 +2240,51 @@ func (o ProxyConnectionPtrOutput) User() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+type PresharedKeyMapMap map[string]PresharedKeyMapInput
+
+func (PresharedKeyMapMap) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]map[string]PresharedKey)(nil)).Elem()
+}
+
+func (i PresharedKeyMapMap) ToPresharedKeyMapMapOutput() PresharedKeyMapMapOutput {
+	return i.ToPresharedKeyMapMapOutputWithContext(context.Background())
+}
+
+func (i PresharedKeyMapMap) ToPresharedKeyMapMapOutputWithContext(ctx context.Context) PresharedKeyMapMapOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PresharedKeyMapMapOutput)
+}
+
+// PresharedKeyMapMapInput is an input type that accepts PresharedKeyMapMap and PresharedKeyMapMapOutput values.
+// You can construct a concrete instance of `PresharedKeyMapMapInput` via:
+//
+//	PresharedKeyMapMap{ "key": PresharedKeyMap{ "key": PresharedKeyArgs{...} } }
+type PresharedKeyMapMapInput interface {
+	pulumi.Input
+
+	ToPresharedKeyMapMapOutput() PresharedKeyMapMapOutput
+	ToPresharedKeyMapMapOutputWithContext(context.Context) PresharedKeyMapMapOutput
+}
+
+type PresharedKeyMapMapOutput struct{ *pulumi.OutputState }
+
+func (PresharedKeyMapMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]map[string]PresharedKey)(nil)).Elem()
+}
+
+func (o PresharedKeyMapMapOutput) ToPresharedKeyMapMapOutput() PresharedKeyMapMapOutput {
+	return o
+}
+
+func (o PresharedKeyMapMapOutput) ToPresharedKeyMapMapOutputWithContext(ctx context.Context) PresharedKeyMapMapOutput {
+	return o
+}
+
+func (o PresharedKeyMapMapOutput) MapIndex(k pulumi.StringInput) PresharedKeyMapOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) map[string]PresharedKey {
+		return vs[0].(map[string]map[string]PresharedKey)[vs[1].(string)]
+	}).(PresharedKeyMapOutput)
+}
+
 func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*ConnectionInput)(nil)).Elem(), ConnectionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*FirewallInput)(nil)).Elem(), FirewallArgs{})
@@ -2151,8 +2305,11 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicyDeclarationArrayInput)(nil)).Elem(), PolicyDeclarationArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicyTestInput)(nil)).Elem(), PolicyTestArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicyTestArrayInput)(nil)).Elem(), PolicyTestArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PresharedKeyInput)(nil)).Elem(), PresharedKeyArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PresharedKeyMapInput)(nil)).Elem(), PresharedKeyMap{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ProxyConnectionInput)(nil)).Elem(), ProxyConnectionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ProxyConnectionPtrInput)(nil)).Elem(), ProxyConnectionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PresharedKeyMapMapInput)(nil)).Elem(), PresharedKeyMapMap{})
 	pulumi.RegisterOutputType(ConnectionOutput{})
 	pulumi.RegisterOutputType(DaemonHostStateOutput{})
 	pulumi.RegisterOutputType(FirewallOutput{})
@@ -2179,6 +2336,9 @@ func init() {
 	pulumi.RegisterOutputType(PolicyDeclarationArrayOutput{})
 	pulumi.RegisterOutputType(PolicyTestOutput{})
 	pulumi.RegisterOutputType(PolicyTestArrayOutput{})
+	pulumi.RegisterOutputType(PresharedKeyOutput{})
+	pulumi.RegisterOutputType(PresharedKeyMapOutput{})
 	pulumi.RegisterOutputType(ProxyConnectionOutput{})
 	pulumi.RegisterOutputType(ProxyConnectionPtrOutput{})
+	pulumi.RegisterOutputType(PresharedKeyMapMapOutput{})
 }

@@ -434,6 +434,20 @@ export interface PolicyTestArgs {
 }
 
 /**
+ * One pair's preshared key and its id.
+ */
+export interface PresharedKeyArgs {
+    /**
+     * 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+     */
+    id: pulumi.Input<string>;
+    /**
+     * The pair's WireGuard preshared key (as `wg genpsk` prints it).
+     */
+    key: pulumi.Input<string>;
+}
+
+/**
  * A bastion host the connection goes through.
  */
 export interface ProxyConnection {

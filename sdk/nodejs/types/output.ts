@@ -376,6 +376,20 @@ export interface PolicyTest {
 }
 
 /**
+ * One pair's preshared key and its id.
+ */
+export interface PresharedKey {
+    /**
+     * 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+     */
+    id: string;
+    /**
+     * The pair's WireGuard preshared key (as `wg genpsk` prints it).
+     */
+    key: string;
+}
+
+/**
  * A bastion host the connection goes through.
  */
 export interface ProxyConnection {

@@ -41,6 +41,8 @@ __all__ = [
     'PolicyDeclarationArgsDict',
     'PolicyTestArgs',
     'PolicyTestArgsDict',
+    'PresharedKeyArgs',
+    'PresharedKeyArgsDict',
     'ProxyConnection',
     'ProxyConnectionDict',
     'ProxyConnectionArgs',
@@ -1738,6 +1740,58 @@ class PolicyTestArgs:
     @to.setter
     def to(self, value: pulumi.Input[_builtins.str]):
         pulumi.set(self, "to", value)
+
+
+class PresharedKeyArgsDict(TypedDict):
+    """
+    One pair's preshared key and its id.
+    """
+    id: pulumi.Input[_builtins.str]
+    """
+    8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+    """
+    key: pulumi.Input[_builtins.str]
+    """
+    The pair's WireGuard preshared key (as `wg genpsk` prints it).
+    """
+
+@pulumi.input_type
+class PresharedKeyArgs:
+    def __init__(__self__, *,
+                 id: pulumi.Input[_builtins.str],
+                 key: pulumi.Input[_builtins.str]):
+        """
+        One pair's preshared key and its id.
+
+        :param pulumi.Input[_builtins.str] id: 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+        :param pulumi.Input[_builtins.str] key: The pair's WireGuard preshared key (as `wg genpsk` prints it).
+        """
+        pulumi.set(__self__, "id", id)
+        pulumi.set(__self__, "key", key)
+
+    @_builtins.property
+    @pulumi.getter
+    def id(self) -> pulumi.Input[_builtins.str]:
+        """
+        8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+        """
+        return pulumi.get(self, "id")
+
+    @id.setter
+    def id(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "id", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def key(self) -> pulumi.Input[_builtins.str]:
+        """
+        The pair's WireGuard preshared key (as `wg genpsk` prints it).
+        """
+        return pulumi.get(self, "key")
+
+    @key.setter
+    def key(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "key", value)
 
 
 class ProxyConnectionDict(TypedDict):

@@ -30,6 +30,7 @@ class NodeArgs:
                  mesh_ip: pulumi.Input[Optional[_builtins.str]] = None,
                  private_key: pulumi.Input[Optional[_builtins.str]] = None,
                  public_endpoint: pulumi.Input[Optional[_builtins.str]] = None,
+                 rotation_trigger: pulumi.Input[Optional[_builtins.str]] = None,
                  routable_networks: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None):
         """
         The set of arguments for constructing a Node resource.
@@ -43,6 +44,7 @@ class NodeArgs:
         :param pulumi.Input[_builtins.str] mesh_ip: IPv4 address inside the mesh network; default: allocated by the Mesh (stable across runs).
         :param pulumi.Input[_builtins.str] private_key: Use this existing WireGuard private key (e.g. migrated from the Go tool); default: a new one. Stored as a secret.
         :param pulumi.Input[_builtins.str] public_endpoint: "host:port" peers dial; default: the connection host and the listen port (none when behind NAT).
+        :param pulumi.Input[_builtins.str] rotation_trigger: Any change rotates the node's WireGuard key at the next `pulumi up` (like @pulumi/random's keepers): a date such as "2025-06", a counter, a time-based rotating value. The new key is applied on the node and on all its peers in the same parallel step (tunnels resume within seconds; TCP connections survive). keyOnHost: the new key is made on the host. Not with an imported privateKey (rotate that by changing privateKey).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] routable_networks: Networks behind this node that peers may reach through it (the node gets IP forwarding).
         """
         pulumi.set(__self__, "connection", connection)
@@ -62,6 +64,8 @@ class NodeArgs:
             pulumi.set(__self__, "private_key", private_key)
         if public_endpoint is not None:
             pulumi.set(__self__, "public_endpoint", public_endpoint)
+        if rotation_trigger is not None:
+            pulumi.set(__self__, "rotation_trigger", rotation_trigger)
         if routable_networks is not None:
             pulumi.set(__self__, "routable_networks", routable_networks)
 
@@ -174,6 +178,18 @@ class NodeArgs:
         pulumi.set(self, "public_endpoint", value)
 
     @_builtins.property
+    @pulumi.getter(name="rotationTrigger")
+    def rotation_trigger(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Any change rotates the node's WireGuard key at the next `pulumi up` (like @pulumi/random's keepers): a date such as "2025-06", a counter, a time-based rotating value. The new key is applied on the node and on all its peers in the same parallel step (tunnels resume within seconds; TCP connections survive). keyOnHost: the new key is made on the host. Not with an imported privateKey (rotate that by changing privateKey).
+        """
+        return pulumi.get(self, "rotation_trigger")
+
+    @rotation_trigger.setter
+    def rotation_trigger(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "rotation_trigger", value)
+
+    @_builtins.property
     @pulumi.getter(name="routableNetworks")
     def routable_networks(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
         """
@@ -201,6 +217,7 @@ class Node(pulumi.CustomResource):
                  mesh_ip: pulumi.Input[Optional[_builtins.str]] = None,
                  private_key: pulumi.Input[Optional[_builtins.str]] = None,
                  public_endpoint: pulumi.Input[Optional[_builtins.str]] = None,
+                 rotation_trigger: pulumi.Input[Optional[_builtins.str]] = None,
                  routable_networks: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  __props__=None):
         """
@@ -217,6 +234,7 @@ class Node(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] mesh_ip: IPv4 address inside the mesh network; default: allocated by the Mesh (stable across runs).
         :param pulumi.Input[_builtins.str] private_key: Use this existing WireGuard private key (e.g. migrated from the Go tool); default: a new one. Stored as a secret.
         :param pulumi.Input[_builtins.str] public_endpoint: "host:port" peers dial; default: the connection host and the listen port (none when behind NAT).
+        :param pulumi.Input[_builtins.str] rotation_trigger: Any change rotates the node's WireGuard key at the next `pulumi up` (like @pulumi/random's keepers): a date such as "2025-06", a counter, a time-based rotating value. The new key is applied on the node and on all its peers in the same parallel step (tunnels resume within seconds; TCP connections survive). keyOnHost: the new key is made on the host. Not with an imported privateKey (rotate that by changing privateKey).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] routable_networks: Networks behind this node that peers may reach through it (the node gets IP forwarding).
         """
         ...
@@ -252,6 +270,7 @@ class Node(pulumi.CustomResource):
                  mesh_ip: pulumi.Input[Optional[_builtins.str]] = None,
                  private_key: pulumi.Input[Optional[_builtins.str]] = None,
                  public_endpoint: pulumi.Input[Optional[_builtins.str]] = None,
+                 rotation_trigger: pulumi.Input[Optional[_builtins.str]] = None,
                  routable_networks: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
@@ -273,6 +292,7 @@ class Node(pulumi.CustomResource):
             __props__.__dict__["mesh_ip"] = mesh_ip
             __props__.__dict__["private_key"] = None if private_key is None else pulumi.Output.secret(private_key)
             __props__.__dict__["public_endpoint"] = public_endpoint
+            __props__.__dict__["rotation_trigger"] = rotation_trigger
             __props__.__dict__["routable_networks"] = routable_networks
             __props__.__dict__["nat_detected"] = None
             __props__.__dict__["os"] = None
@@ -317,6 +337,7 @@ class Node(pulumi.CustomResource):
         __props__.__dict__["public_endpoint"] = None
         __props__.__dict__["public_key"] = None
         __props__.__dict__["remote_hostname"] = None
+        __props__.__dict__["rotation_trigger"] = None
         __props__.__dict__["routable_networks"] = None
         return Node(resource_name, opts=opts, __props__=__props__)
 
@@ -437,6 +458,14 @@ class Node(pulumi.CustomResource):
         The host's own hostname.
         """
         return pulumi.get(self, "remote_hostname")
+
+    @_builtins.property
+    @pulumi.getter(name="rotationTrigger")
+    def rotation_trigger(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        Any change rotates the node's WireGuard key at the next `pulumi up` (like @pulumi/random's keepers): a date such as "2025-06", a counter, a time-based rotating value. The new key is applied on the node and on all its peers in the same parallel step (tunnels resume within seconds; TCP connections survive). keyOnHost: the new key is made on the host. Not with an imported privateKey (rotate that by changing privateKey).
+        """
+        return pulumi.get(self, "rotation_trigger")
 
     @_builtins.property
     @pulumi.getter(name="routableNetworks")

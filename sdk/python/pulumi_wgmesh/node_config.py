@@ -36,6 +36,7 @@ class NodeConfigArgs:
                  host_files: pulumi.Input[Optional['HostFilesArgs']] = None,
                  mtu: pulumi.Input[Optional[_builtins.int]] = None,
                  policy_tests: pulumi.Input[Optional[Mapping[str, pulumi.Input['NodePolicyTestArgs']]]] = None,
+                 preshared_keys: pulumi.Input[Optional[Mapping[str, pulumi.Input['PresharedKeyArgs']]]] = None,
                  private_key: pulumi.Input[Optional[_builtins.str]] = None):
         """
         The set of arguments for constructing a NodeConfig resource.
@@ -55,6 +56,7 @@ class NodeConfigArgs:
         :param pulumi.Input['HostFilesArgs'] host_files: What the host's persistent files say (planned: as planned / enabled); a refresh reports a hand-edited wg-quick file or a disabled unit as drift.
         :param pulumi.Input[_builtins.int] mtu: Interface MTU.
         :param pulumi.Input[Mapping[str, pulumi.Input['NodePolicyTestArgs']]] policy_tests: The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
+        :param pulumi.Input[Mapping[str, pulumi.Input['PresharedKeyArgs']]] preshared_keys: Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
         :param pulumi.Input[_builtins.str] private_key: The node's private key (secret); absent with keyOnHost.
         """
         pulumi.set(__self__, "address", address)
@@ -76,6 +78,8 @@ class NodeConfigArgs:
             pulumi.set(__self__, "mtu", mtu)
         if policy_tests is not None:
             pulumi.set(__self__, "policy_tests", policy_tests)
+        if preshared_keys is not None:
+            pulumi.set(__self__, "preshared_keys", preshared_keys)
         if private_key is not None:
             pulumi.set(__self__, "private_key", private_key)
 
@@ -260,6 +264,18 @@ class NodeConfigArgs:
         pulumi.set(self, "policy_tests", value)
 
     @_builtins.property
+    @pulumi.getter(name="presharedKeys")
+    def preshared_keys(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input['PresharedKeyArgs']]]]:
+        """
+        Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
+        """
+        return pulumi.get(self, "preshared_keys")
+
+    @preshared_keys.setter
+    def preshared_keys(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input['PresharedKeyArgs']]]]):
+        pulumi.set(self, "preshared_keys", value)
+
+    @_builtins.property
     @pulumi.getter(name="privateKey")
     def private_key(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
@@ -291,6 +307,7 @@ class NodeConfig(pulumi.CustomResource):
                  mtu: pulumi.Input[Optional[_builtins.int]] = None,
                  peers: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['PeerArgs', 'PeerArgsDict', 'outputs.Peer']]]]] = None,
                  policy_tests: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['NodePolicyTestArgs', 'NodePolicyTestArgsDict', 'outputs.NodePolicyTest']]]]] = None,
+                 preshared_keys: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['PresharedKeyArgs', 'PresharedKeyArgsDict', 'outputs.PresharedKey']]]]] = None,
                  private_key: pulumi.Input[Optional[_builtins.str]] = None,
                  public_key: pulumi.Input[Optional[_builtins.str]] = None,
                  routes: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
@@ -313,6 +330,7 @@ class NodeConfig(pulumi.CustomResource):
         :param pulumi.Input[_builtins.int] mtu: Interface MTU.
         :param pulumi.Input[Mapping[str, pulumi.Input[Union['PeerArgs', 'PeerArgsDict', 'outputs.Peer']]]] peers: Peers keyed by hostname.
         :param pulumi.Input[Mapping[str, pulumi.Input[Union['NodePolicyTestArgs', 'NodePolicyTestArgsDict', 'outputs.NodePolicyTest']]]] policy_tests: The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
+        :param pulumi.Input[Mapping[str, pulumi.Input[Union['PresharedKeyArgs', 'PresharedKeyArgsDict', 'outputs.PresharedKey']]]] preshared_keys: Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
         :param pulumi.Input[_builtins.str] private_key: The node's private key (secret); absent with keyOnHost.
         :param pulumi.Input[_builtins.str] public_key: The node's public key.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] routes: Routes to the peers' routable networks through the interface.
@@ -354,6 +372,7 @@ class NodeConfig(pulumi.CustomResource):
                  mtu: pulumi.Input[Optional[_builtins.int]] = None,
                  peers: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['PeerArgs', 'PeerArgsDict', 'outputs.Peer']]]]] = None,
                  policy_tests: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['NodePolicyTestArgs', 'NodePolicyTestArgsDict', 'outputs.NodePolicyTest']]]]] = None,
+                 preshared_keys: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['PresharedKeyArgs', 'PresharedKeyArgsDict', 'outputs.PresharedKey']]]]] = None,
                  private_key: pulumi.Input[Optional[_builtins.str]] = None,
                  public_key: pulumi.Input[Optional[_builtins.str]] = None,
                  routes: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
@@ -397,6 +416,7 @@ class NodeConfig(pulumi.CustomResource):
                 raise TypeError("Missing required property 'peers'")
             __props__.__dict__["peers"] = peers
             __props__.__dict__["policy_tests"] = policy_tests
+            __props__.__dict__["preshared_keys"] = preshared_keys
             __props__.__dict__["private_key"] = None if private_key is None else pulumi.Output.secret(private_key)
             if public_key is None and not opts.urn:
                 raise TypeError("Missing required property 'public_key'")
@@ -441,6 +461,7 @@ class NodeConfig(pulumi.CustomResource):
         __props__.__dict__["mtu"] = None
         __props__.__dict__["peers"] = None
         __props__.__dict__["policy_tests"] = None
+        __props__.__dict__["preshared_keys"] = None
         __props__.__dict__["private_key"] = None
         __props__.__dict__["public_key"] = None
         __props__.__dict__["routes"] = None
@@ -555,6 +576,14 @@ class NodeConfig(pulumi.CustomResource):
         The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
         """
         return pulumi.get(self, "policy_tests")
+
+    @_builtins.property
+    @pulumi.getter(name="presharedKeys")
+    def preshared_keys(self) -> pulumi.Output[Optional[Mapping[str, 'outputs.PresharedKey']]]:
+        """
+        Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
+        """
+        return pulumi.get(self, "preshared_keys")
 
     @_builtins.property
     @pulumi.getter(name="privateKey")

@@ -29,6 +29,7 @@ __all__ = [
     'PlannedPeer',
     'PolicyDeclaration',
     'PolicyTest',
+    'PresharedKey',
     'ProxyConnection',
 ]
 
@@ -1157,6 +1158,40 @@ class PolicyTest(dict):
         Destination node (hostname); the probe goes to its mesh IP.
         """
         return pulumi.get(self, "to")
+
+
+@pulumi.output_type
+class PresharedKey(dict):
+    """
+    One pair's preshared key and its id.
+    """
+    def __init__(__self__, *,
+                 id: _builtins.str,
+                 key: _builtins.str):
+        """
+        One pair's preshared key and its id.
+
+        :param _builtins.str id: 8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+        :param _builtins.str key: The pair's WireGuard preshared key (as `wg genpsk` prints it).
+        """
+        pulumi.set(__self__, "id", id)
+        pulumi.set(__self__, "key", key)
+
+    @_builtins.property
+    @pulumi.getter
+    def id(self) -> _builtins.str:
+        """
+        8 random hex digits made with the key (not derived from it, not secret): a new id means a new key.
+        """
+        return pulumi.get(self, "id")
+
+    @_builtins.property
+    @pulumi.getter
+    def key(self) -> _builtins.str:
+        """
+        The pair's WireGuard preshared key (as `wg genpsk` prints it).
+        """
+        return pulumi.get(self, "key")
 
 
 @pulumi.output_type

@@ -1,5 +1,5 @@
 /** Helpers shared by the lifecycles: unknown values, deep equality, diffs, option defaults. Pure. */
-import { UNKNOWN, type CheckFailure, type DiffResult } from "./types";
+import { SECRET_SIG, SIG, UNKNOWN, type CheckFailure, type DiffResult, type WireSecret } from "./types";
 import type { Finding } from "../../core/validate";
 
 export function isUnknown(value: unknown): boolean {
@@ -24,6 +24,24 @@ export function withoutUnknowns<T>(value: T): T {
     return out as T;
   }
   return value;
+}
+
+/**
+ * `value` marked secret the way the engine's wire protocol does. A lifecycle's `check` returns it for a value
+ * it makes (a generated key): both front doors hand check results to the engine as they are, and the engine
+ * keeps a secret found there (the plugin's adapter does not wrap it twice).
+ */
+export function wireSecret<T>(value: T): WireSecret<T> {
+  return { [SIG]: SECRET_SIG, value };
+}
+
+export function isWireSecret(value: unknown): value is WireSecret<unknown> {
+  return value !== null && typeof value === "object" && (value as Record<string, unknown>)[SIG] === SECRET_SIG;
+}
+
+/** The value inside a wire secret (any other value as it is). */
+export function unwrapSecret<T>(value: T | WireSecret<T>): T {
+  return isWireSecret(value) ? (value.value as T) : (value as T);
 }
 
 /** undefined and null are the same "absent" (the engine drops nulls). */

@@ -8,8 +8,10 @@ import { assignMeshIps } from "../../core/allocate";
 import { normalizeMesh, type Enforcement, type GroupInput, type NodeInput, type PolicyInput, type PolicyTestInput } from "../../core/model";
 import { evaluatePolicyTests } from "../../core/access";
 import { validateMesh, type Finding } from "../../core/validate";
-import { containsUnknown, diffProps, withoutUnknowns } from "./common";
-import { UNKNOWN, type CheckFailure, type Lifecycle } from "./types";
+import { buildPeerRelations } from "../../core/policy";
+import { planPairKeys, type PairKeyTable } from "../../core/psk";
+import { containsUnknown, deepEqual, diffProps, unwrapSecret, wireSecret, withoutUnknowns } from "./common";
+import { UNKNOWN, type CheckFailure, type Lifecycle, type WireSecret } from "./types";
 
 /**
  * What the Mesh needs of a node: the core model's topology fields (its key is the Node's business).
@@ -34,6 +36,16 @@ export interface MeshInputs {
   policyTests?: PolicyTestInput[] | null;
   /** hostname → mesh IP; computed by check (kept from the previous allocation). */
   meshIps?: Record<string, string> | null;
+  /** One WireGuard preshared key per peered pair (issue 16): in the table below, applied by every NodeConfig. */
+  presharedKeys?: boolean | null;
+  /** Any change gives every pair a new preshared key at the next update. */
+  pskRotationTrigger?: string | null;
+  /**
+   * The pairs' preshared keys (core/psk.ts layout: lower hostname → higher → key), a secret: computed by
+   * check when presharedKeys is on — kept per pair from the previous check, new for new pairs, dropped for
+   * pairs that no longer peer, all new when pskRotationTrigger changed.
+   */
+  presharedKeyTable?: PairKeyTable | WireSecret<PairKeyTable> | null;
 }
 
 /** Findings about keys are the Node's (its key may not exist yet at preview). */
@@ -51,7 +63,7 @@ function property(f: Finding): string {
 
 /** Validate the declaration and allocate; pure. */
 export function checkMesh(olds: Partial<MeshInputs> | undefined, news: MeshInputs): { inputs: MeshInputs; failures: CheckFailure[] } {
-  const { meshIps: _ignored, ...declared } = news;
+  const { meshIps: _ignored, presharedKeyTable: _computed, ...declared } = news;
   // Preview before the nodes exist: the node list (or a group/policy list) may be unknown as a whole.
   // It is checked once known (at the latest when the change is applied).
   const lists = [declared.nodes, declared.groups ?? [], declared.policies ?? [], declared.policyTests ?? []];
@@ -86,10 +98,29 @@ export function checkMesh(olds: Partial<MeshInputs> | undefined, news: MeshInput
   }
   const meshIps: Record<string, string> = {};
   for (const n of mesh.nodes) meshIps[n.hostname] = assigned.get(n.hostname) as string;
+  if (declared.presharedKeys === true || containsUnknown(declared.presharedKeys)) {
+    return { inputs: { ...declared, meshIps, presharedKeyTable: pairKeyTable(olds, declared, mesh) }, failures };
+  }
   return { inputs: { ...declared, meshIps }, failures };
 }
 
-const PROPS = ["name", "network", "interfaceName", "listenPort", "persistentKeepalive", "mtu", "nodes", "groups", "policies", "enforcement", "policyTests", "meshIps"] as const;
+/**
+ * The pairs' preshared keys for a valid declaration (a wire secret), or UNKNOWN while who peers with whom or
+ * the switches are not known (a preview). Kept from `olds` per pair unless the rotation trigger changed.
+ */
+function pairKeyTable(olds: Partial<MeshInputs> | undefined, declared: MeshInputs, mesh: ReturnType<typeof normalizeMesh>): WireSecret<PairKeyTable> {
+  const names = [declared.presharedKeys, declared.pskRotationTrigger, declared.groups, declared.policies, (declared.nodes ?? []).map((n) => n.hostname)];
+  if (containsUnknown(names)) return UNKNOWN as never;
+  const rel = buildPeerRelations(mesh);
+  const peersOf: Record<string, string[]> = {};
+  rel.nodes.forEach((n, i) => { peersOf[n.hostname] = rel.peersOf(i).map((j) => (rel.nodes[j] as { hostname: string }).hostname); });
+  const previous = olds?.presharedKeyTable ? unwrapSecret(olds.presharedKeyTable) : undefined;
+  const rotateAll = previous !== undefined && !deepEqual(olds?.pskRotationTrigger ?? null, declared.pskRotationTrigger ?? null);
+  // The previous table comes from the state (never unknown); a broken entry is not kept (planPairKeys).
+  return wireSecret(planPairKeys(peersOf, typeof previous === "object" && previous !== null ? previous : undefined, { rotateAll }).table);
+}
+
+const PROPS = ["name", "network", "interfaceName", "listenPort", "persistentKeepalive", "mtu", "nodes", "groups", "policies", "enforcement", "policyTests", "meshIps", "presharedKeys", "pskRotationTrigger", "presharedKeyTable"] as const;
 
 export const meshLifecycle: Lifecycle<MeshInputs, MeshInputs> = {
   async check(olds, news) {

@@ -26,6 +26,12 @@ export interface NodeInputs {
   privateKey?: string | null;
   /** Interface whose on-host key file is used with keyOnHost (default "wg0"). */
   interfaceName?: string | null;
+  /**
+   * Any change (set, changed or removed) gives the node a new key pair at the next update — like the keepers
+   * of @pulumi/random: a date ("2025-06"), a counter, a time-based rotating value. keyOnHost: the new key is
+   * made on the host. Not with an imported privateKey (rotate that by changing the key itself).
+   */
+  rotationTrigger?: string | null;
 }
 
 export interface NodeOutputs extends NodeInputs {
@@ -68,17 +74,28 @@ export function checkNode(news: NodeInputs): CheckFailure[] {
     if (f.subject.kind === "mesh" && f.code !== "interface-name") continue;
     failures.push({ property: FIELD_TO_PROPERTY[f.field ?? ""] ?? f.field ?? "connection", reason: f.message.replace(/^mesh: /, `node ${JSON.stringify(n.hostname)}: `) });
   }
+  if (!absent(news.rotationTrigger) && !absent(news.privateKey)) {
+    failures.push({ property: "rotationTrigger", reason: `node ${JSON.stringify(n.hostname)}: rotationTrigger is set, but the node uses an imported privateKey, which only its owner can replace; rotate it by changing privateKey (e.g. a new key from 'wgmesh genkey' in the stack config), and remove rotationTrigger` });
+  }
   if (n.keyOnHost && !absent(news.privateKey)) {
     failures.push({ property: "privateKey", reason: `node ${JSON.stringify(n.hostname)}: privateKey and keyOnHost are both set; either give the key (privateKey) or let the host generate its own (keyOnHost), not both` });
   }
   return failures;
 }
 
+/** Whether an update rotates the key: the trigger changed (set, changed or removed). */
+export function rotationRequested(olds: Pick<NodeInputs, "rotationTrigger">, news: Pick<NodeInputs, "rotationTrigger">): boolean {
+  return containsUnknown(news.rotationTrigger) || !deepEqual(olds.rotationTrigger ?? null, news.rotationTrigger ?? null);
+}
+
 type Identity = Pick<NodeOutputs, "publicKey" | "privateKey" | "privateKeyImported">;
 
-/** The previous outputs whose key an update keeps: none when a key is given or the old one was imported. */
+/**
+ * The previous outputs whose key an update keeps: none when a key is given, the old one was imported, or the
+ * rotation trigger changed (a new key pair).
+ */
 function keptFrom(olds: NodeOutputs, news: NodeInputs): NodeOutputs | undefined {
-  return absent(news.privateKey) && !olds.privateKeyImported ? olds : undefined;
+  return absent(news.privateKey) && !olds.privateKeyImported && !rotationRequested(olds, news) ? olds : undefined;
 }
 
 /**
@@ -97,24 +114,27 @@ function decidedIdentity(inputs: NodeInputs, previous?: NodeOutputs): Identity |
   return null;
 }
 
-async function identity(inputs: NodeInputs, ctx: LifecycleContext, previous?: NodeOutputs): Promise<Identity> {
+async function identity(inputs: NodeInputs, ctx: LifecycleContext, previous?: NodeOutputs, rotate = false): Promise<Identity> {
   if (inputs.keyOnHost) {
-    const r = await provisionHostKey(inputs.hostname, inputs.connection, { ...sshOptions(ctx), interfaceName: ifnameOf(inputs) });
-    ctx.log("info", `[${inputs.hostname}] ${r.created ? "generated a key on the host" : "using the key on the host"} (public key ${r.publicKey})`);
+    const r = await provisionHostKey(inputs.hostname, inputs.connection, { ...sshOptions(ctx), interfaceName: ifnameOf(inputs), rotate });
+    ctx.log("info", `[${inputs.hostname}] ${rotate ? "rotated: a new key on the host" : r.created ? "generated a key on the host" : "using the key on the host"} (public key ${r.publicKey})`);
     return { publicKey: r.publicKey, privateKey: null, privateKeyImported: false };
   }
   const decided = decidedIdentity(inputs, previous);
   if (decided) return decided;
   const privateKey = generatePrivateKey();
-  return { publicKey: publicKeyFromPrivate(privateKey), privateKey, privateKeyImported: false };
+  const publicKey = publicKeyFromPrivate(privateKey);
+  if (rotate) ctx.log("info", `[${inputs.hostname}] rotated: a new key pair (public key ${publicKey})`);
+  return { publicKey, privateKey, privateKeyImported: false };
 }
 
 /** The identity `create`/`update` will have, as far as it is known before they run. */
 function previewIdentity(news: NodeInputs, olds?: NodeOutputs): Identity {
   const unknown: Identity = { publicKey: UNKNOWN, privateKey: UNKNOWN, privateKeyImported: !absent(news.privateKey) };
   if (containsUnknown(news.privateKey) || containsUnknown(news.keyOnHost)) return unknown;
-  // keyOnHost: an update keeps the host's key (a different host or interface is a replacement).
-  if (news.keyOnHost) return olds ? { publicKey: olds.publicKey, privateKey: null, privateKeyImported: false } : { ...unknown, privateKey: null };
+  // keyOnHost: an update keeps the host's key (a different host or interface is a replacement), unless the
+  // rotation trigger changed (a new key made on the host by the update).
+  if (news.keyOnHost) return olds && !rotationRequested(olds, news) ? { publicKey: olds.publicKey, privateKey: null, privateKeyImported: false } : { ...unknown, privateKey: null };
   return decidedIdentity(news, olds && keptFrom(olds, news)) ?? unknown;
 }
 
@@ -135,6 +155,7 @@ function outputs(inputs: NodeInputs, id: Awaited<ReturnType<typeof identity>>, f
     connection: inputs.connection,
     keyOnHost: inputs.keyOnHost ?? false,
     interfaceName: ifnameOf(inputs),
+    rotationTrigger: inputs.rotationTrigger ?? undefined,
     ...id,
     natDetected: fx.natDetected,
     remoteHostname: fx.remoteHostname,
@@ -165,6 +186,7 @@ export const nodeLifecycle: Lifecycle<NodeInputs, NodeOutputs> = {
     cmp("connection", olds.connection, news.connection);
     cmp("keyOnHost", olds.keyOnHost ?? false, news.keyOnHost ?? false, true);
     cmp("interfaceName", olds.interfaceName ?? "wg0", news.interfaceName ?? "wg0", !!news.keyOnHost);
+    if (rotationRequested(olds, news)) changed.push("rotationTrigger");
     // An absent privateKey input keeps the key made at create; a given one must match.
     if (!absent(news.privateKey)) cmp("privateKey", olds.privateKey, news.privateKey);
     else if (olds.privateKeyImported) changed.push("privateKey"); // stop using an imported key: a fresh one
@@ -192,7 +214,9 @@ export const nodeLifecycle: Lifecycle<NodeInputs, NodeOutputs> = {
   },
 
   async update(_id, olds, news, ctx) {
-    const id = await identity(news, ctx, keptFrom(olds, news));
+    // A changed rotationTrigger: a new key pair (generated here, or on the host with keyOnHost).
+    const rotate = absent(news.privateKey) && rotationRequested(olds, news);
+    const id = await identity(news, ctx, keptFrom(olds, news), rotate);
     const fx = deepEqual(olds.connection, news.connection) ? keptFacts(olds) : await facts(news, ctx);
     return { outs: outputs(news, id, fx) };
   },

@@ -17,6 +17,9 @@ import { confDigest } from "../../planner/wgquick";
 import { teardownHost } from "../../engine/teardown";
 import type { Connection } from "../../engine/ssh/connection";
 import { endpointMatches } from "../../planner/diff";
+import { presharedKeyFingerprint } from "../../planner/live";
+import { isValidKey } from "../../core/keys";
+import type { PairKey } from "../../core/psk";
 import type { FirewallPlan, LiveState, NodeDesiredState } from "../../planner/types";
 import { assertFirewallPlan, parseNftListing } from "../../planner/nft";
 import { firewallState, firewallStatus } from "../../engine/firewall";
@@ -66,6 +69,12 @@ export interface NodeConfigInputs {
   /** Secret. */
   connection: Connection;
   /**
+   * Per-pair preshared keys (issue 16): peer hostname → the pair's key (core/psk.ts PairKey: `key` a secret,
+   * `id` not — a preview shows which pairs' keys change). Kept apart from `peers` so that the peers stay
+   * readable in a preview. Absent: none.
+   */
+  presharedKeys?: Record<string, PairKey> | null;
+  /**
    * The node's firewall (planner/firewall.ts) when the mesh's policies are enforced: the nftables table, its
    * named source sets and its accept rules by label. Absent: no table of ours on the host.
    */
@@ -98,7 +107,7 @@ export function hostFilesFrom(inputs: NodeConfigInputs, reading: HostReading): H
   const key = inputs.keyOnHost ? { onHost: true as const } : { privateKey: inputs.privateKey as string };
   const conf = reading.facts.conf;
   return {
-    wgQuickConf: !conf.exists ? "missing" : conf.sha256 === confDigest(renderConf(desiredState(inputs), key)) ? "as planned" : "differs from the plan",
+    wgQuickConf: !conf.exists ? "missing" : conf.sha256 === confDigest(renderConf(desiredState(inputs), key, presharedKeysByPublicKey(inputs))) ? "as planned" : "differs from the plan",
     unit: reading.facts.unit.enabled || "unknown",
     firewall: firewallStatus(desiredState(inputs), reading),
   };
@@ -117,6 +126,22 @@ export function liveFirewall(inputs: NodeConfigInputs, reading: HostReading): Fi
 
 export type NodeConfigOutputs = NodeConfigInputs;
 
+function hasPsk(i: Pick<NodeConfigInputs, "presharedKeys">, peer: string): boolean {
+  return !!i.presharedKeys && Object.prototype.hasOwnProperty.call(i.presharedKeys, peer);
+}
+
+/** The node's preshared keys as the engine takes them: by peer public key (undefined: none). */
+export function presharedKeysByPublicKey(i: Pick<NodeConfigInputs, "presharedKeys" | "peers">): Record<string, string> | undefined {
+  const psks = i.presharedKeys;
+  if (!psks || Object.keys(psks).length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const [h, k] of Object.entries(psks)) {
+    const peer = i.peers?.[h];
+    if (peer) out[peer.publicKey] = k.key;
+  }
+  return out;
+}
+
 /** The engine's desired state from the inputs. */
 export function desiredState(i: NodeConfigInputs): NodeDesiredState {
   const hostnames = Object.keys(i.peers ?? {}).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -131,7 +156,7 @@ export function desiredState(i: NodeConfigInputs): NodeDesiredState {
         endpoint: p.endpoint ?? null,
         allowedIps: [...p.allowedIps],
         persistentKeepalive: p.persistentKeepalive ?? null,
-        presharedKey: false,
+        presharedKey: hasPsk(i, h),
       };
     }),
     routes: [...(i.routes ?? [])],
@@ -147,7 +172,7 @@ export function desiredState(i: NodeConfigInputs): NodeDesiredState {
  */
 export function liveToInputs(planned: NodeConfigInputs, live: LiveState): NodeConfigInputs {
   if (live.interface === null) {
-    return { ...planned, address: "", listenPort: 0, publicKey: "", peers: {}, routes: [], forwarding: planned.forwarding && live.forwarding };
+    return { ...planned, address: "", listenPort: 0, publicKey: "", peers: {}, presharedKeys: absent(planned.presharedKeys) ? undefined : {}, routes: [], forwarding: planned.forwarding && live.forwarding };
   }
   const byKey = new Map(Object.entries(planned.peers ?? {}).map(([h, p]) => [p.publicKey, { h, p }]));
   const peers: Record<string, PeerInputs> = {};
@@ -167,6 +192,7 @@ export function liveToInputs(planned: NodeConfigInputs, live: LiveState): NodeCo
   const address = live.interface.addresses.includes(planned.address) ? planned.address : (live.interface.addresses[0] ?? "");
   return compact({
     ...planned,
+    presharedKeys: livePresharedKeys(planned, live, peers),
     address,
     listenPort: live.interface.listenPort,
     mtu: planned.mtu === null || planned.mtu === undefined ? planned.mtu : live.interface.mtu,
@@ -175,6 +201,28 @@ export function liveToInputs(planned: NodeConfigInputs, live: LiveState): NodeCo
     routes: sortCidrs([...live.routes]),
     forwarding: planned.forwarding ? live.forwarding : false,
   });
+}
+
+/** Ids in a refreshed `presharedKeys` (never a key read from the host: the probe keeps only fingerprints). */
+export const PSK_DIFFERS = "(differs from the plan)";
+export const PSK_UNPLANNED = "(set on the host, not planned)";
+
+/**
+ * The live PSKs in the inputs' shape: a planned key the host has (same fingerprint) is kept; one that
+ * differs keeps the planned key with the id PSK_DIFFERS; a missing one is left out; a PSK the plan does not
+ * have shows as id PSK_UNPLANNED (no key).
+ */
+function livePresharedKeys(planned: NodeConfigInputs, live: LiveState, livePeers: Record<string, PeerInputs>): Record<string, PairKey> | undefined {
+  const byKey = new Map(live.peers.map((p) => [p.publicKey, p]));
+  const out: Record<string, PairKey> = {};
+  for (const [h, peer] of Object.entries(livePeers)) {
+    const lp = byKey.get(peer.publicKey);
+    if (!lp?.presharedKey) continue;
+    const want = planned.presharedKeys?.[h];
+    const same = want !== undefined && planned.peers?.[h]?.publicKey === peer.publicKey && lp.presharedKeyFingerprint === presharedKeyFingerprint(want.key);
+    out[h] = same ? (want as PairKey) : want !== undefined ? { id: PSK_DIFFERS, key: want.key } : { id: PSK_UNPLANNED, key: "" };
+  }
+  return Object.keys(out).length > 0 || !absent(planned.presharedKeys) ? out : undefined;
 }
 
 export function checkNodeConfig(news: NodeConfigInputs): CheckFailure[] {
@@ -193,13 +241,20 @@ export function checkNodeConfig(news: NodeConfigInputs): CheckFailure[] {
       failures.push({ property: "firewall", reason: `node ${JSON.stringify(news.hostname)}: ${(e as Error).message}` });
     }
   }
+  if (!absent(news.presharedKeys) && !containsUnknown(news.presharedKeys)) {
+    for (const [peer, k] of Object.entries(news.presharedKeys as Record<string, Partial<PairKey> | null>)) {
+      // The message names the peer, never the value.
+      if (!isValidKey(k?.key)) failures.push({ property: "presharedKeys", reason: `node ${JSON.stringify(news.hostname)}: the preshared key for peer ${JSON.stringify(peer)} is not a WireGuard key (44 base64 characters, as 'wg genpsk' prints); value withheld` });
+      else if (!containsUnknown(news.peers) && !Object.prototype.hasOwnProperty.call(news.peers ?? {}, peer)) failures.push({ property: "presharedKeys", reason: `node ${JSON.stringify(news.hostname)}: a preshared key is given for ${JSON.stringify(peer)}, which is not one of its peers; give keys only for the hostnames in peers` });
+    }
+  }
   if (!news.keyOnHost && absent(news.privateKey)) {
     failures.push({ property: "privateKey", reason: `node ${JSON.stringify(news.hostname)}: no private key and keyOnHost is false; pass the Node's privateKey or set keyOnHost` });
   }
   return failures;
 }
 
-const PLAN_PROPS = ["interfaceName", "address", "listenPort", "mtu", "publicKey", "peers", "routes", "forwarding", "firewall", "policyTests", "keyOnHost", "privateKey", "connection"] as const;
+const PLAN_PROPS = ["interfaceName", "address", "listenPort", "mtu", "publicKey", "peers", "presharedKeys", "routes", "forwarding", "firewall", "policyTests", "keyOnHost", "privateKey", "connection"] as const;
 
 async function apply(inputs: NodeConfigInputs, ctx: LifecycleContext): Promise<NodeConfigOutputs> {
   const result = await applyHost(
@@ -208,6 +263,7 @@ async function apply(inputs: NodeConfigInputs, ctx: LifecycleContext): Promise<N
       connection: inputs.connection,
       desired: desiredState(inputs),
       key: inputs.keyOnHost ? { onHost: true } : { privateKey: inputs.privateKey as string },
+      presharedKey: presharedKeysByPublicKey(inputs),
     },
     sshOptions(ctx),
   );

@@ -10,6 +10,16 @@ import type { Logger } from "../../engine/ssh/log";
 /** The engine's marker for a value not known during preview (the same string in every Pulumi SDK). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
+/** The engine's signature key and its secret value (the same in every Pulumi SDK and on the wire). */
+export const SIG = "4dabf18193072939515e22adb298388d";
+export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** A value as the engine's wire protocol marks a secret: stored encrypted, shown as [secret]. */
+export interface WireSecret<T> {
+  [SIG]: typeof SECRET_SIG;
+  value: T;
+}
+
 export interface CheckFailure {
   /** Input property the failure is about (top-level name, as the engine expects). */
   property: string;
