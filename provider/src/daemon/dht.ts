@@ -40,8 +40,6 @@ export const STORED_VALUE_MAX_AGE_MS = 30 * 60_000;
 /** Extra lookups soon after start (s): nodes that start together announce at slightly different times. */
 export const EARLY_LOOKUPS_MS = [2000, 5000, 10_000, 20_000];
 const MAX_NEW_PER_LOOKUP = 64;
-/** How long the host's own addresses (to skip our own DHT values) are taken as known. */
-const LOCAL_ADDRESSES_TTL_MS = 10_000;
 
 /** The parts of bittorrent-dht's client we use. */
 interface DhtClient {
@@ -96,7 +94,6 @@ export class DhtLayer implements DiscoveryLayer {
   private core: DaemonCore | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly lastContact = new Map<string, number>();
-  private localCache: { at: number; set: Set<string> } | undefined;
   /** Consecutive unanswered HELLO exchanges per value address (reset by a REPLY). */
   private readonly silent = new Map<string, number>();
   private newThisLookup = 0;
@@ -235,19 +232,6 @@ export class DhtLayer implements DiscoveryLayer {
     for (const ih of this.hashes()) dht.lookup(ih, () => undefined);
   }
 
-  /**
-   * This host's addresses, read at most every LOCAL_ADDRESSES_TTL_MS: a lookup brings every member's
-   * value from each of the ~20 nodes storing it — tens of thousands of values in a mesh of a thousand —
-   * and listing the interfaces for each would cost more than all the rest of the DHT path.
-   */
-  private ownAddresses(now: number): Set<string> {
-    const c = this.localCache;
-    if (c && now - c.at < LOCAL_ADDRESSES_TTL_MS && now >= c.at) return c.set;
-    const set = (this.o.localAddresses ?? localAddresses)();
-    this.localCache = { at: now, set };
-    return set;
-  }
-
   private onValue(peer: { host: string; port: number }, infoHash: Buffer): void {
     const core = this.core;
     if (!core || this.stopped) return;
@@ -258,13 +242,13 @@ export class DhtLayer implements DiscoveryLayer {
       this.stats.ignored++;
       return;
     }
+    if ((this.o.localAddresses ?? localAddresses)().has(ip)) return; // our own announcement
+    const key = `${ip}:${port}`;
     const now = this.nowMs();
-    if (this.ownAddresses(now).has(ip)) return; // our own announcement
     // A member we exchanged with recently needs no HELLO for its value: the keep-alive round covers it.
     // (Go HELLOs every value every minute: N² exchanges per minute in a mesh of N.)
     const exchanged = core.exchange.lastExchangeFrom(ip);
     if (exchanged !== undefined && now - exchanged < KEEPALIVE_FRESH_MS) return;
-    const key = `${ip}:${port}`;
     const last = this.lastContact.get(key);
     const misses = this.silent.get(key) ?? 0;
     if (last !== undefined && now - last < Math.min(CONTACT_INTERVAL_MS * 2 ** misses, SILENT_BACKOFF_MAX_MS)) return;

@@ -95,10 +95,6 @@ export function shouldReplaceEndpoint(cur: PeerRecord, newEndpoint: string, meth
   return true; // otherwise the newer endpoint wins
 }
 
-function copyRecord(p: Readonly<PeerRecord>): PeerRecord {
-  return { ...p, discovered_via: [...p.discovered_via], routable_networks: [...p.routable_networks] };
-}
-
 /** A stored record and its neighbours in insertion order (newest-first walks need no copy of the store). */
 interface Slot {
   rec: PeerRecord;
@@ -216,7 +212,7 @@ export class PeerStore {
 
   get(pubkey: string): PeerRecord | undefined {
     const p = this.peers.get(pubkey)?.rec;
-    return p ? copyRecord(p) : undefined;
+    return p ? { ...p, discovered_via: [...p.discovered_via], routable_networks: [...p.routable_networks] } : undefined;
   }
 
   remove(pubkey: string, reason: "goodbye" | "evicted" = "goodbye"): boolean {
@@ -235,16 +231,11 @@ export class PeerStore {
   }
 
   all(): PeerRecord[] {
-    const out: PeerRecord[] = [];
-    for (const { rec } of this.peers.values()) out.push(copyRecord(rec));
-    return out;
+    return [...this.peers.keys()].map((k) => this.get(k) as PeerRecord);
   }
 
-  /** Copies of the active records, in store order (copies only what it returns). */
   active(): PeerRecord[] {
-    const out: PeerRecord[] = [];
-    for (const p of this.activeRecords()) out.push(copyRecord(p));
-    return out;
+    return this.all().filter((p) => this.isActive(p));
   }
 
   /**
