@@ -116,7 +116,9 @@ export class SimNetwork {
       return undefined;
     }
     const delay = this.o.minLatencyMs + this.o.rng.float() * (this.o.maxLatencyMs - this.o.minLatencyMs);
-    const copy = Buffer.from(data);
+    // Delivered as sent, without the kernel's copy: nothing here changes a buffer it has sent (the exchange
+    // resends the same sealed HELLO, k-rpc encodes each message anew) or one it has received.
+    const copy = data;
     const fromPort = s.port;
     setTimeout(() => {
       const dst = this.down.has(toIp) ? undefined : this.sockets.get(`${toIp}:${port}`);

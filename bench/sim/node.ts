@@ -45,12 +45,13 @@ export class SimNode {
   constructor(readonly o: SimNodeOptions) {
     this.pubkey = publicKeyFromPrivate(o.privateKey);
     const params = o.params;
+    const own = new Set([o.ip]);
     this.dht = new DhtLayer({
       bootstrap: [o.bootstrap],
       log: quiet,
       socket: () => o.net.socket(o.ip, "dht"),
       nodeId: o.rng.bytes(20),
-      localAddresses: () => new Set([o.ip]),
+      localAddresses: () => own,
     });
     const gossip = new GossipLayer({ log: quiet, random: () => o.rng.float() });
     this.core = new DaemonCore({
@@ -79,7 +80,7 @@ export class SimNode {
     await this.core.start();
     this.running = true;
     this.collisionTimer = setInterval(() => {
-      const next = resolveLocalCollision(this.o.params, { pubkey: this.pubkey, meshIp: this.meshIp }, this.core.store.active());
+      const next = resolveLocalCollision(this.o.params, { pubkey: this.pubkey, meshIp: this.meshIp }, this.core.store.activeRecords());
       if (next) this.core.setMeshIp(next);
     }, COLLISION_CHECK_MS);
   }

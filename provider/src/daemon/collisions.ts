@@ -32,11 +32,19 @@ export function findCollisions(peers: readonly Pick<PeerRecord, "wg_pubkey" | "m
 
 /** Our new address when we lose a collision, else undefined. */
 export function resolveLocalCollision(
-  p: MeshParams, self: { pubkey: string; meshIp: string }, peers: readonly Pick<PeerRecord, "wg_pubkey" | "mesh_ip">[], subnet?: CustomSubnet, maxNonce = 64,
+  p: MeshParams, self: { pubkey: string; meshIp: string }, peers: Iterable<Pick<PeerRecord, "wg_pubkey" | "mesh_ip">>, subnet?: CustomSubnet, maxNonce = 64,
 ): string | undefined {
-  const used = new Set(peers.filter((x) => x.wg_pubkey !== self.pubkey).map((x) => x.mesh_ip));
-  const rival = peers.find((x) => x.mesh_ip === self.meshIp && x.wg_pubkey !== self.pubkey && x.wg_pubkey < self.pubkey);
+  // One pass (the peers may be a one-shot iterator) for the rival, whose usual answer is "none": the set
+  // of used addresses is built only when we must move.
+  const others: Pick<PeerRecord, "wg_pubkey" | "mesh_ip">[] = [];
+  let rival = false;
+  for (const x of peers) {
+    if (x.wg_pubkey === self.pubkey) continue;
+    others.push(x);
+    if (x.mesh_ip === self.meshIp && x.wg_pubkey < self.pubkey) rival = true;
+  }
   if (!rival) return undefined;
+  const used = new Set(others.map((x) => x.mesh_ip));
   for (let n = 1; n <= maxNonce; n++) {
     const ip = meshIPv4WithNonce(p, self.pubkey, n, subnet);
     const last = Number(ip.split(".")[3]);

@@ -218,10 +218,12 @@ export class DaemonCore {
     for (const t of this.timers.splice(0)) clearInterval(t);
     if (this.rpc) await this.rpc.stop();
     this.rpc = undefined;
+    const targets: { ip: string; port: number }[] = [];
     for (const p of this.store.all()) {
       const c = this.controlEndpoint(p);
-      if (c) this.exchange.sendGoodbye(c.ip, c.port);
+      if (c) targets.push(c);
     }
+    this.exchange.sendGoodbyes(targets);
     for (const l of [...(this.opts.layers ?? [])].reverse()) {
       try {
         await l.stop();

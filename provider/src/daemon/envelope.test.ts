@@ -75,6 +75,29 @@ test("strict padded base64", () => {
   assert.equal(decodeStdBase64("AAE"), undefined);
   assert.equal(decodeStdBase64("AA-_"), undefined);
   assert.equal(decodeStdBase64("AAF="), undefined); // non-canonical trailing bits
+  for (const s of ["QQ=AQUFB", "QQ==QUFB", "QUF BQUF", "====", "A===", "QUFB\nQUF", "QUFBQR=="]) assert.equal(decodeStdBase64(s), undefined, s);
+  assert.equal(decodeStdBase64("")?.length, 0);
+});
+
+test("property: strict base64 accepts exactly the texts that are the canonical encoding of what they decode to", () => {
+  const reference = (s: string): Buffer | undefined => {
+    if (s.length % 4 !== 0) return undefined;
+    const b = Buffer.from(s, "base64");
+    return b.toString("base64") === s ? b : undefined;
+  };
+  const same = (s: string): void => {
+    const want = reference(s);
+    const got = decodeStdBase64(s);
+    assert.equal(got === undefined, want === undefined, JSON.stringify(s));
+    if (want && got) assert.ok(want.equals(got));
+  };
+  const letter = fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n.\u00e9");
+  fc.assert(fc.property(fc.array(letter, { maxLength: 24 }), (cs) => same(cs.join(""))), { numRuns: 5000 });
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), fc.array(fc.tuple(fc.nat(80), letter), { maxLength: 3 }), (bytes, edits) => {
+    let s = Buffer.from(bytes).toString("base64");
+    for (const [i, c] of edits) if (s.length) s = s.slice(0, i % s.length) + c + s.slice((i % s.length) + 1);
+    same(s);
+  }), { numRuns: 5000 });
 });
 
 test("property: random bytes and mutated valid envelopes never throw", () => {

@@ -5,7 +5,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import type { DropReason } from "./counters";
-import { goObject, goString } from "./gojson";
+import { goString } from "./gojson";
 
 export const PROTOCOL_VERSION = "wgmesh-v1";
 export const NONCE_SIZE = 12;
@@ -47,13 +47,21 @@ export function isMessageType(t: string): t is MessageType {
 
 /**
  * Strict padded standard base64 (what Go writes); returns undefined for anything else. Node's decoder is
- * lenient (skips junk, takes base64url, needs no padding), so the input must be exactly the canonical
- * re-encoding of what it decoded to — which rejects all of those, without a regex over the whole text.
+ * lenient: it skips characters outside the alphabet, stops at the first "=", takes base64url's "-" and "_",
+ * and drops the unused low bits of a last partial group. So the input is canonical exactly when it decodes
+ * to the length its size and padding imply (nothing skipped or cut short), holds no base64url letter, and
+ * its last group is the re-encoding of the bytes it decoded to — the same answer as re-encoding the whole
+ * buffer and comparing, without a second pass and a copy the size of a datagram.
  */
 export function decodeStdBase64(s: string): Buffer | undefined {
-  if (s.length % 4 !== 0) return undefined;
+  const n = s.length;
+  if (n % 4 !== 0) return undefined;
   const b = Buffer.from(s, "base64");
-  return b.toString("base64") === s ? b : undefined;
+  if (n === 0) return b;
+  const pad = s.charCodeAt(n - 1) !== 61 ? 0 : s.charCodeAt(n - 2) !== 61 ? 1 : 2; // "="
+  if (b.length !== (n / 4) * 3 - pad || s.includes("-") || s.includes("_")) return undefined;
+  const lastGroupBytes = 3 - pad;
+  return b.toString("base64", b.length - lastGroupBytes) === s.slice(n - 4) ? b : undefined;
 }
 
 /** Seal a payload (already Go-ordered JSON text) into an envelope datagram. */
@@ -61,13 +69,23 @@ export function sealEnvelope(type: string, plaintext: string | Buffer, key: Buff
   if (key.length !== 32) throw new RangeError("gossip key must be 32 bytes");
   if (nonce.length !== NONCE_SIZE) throw new RangeError("nonce must be 12 bytes");
   const cipher = createCipheriv("aes-256-gcm", key, nonce);
-  const body = Buffer.concat([cipher.update(typeof plaintext === "string" ? Buffer.from(plaintext, "utf8") : plaintext), cipher.final(), cipher.getAuthTag()]);
-  // base64 text needs no JSON escaping: quoted as is (goString would scan the whole ciphertext)
-  return Buffer.from(goObject([
-    ["type", goString(type)],
-    ["nonce", `"${nonce.toString("base64")}"`],
-    ["ciphertext", `"${body.toString("base64")}"`],
-  ]), "utf8");
+  const ct = typeof plaintext === "string" ? cipher.update(plaintext, "utf8") : cipher.update(plaintext);
+  const fin = cipher.final(); // empty for GCM
+  const tag = cipher.getAuthTag();
+  const body = Buffer.allocUnsafe(ct.length + fin.length + tag.length);
+  ct.copy(body, 0);
+  fin.copy(body, ct.length);
+  tag.copy(body, ct.length + fin.length);
+  // {"type":…,"nonce":"…","ciphertext":"…"} as goObject writes it; base64 text needs no JSON escaping:
+  // quoted as is (goString would scan the whole ciphertext), and written straight into the datagram
+  const head = `{"type":${goString(type)},"nonce":"${nonce.toString("base64")}","ciphertext":"`;
+  const headBytes = Buffer.byteLength(head);
+  const b64Bytes = 4 * Math.ceil(body.length / 3);
+  const out = Buffer.allocUnsafe(headBytes + b64Bytes + 2);
+  out.write(head, 0, "utf8");
+  out.write(body.toString("base64"), headBytes, "latin1");
+  out.write('"}', headBytes + b64Bytes, "latin1");
+  return out;
 }
 
 export interface Opened {
@@ -128,7 +146,9 @@ export function openEnvelope(data: Buffer, key: Buffer, nowS: number, opts: Open
   try {
     const d = createDecipheriv("aes-256-gcm", key, nonceBytes);
     d.setAuthTag(ct.subarray(ct.length - TAG_SIZE));
-    plaintext = Buffer.concat([d.update(ct.subarray(0, ct.length - TAG_SIZE)), d.final()]);
+    const head = d.update(ct.subarray(0, ct.length - TAG_SIZE));
+    const fin = d.final(); // empty for GCM: no copy then
+    plaintext = fin.length ? Buffer.concat([head, fin]) : head;
   } catch {
     return reject("auth-failed", "decryption failed (wrong key?)");
   }

@@ -337,3 +337,30 @@ test("announcementText is the encoding of buildAnnouncement, cut to the datagram
   a.store.remove(first.wg_pubkey);
   assert.doesNotMatch(a.ex.announcementText(), new RegExp(first.wg_pubkey.replace(/[+/]/g, "\\$&")));
 });
+
+test("HELLOs started at the same moment with the same store share one sealed datagram; a store change or a new moment seals anew", async () => {
+  let now = 1_800_000_000_000;
+  const a = node("node-a", { nowMs: () => now });
+  await a.ex.start(0, "127.0.0.1");
+  const c1 = await udpClient();
+  const c2 = await udpClient();
+  try {
+    const pending = [a.ex.exchange("127.0.0.1", c1.port, { timeoutMs: 50, intervalMs: 1000 }), a.ex.exchange("127.0.0.1", c2.port, { timeoutMs: 50, intervalMs: 1000 })];
+    const [h1, h2] = [await c1.next(), await c2.next()];
+    assert.ok(h1 && h2);
+    assert.ok(h1.equals(h2), "same moment, same store: one datagram");
+    a.store.upsert({ wg_pubkey: generateKeyPair().publicKey, mesh_ip: "10.9.9.9", endpoint: "198.51.100.9:51820" }, "dht");
+    pending.push(a.ex.exchange("127.0.0.1", c1.port, { timeoutMs: 50, intervalMs: 1000 }));
+    const h3 = await c1.next();
+    assert.ok(h3 && !h3.equals(h1), "the store changed: sealed anew");
+    now += 1;
+    pending.push(a.ex.exchange("127.0.0.1", c2.port, { timeoutMs: 50, intervalMs: 1000 }));
+    const h4 = await c2.next();
+    assert.ok(h4 && !h4.equals(h3), "a later moment: sealed anew");
+    await Promise.all(pending);
+  } finally {
+    c1.sock.close();
+    c2.sock.close();
+    await a.ex.stop();
+  }
+});

@@ -26,6 +26,17 @@ import { ReplayCache } from "./replay";
 import { createUdpSocket, DatagramSocket, SocketFactory } from "./transport";
 import { knownPeerEndpoint, PeerRecord, PeerStore, PeerUpdate, resolvePeerEndpoint, senderUpdate } from "./store";
 
+/** A cached `known_peers` element: the record fields it was encoded from, the entry, its text and length. */
+interface KnownEntry {
+  from: Pick<PeerRecord, "hostname" | "mesh_ip" | "mesh_ipv6" | "endpoint" | "introducer" | "nat_type">;
+  peer: KnownPeer;
+  text: string;
+  bytes: number;
+}
+
+/** `,"known_peers":[]` — what the member adds around its entries. */
+const KNOWN_PEERS_MEMBER_BYTES = Buffer.byteLength(',"known_peers":[]');
+
 /** How many peers' observed exchange sources are remembered (the store holds at most 1000 peers). */
 const MAX_CONTROL_SOURCES = 4096;
 
@@ -112,7 +123,16 @@ export class PeerExchange {
   private readonly lastExchangeMs = new Map<string, number>();
   private readonly lastExchangeByIp = new Map<string, number>();
   /** Encoded known_peers entries by key (see `knownEntry`); entries go with their peer (`forgetPeer`). */
-  private readonly knownCache = new Map<string, { sig: string; peer: KnownPeer; text: string }>();
+  private readonly knownCache = new Map<string, KnownEntry>();
+  /** Store changes seen (any event), to know when a sealed HELLO still says what a new one would. */
+  private storeEpoch = 0;
+  /**
+   * The last sealed HELLO: reused for HELLOs that start at the same millisecond with the same store and
+   * own fields (a keep-alive round HELLOs hundreds of peers at once, a DHT answer brings dozens of new
+   * addresses): the datagram would be the same but for its random nonce. Each receiver still sees the
+   * nonce once (replay caches are per receiver), as when a HELLO is re-sent.
+   */
+  private helloCache: { atMs: number; epoch: number; own: string; data: Buffer } | undefined;
   private readonly nowMs: () => number;
   private readonly limiter: SourceRateLimiter;
   private readonly replay: ReplayCache;
@@ -125,6 +145,7 @@ export class PeerExchange {
     this.replay = opts.replay ?? new ReplayCache();
     this.log = opts.log ?? (() => undefined);
     opts.store.onEvent((e) => {
+      this.storeEpoch++;
       if (e.kind === "removed") this.forgetPeer(e.pubkey);
     });
   }
@@ -201,16 +222,20 @@ export class PeerExchange {
   }
 
   /** A peer's `known_peers` element, encoded once and reused while its announced fields stay the same. */
-  private knownEntry(p: Readonly<PeerRecord>): { peer: KnownPeer; text: string } {
-    const sig = `${p.hostname}|${p.mesh_ip}|${p.mesh_ipv6}|${p.endpoint}|${p.introducer}|${p.nat_type}`;
+  private knownEntry(p: Readonly<PeerRecord>): KnownEntry {
     const hit = this.knownCache.get(p.wg_pubkey);
-    if (hit && hit.sig === sig) return hit;
+    if (
+      hit && hit.from.hostname === p.hostname && hit.from.mesh_ip === p.mesh_ip && hit.from.mesh_ipv6 === p.mesh_ipv6 &&
+      hit.from.endpoint === p.endpoint && hit.from.introducer === p.introducer && hit.from.nat_type === p.nat_type
+    ) return hit;
     const peer: KnownPeer = { wg_pubkey: p.wg_pubkey, mesh_ip: p.mesh_ip, wg_endpoint: p.endpoint };
     if (p.hostname) peer.hostname = p.hostname;
     if (p.mesh_ipv6) peer.mesh_ipv6 = p.mesh_ipv6;
     if (p.introducer) peer.introducer = true;
     if (p.nat_type) peer.nat_type = p.nat_type;
-    const e = { sig, peer, text: encodeKnownPeer(peer) };
+    const text = encodeKnownPeer(peer);
+    const from = { hostname: p.hostname, mesh_ip: p.mesh_ip, mesh_ipv6: p.mesh_ipv6, endpoint: p.endpoint, introducer: p.introducer, nat_type: p.nat_type };
+    const e: KnownEntry = { from, peer, text, bytes: Buffer.byteLength(text) };
     this.knownCache.set(p.wg_pubkey, e);
     return e;
   }
@@ -225,11 +250,11 @@ export class PeerExchange {
     const a = this.ownAnnouncement(extra);
     const known: KnownPeer[] = [];
     const texts: string[] = [];
-    let size = Buffer.byteLength(encodeAnnouncement(a)) + Buffer.byteLength(',"known_peers":[]');
+    let size = Buffer.byteLength(encodeAnnouncement(a)) + KNOWN_PEERS_MEMBER_BYTES;
     for (const p of this.opts.store.activeRecords("newest-first")) {
       if (p.wg_pubkey === a.wg_pubkey) continue;
       const e = this.knownEntry(p);
-      const add = Buffer.byteLength(e.text) + (texts.length ? 1 : 0);
+      const add = e.bytes + (texts.length ? 1 : 0);
       if (size + add > LIMITS.sendBudgetBytes || texts.length >= LIMITS.knownPeers) break;
       size += add;
       known.push(e.peer);
@@ -473,7 +498,7 @@ export class PeerExchange {
     const ip = normalizeIp(host);
     if (!ip || !this.socket) return Promise.resolve(undefined);
     const key = joinHostPort(ip, port);
-    const data = sealEnvelope("HELLO", this.announcementText(), this.opts.gossipKey);
+    const data = this.helloDatagram();
     return new Promise((resolve) => {
       let set = this.pending.get(key);
       if (!set) this.pending.set(key, (set = new Set()));
@@ -497,12 +522,34 @@ export class PeerExchange {
     });
   }
 
-  /** Send a GOODBYE for our key to ip:port (on shutdown, to every peer's control endpoint). */
+  /** A sealed HELLO with our announcement now (see `helloCache`). */
+  private helloDatagram(): Buffer {
+    const now = this.nowMs();
+    const own = encodeAnnouncement(this.ownAnnouncement({}));
+    const c = this.helloCache;
+    if (c && c.atMs === now && c.epoch === this.storeEpoch && c.own === own) return c.data;
+    const data = sealEnvelope("HELLO", this.announcementText(), this.opts.gossipKey);
+    this.helloCache = { atMs: now, epoch: this.storeEpoch, own, data };
+    return data;
+  }
+
+  /**
+   * Send a GOODBYE for our key to each ip:port (on shutdown, to every peer's control endpoint): one sealed
+   * datagram for all of them, as the message is the same.
+   */
+  sendGoodbyes(targets: readonly { ip: string; port: number }[]): void {
+    let data: Buffer | undefined;
+    for (const t of targets) {
+      const ip = normalizeIp(t.ip);
+      if (!ip) continue;
+      data ??= sealEnvelope("GOODBYE", encodeGoodbye({ protocol: PROTOCOL_VERSION, timestamp: this.nowS(), wg_pubkey: this.opts.local().pubkey }), this.opts.gossipKey);
+      this.send(data, ip, t.port);
+    }
+  }
+
+  /** Send a GOODBYE for our key to ip:port. */
   sendGoodbye(host: string, port: number): void {
-    const ip = normalizeIp(host);
-    if (!ip) return;
-    const g = encodeGoodbye({ protocol: PROTOCOL_VERSION, timestamp: this.nowS(), wg_pubkey: this.opts.local().pubkey });
-    this.send(sealEnvelope("GOODBYE", g, this.opts.gossipKey), ip, port);
+    this.sendGoodbyes([{ ip: host, port }]);
   }
 
   /** Send a gossip ANNOUNCE (with known_peers) to ip:port. */

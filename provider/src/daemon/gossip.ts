@@ -6,6 +6,7 @@
  */
 import type { DaemonCore, DiscoveryLayer } from "./core";
 import type { Logger } from "./log";
+import type { PeerRecord } from "./store";
 
 export const GOSSIP_INTERVAL_MS = 10_000;
 
@@ -25,7 +26,8 @@ export class GossipLayer implements DiscoveryLayer {
   /** One gossip round; returns the mesh IP gossiped to, if any. */
   round(core: DaemonCore): string | undefined {
     const self = core.localNode().pubkey;
-    const peers = core.store.active().filter((p) => p.mesh_ip && p.wg_pubkey !== self);
+    const peers: Readonly<PeerRecord>[] = []; // the store's own records (no copies), read before it changes
+    for (const p of core.store.activeRecords()) if (p.mesh_ip && p.wg_pubkey !== self) peers.push(p);
     if (peers.length === 0) return undefined;
     const p = peers[Math.floor((this.o.random ?? Math.random)() * peers.length)] ?? peers[0];
     if (!p) return undefined;

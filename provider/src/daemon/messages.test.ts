@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import { ipv4Fragments, SEND_DATAGRAM_BYTES, sealEnvelope, sealedSize } from "./envelope";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   decodeAnnouncement, decodeGoodbye, decodeRendezvousOffer, decodeRendezvousStart, encodeAnnouncement, encodeGoodbye,
   encodeRendezvousOffer, encodeRendezvousStart, fitKnownPeers, isValidEndpoint, splitHostPort, PeerAnnouncement, LIMITS,
@@ -142,4 +143,22 @@ test("bad known_peers and routable_networks entries are dropped one by one, the 
   assert.equal(d.discarded.length, 6);
   assert.match(d.discarded.join("\n"), /known_peers\[0\]\.wg_pubkey/);
   assert.match(d.discarded.join("\n"), /known_peers\[3\]\.mesh_ip/);
+});
+
+test("property: an entry decodes the same whether or not a valid entry with its key was seen before", () => {
+  // The decoder remembers the last valid fields per key; a look-alike with any field changed (to junk,
+  // to null, to another valid value) must decode exactly as it does on first sight.
+  const values: unknown[] = [undefined, null, "", 0, 1, false, true, [], {}, "x", "10.1.2.3", "10.1.2.4", "1.2.3.4:51820", "0.0.0.0:51820",
+    "fd00::1", "[fd00::1]:51820", "cone", "symmetric", "bogus", "node-a", "node-\u00e9", "a".repeat(254)];
+  const fields = ["wg_pubkey", "mesh_ip", "wg_endpoint", "hostname", "mesh_ipv6", "introducer", "nat_type", "extra"];
+  const withEntry = (e: Record<string, unknown>): Record<string, unknown> => ({ ...JSON.parse(encodeAnnouncement(full())), known_peers: [e] });
+  fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.array(fc.tuple(fc.constantFrom(...fields), fc.constantFrom(...values)), { minLength: 1, maxLength: 3 }), (keyBytes, edits) => {
+    const valid: Record<string, unknown> = { wg_pubkey: Buffer.from(keyBytes).toString("base64"), hostname: "node-x", mesh_ip: "10.9.8.7", mesh_ipv6: "fd00::7", wg_endpoint: "198.51.100.9:51820", introducer: true, nat_type: "cone" };
+    const variant = { ...valid };
+    for (const [f, v] of edits) if (v === undefined) delete variant[f]; else variant[f] = v;
+    const first = decodeAnnouncement(withEntry(variant)); // the key (fresh) was never seen
+    assert.ok(decodeAnnouncement(withEntry(valid)).ok);
+    const again = decodeAnnouncement(withEntry(variant));
+    assert.deepEqual(again, first);
+  }), { numRuns: 3000 });
 });

@@ -12,6 +12,7 @@
 import * as ipaddr from "ipaddr.js";
 import { decodeStdBase64, maxPlaintextFor, PROTOCOL_VERSION, SEND_DATAGRAM_BYTES } from "./envelope";
 import { goInt, goObject, goString, goStringArray } from "./gojson";
+import { canonical } from "./memo";
 
 export interface KnownPeer {
   wg_pubkey: string;
@@ -184,37 +185,27 @@ export class FieldError extends Error {
   }
 }
 
-/**
- * A pure string predicate remembered for the last `max` distinct inputs (cleared when full). In a large
- * mesh every announcement repeats the same few hundred keys and addresses; parsing each again costs
- * more than the rest of the receive path.
- */
-function remembered(f: (s: string) => boolean, max = 16384): (s: string) => boolean {
-  const seen = new Map<string, boolean>();
-  return (s) => {
-    let v = seen.get(s);
-    if (v === undefined) {
-      v = f(s);
-      if (seen.size >= max) seen.clear();
-      seen.set(s, v);
-    }
-    return v;
-  };
-}
-
-const validKeyText = remembered((s) => {
+/** Each valid key text, once (see memo.ts). */
+const validKeyText = canonical((s) => {
   if (s.length !== 44) return false;
   const b = decodeStdBase64(s);
   return b !== undefined && b.length === 32;
 });
 
 export function isValidPubkey(s: unknown): s is string {
-  return typeof s === "string" && s.length === 44 && validKeyText(s);
+  return typeof s === "string" && s.length === 44 && validKeyText(s) !== undefined;
 }
 
-export const isIPv4: (s: string) => boolean = remembered((s) => ipaddr.IPv4.isValidFourPartDecimal(s));
+const ipv4Text = canonical((s) => ipaddr.IPv4.isValidFourPartDecimal(s));
+const ipv6Text = canonical((s) => s.includes(":") && !s.includes("%") && ipaddr.IPv6.isValid(s));
 
-export const isIPv6: (s: string) => boolean = remembered((s) => s.includes(":") && !s.includes("%") && ipaddr.IPv6.isValid(s));
+export function isIPv4(s: string): boolean {
+  return ipv4Text(s) !== undefined;
+}
+
+export function isIPv6(s: string): boolean {
+  return ipv6Text(s) !== undefined;
+}
 
 export function isIP(s: string): boolean {
   return isIPv4(s) || isIPv6(s);
@@ -252,14 +243,24 @@ export function joinHostPort(host: string, port: number): string {
 }
 
 /** Endpoint rule: empty, or IP-literal host with port 1–65535. */
-export function isValidEndpoint(s: string): boolean {
+const endpointText = canonical((s) => {
   if (s === "") return true;
   const hp = splitHostPort(s);
   return hp !== undefined && hp.port >= 1 && isIP(hp.host);
+});
+
+export function isValidEndpoint(s: string): boolean {
+  return endpointText(s) !== undefined;
 }
 
-export function isValidHostname(s: string): boolean {
+function validHostname(s: string): boolean {
   return s.length <= LIMITS.hostnameBytes && /^[\x20-\x7e]*$/.test(s);
+}
+
+const hostnameText = canonical(validHostname);
+
+export function isValidHostname(s: string): boolean {
+  return s.length <= LIMITS.hostnameBytes && hostnameText(s) !== undefined;
 }
 
 export function isValidRoute(s: string): boolean {
@@ -318,30 +319,59 @@ function strArray(o: Record<string, unknown>, k: string, max: number): string[] 
   });
 }
 
-function obj(v: unknown, field: string): Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new FieldError(field, "not an object");
-  return v as Record<string, unknown>;
-}
-
 function checkPubkey(field: string, v: string): void {
   if (!isValidPubkey(v)) throw new FieldError(field, "not a 32-byte standard base64 key");
 }
 
-function checkCommonPeerFields(o: Record<string, unknown>, prefix: string): KnownPeer {
+/**
+ * The last valid peer fields seen under each key (bounded and forgotten at once when full, like memo.ts).
+ * In a large mesh nearly every entry of every datagram repeats, field for field, one the receiver has
+ * validated before: comparing with it costs one table look-up instead of one per field.
+ */
+const lastValid = new Map<string, Readonly<KnownPeer>>();
+const MAX_LAST_VALID = 16384;
+
+/** Whether `o` has exactly the fields of the validated `v` (absent, null and "" / false read alike, as below). */
+function sameFields(o: Record<string, unknown>, v: Readonly<KnownPeer>): boolean {
+  return o["mesh_ip"] === v.mesh_ip && (o["wg_endpoint"] ?? "") === v.wg_endpoint && (o["hostname"] ?? "") === (v.hostname ?? "") &&
+    (o["mesh_ipv6"] ?? "") === (v.mesh_ipv6 ?? "") && (o["introducer"] ?? false) === (v.introducer ?? false) && (o["nat_type"] ?? "") === (v.nat_type ?? "");
+}
+
+/**
+ * The fields a sender and a known peer share, validated; the strings returned are the memos' shared
+ * copies (memo.ts). `prefix` names the entry in errors ("" for the sender, "known_peers[i]." for entries).
+ */
+function checkCommonPeerFields(o: Record<string, unknown>, prefix: string | (() => string)): KnownPeer {
+  const rawKey = o["wg_pubkey"];
+  const seen = typeof rawKey === "string" ? lastValid.get(rawKey) : undefined;
+  if (seen && sameFields(o, seen)) return { ...seen };
+  const kp = validatePeerFields(o, prefix);
+  if (lastValid.size >= MAX_LAST_VALID) lastValid.clear();
+  lastValid.set(kp.wg_pubkey, { ...kp });
+  return kp;
+}
+
+function validatePeerFields(o: Record<string, unknown>, prefix: string | (() => string)): KnownPeer {
+  const fail = (field: string, message: string): never => {
+    throw new FieldError(`${typeof prefix === "string" ? prefix : prefix()}${field}`, message);
+  };
   const wg_pubkey = str(o, "wg_pubkey", true);
-  checkPubkey(`${prefix}wg_pubkey`, wg_pubkey);
-  const hostname = str(o, "hostname", false);
-  if (!isValidHostname(hostname)) throw new FieldError(`${prefix}hostname`, "longer than 253 bytes or not printable ASCII");
-  const mesh_ip = str(o, "mesh_ip", true);
-  if (!isIPv4(mesh_ip)) throw new FieldError(`${prefix}mesh_ip`, "not an IPv4 address");
-  const mesh_ipv6 = str(o, "mesh_ipv6", false);
-  if (mesh_ipv6 && !isIPv6(mesh_ipv6)) throw new FieldError(`${prefix}mesh_ipv6`, "not an IPv6 address");
-  const wg_endpoint = str(o, "wg_endpoint", false);
-  if (!isValidEndpoint(wg_endpoint)) throw new FieldError(`${prefix}wg_endpoint`, "not IP:port");
+  const key = wg_pubkey.length === 44 ? validKeyText(wg_pubkey) : undefined;
+  if (key === undefined) return fail("wg_pubkey", "not a 32-byte standard base64 key");
+  const hostnameRaw = str(o, "hostname", false);
+  const hostname = hostnameRaw.length <= LIMITS.hostnameBytes ? hostnameText(hostnameRaw) : undefined;
+  if (hostname === undefined) return fail("hostname", "longer than 253 bytes or not printable ASCII");
+  const mesh_ip = ipv4Text(str(o, "mesh_ip", true));
+  if (mesh_ip === undefined) return fail("mesh_ip", "not an IPv4 address");
+  const meshIpv6Raw = str(o, "mesh_ipv6", false);
+  const mesh_ipv6 = meshIpv6Raw ? ipv6Text(meshIpv6Raw) : "";
+  if (mesh_ipv6 === undefined) return fail("mesh_ipv6", "not an IPv6 address");
+  const wg_endpoint = endpointText(str(o, "wg_endpoint", false));
+  if (wg_endpoint === undefined) return fail("wg_endpoint", "not IP:port");
   const introducer = bool(o, "introducer");
   const nat_type = str(o, "nat_type", false);
-  if (!NAT_TYPES.has(nat_type)) throw new FieldError(`${prefix}nat_type`, "unknown NAT type");
-  const kp: KnownPeer = { wg_pubkey, mesh_ip, wg_endpoint };
+  if (!NAT_TYPES.has(nat_type)) return fail("nat_type", "unknown NAT type");
+  const kp: KnownPeer = { wg_pubkey: key, mesh_ip, wg_endpoint };
   if (hostname) kp.hostname = hostname;
   if (mesh_ipv6) kp.mesh_ipv6 = mesh_ipv6;
   if (introducer) kp.introducer = true;
@@ -382,7 +412,8 @@ export function decodeAnnouncement(payload: Record<string, unknown>): Decoded<Pe
       if (kpsRaw.length > LIMITS.knownPeers) throw new FieldError("known_peers", `more than ${LIMITS.knownPeers} entries`);
       kpsRaw.forEach((k, i) => {
         try {
-          known.push(checkCommonPeerFields(obj(k, `known_peers[${i}]`), `known_peers[${i}].`));
+          if (typeof k !== "object" || k === null || Array.isArray(k)) throw new FieldError(`known_peers[${i}]`, "not an object");
+          known.push(checkCommonPeerFields(k as Record<string, unknown>, () => `known_peers[${i}].`));
         } catch (e) {
           if (!(e instanceof FieldError)) throw e;
           discard(e.message);

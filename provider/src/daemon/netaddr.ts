@@ -1,8 +1,11 @@
 /** Small address helpers for the UDP side: canonical IP text, IPv4-mapped unwrapping, "public" test. */
 import * as ipaddr from "ipaddr.js";
+import { memoize } from "./memo";
 
-/** Canonical text of an IP (IPv4-mapped IPv6 → IPv4); undefined if not an IP. */
-export function normalizeIp(text: string): string | undefined {
+/** Canonical text of an IP (IPv4-mapped IPv6 → IPv4); undefined if not an IP. Remembered (memo.ts). */
+export const normalizeIp: (text: string) => string | undefined = memoize(parseIp);
+
+function parseIp(text: string): string | undefined {
   const bare = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
   if (bare.includes("%")) return undefined;
   if (ipaddr.IPv4.isValidFourPartDecimal(bare)) return ipaddr.IPv4.parse(bare).toString();

@@ -4,6 +4,7 @@
  * "transitive" and other than "cache") replaces routable_networks even when empty, so withdrawn routes
  * are withdrawn at the next direct contact. Known peers carry no routes and never clear them.
  */
+import { memoize } from "./memo";
 import { isIP, isIPv6, joinHostPort, splitHostPort, type PeerAnnouncement } from "./messages";
 
 export const PEER_DEAD_MS = 5 * 60_000;
@@ -75,6 +76,7 @@ export function refreshesLastSeen(method: string): boolean {
 }
 
 function endpointIsV6(ep: string): boolean {
+  if (!ep.startsWith("[")) return false; // splitHostPort gives an IPv6 host only in brackets
   const hp = splitHostPort(ep);
   return hp !== undefined && isIPv6(hp.host);
 }
@@ -93,8 +95,17 @@ export function shouldReplaceEndpoint(cur: PeerRecord, newEndpoint: string, meth
   return true; // otherwise the newer endpoint wins
 }
 
+/** A stored record and its neighbours in insertion order (newest-first walks need no copy of the store). */
+interface Slot {
+  rec: PeerRecord;
+  older: Slot | undefined;
+  newer: Slot | undefined;
+}
+
 export class PeerStore {
-  private readonly peers = new Map<string, PeerRecord>();
+  /** Records by key; the Map's order is insertion order, the same as the slots' list. */
+  private readonly peers = new Map<string, Slot>();
+  private newest: Slot | undefined;
   private readonly listeners: ((e: StoreEvent) => void)[] = [];
 
   constructor(private readonly nowMs: () => number = Date.now, private readonly maxPeers = MAX_PEERS) {}
@@ -113,9 +124,26 @@ export class PeerStore {
     }
   }
 
+  private insert(rec: PeerRecord): void {
+    const slot: Slot = { rec, older: this.newest, newer: undefined };
+    if (this.newest) this.newest.newer = slot;
+    this.newest = slot;
+    this.peers.set(rec.wg_pubkey, slot);
+  }
+
+  private delete(pubkey: string): boolean {
+    const slot = this.peers.get(pubkey);
+    if (!slot) return false;
+    if (slot.older) slot.older.newer = slot.newer;
+    if (slot.newer) slot.newer.older = slot.older;
+    else this.newest = slot.older;
+    this.peers.delete(pubkey);
+    return true;
+  }
+
   upsert(u: PeerUpdate, method: string): UpsertResult {
     const now = this.nowMs();
-    const cur = this.peers.get(u.wg_pubkey);
+    const cur = this.peers.get(u.wg_pubkey)?.rec;
     if (!cur) {
       if (this.peers.size >= this.maxPeers) return "full";
       const rec: PeerRecord = {
@@ -131,28 +159,34 @@ export class PeerStore {
         last_seen_ms: method === "cache" && u.last_seen_ms !== undefined ? u.last_seen_ms : now,
         discovered_via: [method],
       };
-      this.peers.set(u.wg_pubkey, rec);
+      this.insert(rec);
       this.emit({ kind: "new", peer: { ...rec }, method });
       return "new";
     }
     // Only a real change is an event: a transitive mention of a peer we hold as it is (hundreds per
     // announcement in a large mesh) changes nothing, and costs no copy.
     let changed = false;
-    if (u.endpoint && shouldReplaceEndpoint(cur, u.endpoint, method) && (cur.endpoint !== u.endpoint || cur.endpoint_method !== method)) {
+    if (u.endpoint && (cur.endpoint !== u.endpoint || cur.endpoint_method !== method) && shouldReplaceEndpoint(cur, u.endpoint, method)) {
       cur.endpoint = u.endpoint;
       cur.endpoint_method = method;
       changed = true;
     }
-    const set = <K extends "mesh_ip" | "mesh_ipv6" | "hostname" | "nat_type">(k: K, v: string | undefined): void => {
-      if (v && cur[k] !== v) {
-        cur[k] = v;
-        changed = true;
-      }
-    };
-    set("mesh_ip", u.mesh_ip);
-    set("mesh_ipv6", u.mesh_ipv6);
-    set("hostname", u.hostname);
-    set("nat_type", u.nat_type);
+    if (u.mesh_ip && cur.mesh_ip !== u.mesh_ip) {
+      cur.mesh_ip = u.mesh_ip;
+      changed = true;
+    }
+    if (u.mesh_ipv6 && cur.mesh_ipv6 !== u.mesh_ipv6) {
+      cur.mesh_ipv6 = u.mesh_ipv6;
+      changed = true;
+    }
+    if (u.hostname && cur.hostname !== u.hostname) {
+      cur.hostname = u.hostname;
+      changed = true;
+    }
+    if (u.nat_type && cur.nat_type !== u.nat_type) {
+      cur.nat_type = u.nat_type;
+      changed = true;
+    }
     const introducer = u.introducer ?? false;
     if (cur.introducer !== introducer) {
       cur.introducer = introducer;
@@ -160,7 +194,7 @@ export class PeerStore {
     }
     const direct = refreshesLastSeen(method);
     const routes = u.routable_networks && u.routable_networks.length ? u.routable_networks : direct && u.routable_networks !== undefined ? [] : undefined;
-    if (routes && routes.join(",") !== cur.routable_networks.join(",")) {
+    if (routes && (routes.length > 0 || cur.routable_networks.length > 0) && routes.join(",") !== cur.routable_networks.join(",")) {
       cur.routable_networks = [...routes];
       changed = true;
     }
@@ -177,18 +211,18 @@ export class PeerStore {
   }
 
   get(pubkey: string): PeerRecord | undefined {
-    const p = this.peers.get(pubkey);
+    const p = this.peers.get(pubkey)?.rec;
     return p ? { ...p, discovered_via: [...p.discovered_via], routable_networks: [...p.routable_networks] } : undefined;
   }
 
   remove(pubkey: string, reason: "goodbye" | "evicted" = "goodbye"): boolean {
-    const had = this.peers.delete(pubkey);
+    const had = this.delete(pubkey);
     if (had) this.emit({ kind: "removed", pubkey, reason });
     return had;
   }
 
   setLatency(pubkey: string, ms: number): void {
-    const p = this.peers.get(pubkey);
+    const p = this.peers.get(pubkey)?.rec;
     if (p) p.latency_ms = ms;
   }
 
@@ -205,20 +239,17 @@ export class PeerStore {
   }
 
   /**
-   * The active records themselves, in store order, without copies (for the hot send path: building an
-   * announcement reads a few fields of hundreds of peers). Callers must not modify them or keep them.
+   * The active records themselves, in store order, without copies (for the hot paths: building an
+   * announcement reads a few fields of the newest peers; gossip and collision checks read all). Callers
+   * must not modify them, keep them, or change the store while iterating.
    */
   *activeRecords(order: "oldest-first" | "newest-first" = "oldest-first"): IterableIterator<Readonly<PeerRecord>> {
     const now = this.nowMs();
     if (order === "oldest-first") {
-      for (const p of this.peers.values()) if (now - p.last_seen_ms < PEER_DEAD_MS) yield p;
+      for (const { rec } of this.peers.values()) if (now - rec.last_seen_ms < PEER_DEAD_MS) yield rec;
       return;
     }
-    const all = [...this.peers.values()];
-    for (let i = all.length - 1; i >= 0; i--) {
-      const p = all[i] as PeerRecord;
-      if (now - p.last_seen_ms < PEER_DEAD_MS) yield p;
-    }
+    for (let s = this.newest; s; s = s.older) if (now - s.rec.last_seen_ms < PEER_DEAD_MS) yield s.rec;
   }
 
   counts(): { active: number; total: number; dead: number } {
@@ -232,9 +263,9 @@ export class PeerStore {
   expire(): string[] {
     const now = this.nowMs();
     const gone: string[] = [];
-    for (const [k, p] of this.peers) {
-      if (now - p.last_seen_ms > PEER_REMOVE_MS) {
-        this.peers.delete(k);
+    for (const [k, { rec }] of this.peers) {
+      if (now - rec.last_seen_ms > PEER_REMOVE_MS) {
+        this.delete(k);
         gone.push(k);
         this.emit({ kind: "removed", pubkey: k, reason: "expired" });
       }
@@ -262,8 +293,10 @@ export function resolvePeerEndpoint(announced: string, sourceIp: string): string
   return joinHostPort(sourceIp, 51820);
 }
 
-/** Known-peer endpoints with an empty or unspecified host become "no endpoint". */
-export function knownPeerEndpoint(announced: string): string {
+/** Known-peer endpoints with an empty or unspecified host become "no endpoint". Remembered (memo.ts). */
+export const knownPeerEndpoint: (announced: string) => string = memoize(knownEndpointOf);
+
+function knownEndpointOf(announced: string): string {
   const hp = announced ? splitHostPort(announced) : undefined;
   if (!hp || hp.port < 1 || isUnspecified(hp.host) || !isIP(hp.host)) return "";
   return joinHostPort(hp.host, hp.port);
