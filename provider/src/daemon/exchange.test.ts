@@ -299,7 +299,7 @@ test("a solicited REPLY reflecting a public address reports it; private ones are
   }
 });
 
-test("the UDP source of a peer's direct HELLO/REPLY is remembered as its control address (NAT mappings), and forgotten on request", async () => {
+test("the UDP source of a peer's direct HELLO/REPLY is remembered as its control address (NAT mappings), and forgotten on request with its address's freshness", async () => {
   const a = node("node-a");
   const b = node("node-b");
   const pa = await a.ex.start(0, "127.0.0.1");
@@ -310,8 +310,10 @@ test("the UDP source of a peer's direct HELLO/REPLY is remembered as its control
     // b saw a's HELLO from a's socket (not a's WG port or Go's host:gossip_port guess); a saw b's REPLY
     assert.deepEqual(b.ex.observedControl(a.local.pubkey), { ip: "127.0.0.1", port: pa });
     assert.deepEqual(a.ex.observedControl(b.local.pubkey), { ip: "127.0.0.1", port: pb });
+    assert.equal(typeof b.ex.lastExchangeFrom("127.0.0.1"), "number");
     b.ex.forgetPeer(a.local.pubkey);
     assert.equal(b.ex.observedControl(a.local.pubkey), undefined);
+    assert.equal(b.ex.lastExchangeFrom("127.0.0.1"), undefined, "a forgotten peer's address is no longer 'exchanged recently'");
   } finally {
     await a.ex.stop();
     await b.ex.stop();

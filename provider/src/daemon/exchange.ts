@@ -403,6 +403,11 @@ export class PeerExchange {
 
   /** Forget what we keep about a peer that left or expired (observed source, encoded entry). */
   forgetPeer(pubkey: string): void {
+    // Its address's freshness goes too: a member that left and restarts there (a new process, maybe a new
+    // key) must be greeted when its DHT value turns up, not ignored as "exchanged recently" until the
+    // freshness runs out — no keep-alive round reaches a peer we forgot.
+    const src = this.controlSources.get(pubkey);
+    if (src) this.lastExchangeByIp.delete(src.ip);
     this.controlSources.delete(pubkey);
     this.lastExchangeMs.delete(pubkey);
     this.knownCache.delete(pubkey);
