@@ -3,7 +3,7 @@
  * retires a key), runs the steps — firewall, conf, online operations and preshared keys — and waits for the
  * touched peers (gate.ts) before its verification read — still ONE round trip. The pure judge
  * (planner/health.ts) then decides; when a peer that was connected before the change shows no evidence,
- * the host is rolled back in one more round trip (firewall, conf, `wg syncconf`, addresses/MTU/routes, the
+ * the host is rolled back in one more round trip (firewall, conf, the live WireGuard state by `wg addconf`, addresses/MTU/routes, the
  * same peers waited for again, read back) and the apply fails naming the node, the peer and what changed.
  *
  * Round trips per host: unchanged 1 (read); changed 2 (read; change + gate + verify); rolled back 3.

@@ -11,10 +11,11 @@ const fw = (body: string, listing: string): NftState => ({
   tool: true, file: { exists: true, mode: "600", owner: "0:0", bodySha256: body.repeat(64), recordedListing: listing.repeat(64) }, table: { exists: true, listingSha256: listing.repeat(64) }, listing: null,
 });
 /** Only what rollbackSteps reads of a reading. */
-const reading = (confExists: boolean, firewall: NftState): HostReading => ({
-  facts: { conf: { exists: confExists }, live: LIVE, tools: { nft: true } },
+const reading = (confExists: boolean, firewall: NftState, live: LiveState = LIVE): HostReading => ({
+  facts: { conf: { exists: confExists }, live, tools: { nft: true } },
   probe: { firewall },
 } as unknown as HostReading);
+const listening = (listenPort: number): LiveState => ({ ...LIVE, interface: { publicKey: "k", listenPort, addresses: [], mtu: null } } as unknown as LiveState);
 
 describe("rollback steps (firewall, conf, live state)", () => {
   it("the snapshot keeps the conf, the firewall file and the live state, each 0600 through a rename", () => {
@@ -40,7 +41,7 @@ describe("rollback steps (firewall, conf, live state)", () => {
     assert.deepEqual(steps.map((s) => s.description), [
       "restore the firewall from /etc/wireguard/wg0.nft.prev (table inet wgmesh_wg0)",
       "restore /etc/wireguard/wg0.conf from /etc/wireguard/wg0.conf.prev",
-      "restore the live WireGuard state of wg0 (wg syncconf /etc/wireguard/wg0.live.prev)",
+      "restore the live WireGuard state of wg0 from /etc/wireguard/wg0.live.prev (wg addconf; peers the change added removed)",
     ]);
     assert.match(steps[0]!.script, /nft -f "\$tmp" && mv -f "\$tmp" \/etc\/wireguard\/wg0\.nft;/);
   });
@@ -56,7 +57,23 @@ describe("rollback steps (firewall, conf, live state)", () => {
     assert.match(steps[0]!.description, /^restore the firewall from/);
   });
 
+  it("the live state: wg addconf of the snapshot without ListenPort when the port is unchanged (no rebind), peers the change added removed, added PSKs/keepalives cleared", () => {
+    const kept = rollbackSteps("wg0", reading(true, NO_FW, listening(51820)), reading(true, NO_FW, listening(51820))).at(-1)!;
+    assert.equal(kept.description, "restore the live WireGuard state of wg0 from /etc/wireguard/wg0.live.prev (wg addconf, listen port kept: no rebind; peers the change added removed)");
+    const lines = kept.script.split("\n");
+    assert.match(lines[1]!, /^IF=wg0; tmp=\$\(umask 077; mktemp \/etc\/wireguard\/\.wg0\.live\.XXXXXX\) \|\| exit 1; ok=1$/);
+    assert.equal(lines[2], `sed '/^ListenPort[[:space:]]*=/d' /etc/wireguard/wg0.live.prev > "$tmp" || ok=0`);
+    assert.match(kept.script, /grep -qxF "PublicKey = \$k" "\$tmp" \|\| wg set "\$IF" peer "\$k" remove/);
+    assert.match(kept.script, /wg addconf "\$IF" "\$tmp"/);
+    assert.match(kept.script, /wg set "\$IF" peer "\$k" preshared-key \/dev\/null/);
+    assert.match(kept.script, /wg set "\$IF" peer "\$k" persistent-keepalive 0/);
+    assert.doesNotMatch(kept.script, /syncconf/);
+    assert.ok(lines.indexOf('rm -f "$tmp"') > 0 && lines.indexOf('rm -f "$tmp"') < lines.length - 1, "the temp copy (it holds the private key) goes before the failure exit");
+    const moved = rollbackSteps("wg0", reading(true, NO_FW, listening(51820)), reading(true, NO_FW, listening(51821))).at(-1)!;
+    assert.equal(moved.script.split("\n")[2], `cat /etc/wireguard/wg0.live.prev > "$tmp" || ok=0`, "a moved port is put back (the rebind is the point)");
+  });
+
   it("no conf before (a first apply gone wrong): only the live state", () => {
-    assert.deepEqual(rollbackSteps("wg0", reading(false, NO_FW), reading(true, NO_FW)).map((s) => s.description), ["restore the live WireGuard state of wg0 (wg syncconf /etc/wireguard/wg0.live.prev)"]);
+    assert.deepEqual(rollbackSteps("wg0", reading(false, NO_FW), reading(true, NO_FW)).map((s) => s.description), ["restore the live WireGuard state of wg0 from /etc/wireguard/wg0.live.prev (wg addconf; peers the change added removed)"]);
   });
 });

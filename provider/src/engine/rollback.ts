@@ -7,8 +7,8 @@
  * and the firewall file (issue 13) as `/etc/wireguard/<if>.nft.prev` — all 0600, written through a temp file
  * and a rename, removed by teardown. A rollback (one more round trip) puts the firewall back when the change
  * touched it (the previous file reloaded with `nft -f`, atomic; or the table removed when there was none),
- * puts the wg-quick file back (atomic rename), applies the live state online with `wg syncconf` (only what
- * differs changes: sessions of untouched peers go on), returns addresses, MTU and routes
+ * puts the wg-quick file back (atomic rename), applies the live state online with `wg addconf` (see
+ * `liveStateRollback`: sessions of untouched peers go on, no rebind), returns addresses, MTU and routes
  * (planner/rollback.ts), waits for the peers again, and reads the host back.
  */
 import { renderOperation } from "../planner/commands";
@@ -81,6 +81,41 @@ function firewallRollback(ifname: string, before: HostReading, after: HostReadin
 }
 
 /**
+ * The live WireGuard state back from the snapshot (`wg showconf` before the change), online, without
+ * touching what the change left alone. Not `wg syncconf`: the snapshot carries `ListenPort`, and
+ * wireguard-go rebinds its UDP socket whenever it is given a listen port, even the same one, so every
+ * peer's packets are dropped for a moment; and a config without the line makes `wg syncconf` pick a random
+ * port. So: the snapshot without `ListenPort` (kept when the change moved the port: then the rebind is the
+ * point) into a 0600 temp file; peers the change added removed; `wg addconf` (per peer: key, endpoint,
+ * AllowedIPs replaced, preshared key and keepalive where the snapshot has them); then a preshared key or a
+ * keepalive the change added to a peer that had none cleared. Preshared keys are never read into the shell:
+ * awk prints only the public keys of peers that have one.
+ */
+function liveStateRollback(ifname: string, before: HostReading, after: HostReading): Step {
+  const p = hostPaths(ifname);
+  const q = shellQuote;
+  const portBefore = before.facts.live.interface?.listenPort;
+  const keepPort = portBefore !== undefined && portBefore === after.facts.live.interface?.listenPort;
+  const dir = p.livePrev.slice(0, p.livePrev.lastIndexOf("/"));
+  const withKey = (line: string) => `awk '/^\\[Peer\\]/{k=""} /^PublicKey = /{k=$3} /^${line} = /{print k}' "$tmp"`;
+  return {
+    kind: "rollback",
+    description: `restore the live WireGuard state of ${ifname} from ${p.livePrev} (wg addconf${keepPort ? ", listen port kept: no rebind" : ""}; peers the change added removed)`,
+    script: [
+      `if [ ! -f ${q(p.livePrev)} ]; then echo ${q(`wgmesh: ${p.livePrev} is missing: nothing to restore`)} >&2; exit 1; fi`,
+      `IF=${q(ifname)}; tmp=$(umask 077; mktemp ${q(`${dir}/.${ifname}.live.XXXXXX`)}) || exit 1; ok=1`,
+      keepPort ? `sed '/^ListenPort[[:space:]]*=/d' ${q(p.livePrev)} > "$tmp" || ok=0` : `cat ${q(p.livePrev)} > "$tmp" || ok=0`,
+      `if [ $ok = 1 ]; then for k in $(wg show "$IF" peers); do grep -qxF "PublicKey = $k" "$tmp" || wg set "$IF" peer "$k" remove || ok=0; done; fi`,
+      `if [ $ok = 1 ]; then wg addconf "$IF" "$tmp" || ok=0; fi`,
+      `if [ $ok = 1 ]; then psk=$(${withKey("PresharedKey")}); for k in $(wg show "$IF" preshared-keys | awk '$2 != "(none)" {print $1}'); do printf '%s\\n' "$psk" | grep -qxF "$k" || wg set "$IF" peer "$k" preshared-key /dev/null || ok=0; done; fi`,
+      `if [ $ok = 1 ]; then ka=$(${withKey("PersistentKeepalive")}); for k in $(wg show "$IF" persistent-keepalive | awk '$2 != "off" {print $1}'); do printf '%s\\n' "$ka" | grep -qxF "$k" || wg set "$IF" peer "$k" persistent-keepalive 0 || ok=0; done; fi`,
+      `rm -f "$tmp"`,
+      `if [ $ok = 1 ]; then :; else echo ${q(`wgmesh: restoring the live WireGuard state of ${ifname} from ${p.livePrev} failed`)} >&2; exit 1; fi`,
+    ].join("\n"),
+  };
+}
+
+/**
  * The rollback's steps for a host read as `before` (the reading that preceded the change) and `after`
  * (the verification read of the change script): the firewall when the change touched it (a previous one
  * first, like an apply loads it before the conf; a new one removed last), the file when there was one,
@@ -105,12 +140,7 @@ export function rollbackSteps(ifname: string, before: HostReading, after: HostRe
       ].join("\n"),
     });
   }
-  steps.push({
-    kind: "rollback",
-    description: `restore the live WireGuard state of ${ifname} (wg syncconf ${p.livePrev})`,
-    script: `if [ ! -f ${q(p.livePrev)} ]; then echo ${q(`wgmesh: ${p.livePrev} is missing: nothing to restore`)} >&2; exit 1; fi\n` +
-      shellCommand("wg", "syncconf", ifname, p.livePrev),
-  });
+  steps.push(liveStateRollback(ifname, before, after));
   for (const op of rollbackOperations(before.facts.live, after.facts.live)) {
     steps.push({ kind: "operation", description: `rollback: ${describeOperation(op)}`, op, script: renderOperation(op, ifname, {}, { bringUp: "systemd" }) });
   }

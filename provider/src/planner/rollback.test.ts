@@ -41,7 +41,7 @@ test("property: applying the rollback to the state after gives the addresses, MT
       assert.deepEqual(back.interface!.addresses, [...before.interface.addresses].sort());
       assert.equal(back.interface!.mtu, before.interface.mtu);
       assert.deepEqual(new Set(back.routes), new Set(before.routes));
-      assert.deepEqual(back.peers, after.peers, "peers are wg syncconf's business");
+      assert.deepEqual(back.peers, after.peers, "peers are the live-state restore's business (engine/rollback.ts)");
     }),
     { numRuns: 400 },
   );

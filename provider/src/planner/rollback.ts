@@ -1,6 +1,6 @@
 /**
  * Rolling an interface back after a change that broke it: the WireGuard part (keys, listen port, peers)
- * is restored on the host from `wg showconf` taken before the change (`wg syncconf`, online: sessions of
+ * is restored on the host from `wg showconf` taken before the change (`wg addconf`, online: sessions of
  * untouched peers go on); what `wg` does not hold — the interface's addresses, MTU and routes — is put back
  * by these operations, computed from the live state before and after. Pure.
  */
