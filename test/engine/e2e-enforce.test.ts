@@ -78,7 +78,8 @@ describe("engine e2e: wgmesh deploy --enforce / verify on 3 hosts", { timeout: 6
     const fix = wgmesh("deploy", "--enforce", "--json", file);
     assert.equal(fix.code, 0, fix.stderr);
     assert.deepEqual(Object.fromEntries(Object.entries(JSON.parse(fix.stdout).hosts).map(([n, h]) => [n, (h as { status: string }).status])), { app1: "unchanged", db1: "unchanged", web1: "changed" });
-    assert.equal(wgmesh("verify", "--enforce", file).code, 0);
+    const again = wgmesh("verify", "--enforce", file);
+    assert.equal(again.code, 0, `verify after the repair:\n${again.stdout}\n${again.stderr}`);
 
     // Without --enforce the direction-dependent tests fail against the plan: deploy refuses, naming them.
     const refused = wgmesh("deploy", file);
