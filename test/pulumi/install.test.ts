@@ -133,7 +133,7 @@ for (const lang of ["typescript", "yaml", "python", "go"] as Lang[]) {
       const o = outs(true);
       const [h1, h2] = bed.hosts.map((h) => h.name) as [string, string];
       const meshIps = o.meshIps as Record<string, string>;
-      assert.equal((await bed.exec(h1, ["ping", "-c", "1", "-W", "3", meshIps[h2] as string])).code, 0, `${h1} pings ${h2} over the mesh`);
+      assert.equal((await bed.exec(h1, ["ping", "-c", "1", "-i", "0.5", "-w", "20", meshIps[h2] as string])).code, 0, `${h1} pings ${h2} over the mesh`);
       // getMeshPlan: the plan of the same declaration equals what was deployed.
       const planned = o.plannedNodes as Record<string, { meshIp: string; peers: Record<string, { allowedIps: string[] }> }>;
       assert.deepEqual(Object.fromEntries(Object.entries(planned).map(([h, n]) => [h, n.meshIp])), meshIps, "the plan's allocation is the deployed one");

@@ -57,7 +57,7 @@ describe("YAML through the plugin: MeshSecret + 2 DecentralizedNodes on 2 testbe
         if (!c.stdout.includes("Active peers: 1\n")) last += `${host(i)}: ${(c.stdout + c.stderr).trim() || "(no answer)"}; `;
       }
       if (last === "") {
-        const p = await Promise.all([0, 1].map((i) => tb.exec(host(i), ["ping", "-n", "-c", "1", "-W", "3", out.nodes[1 - i]!.meshIp])));
+        const p = await Promise.all([0, 1].map((i) => tb.exec(host(i), ["ping", "-n", "-c", "1", "-i", "0.5", "-w", "20", out.nodes[1 - i]!.meshIp])));
         if (p.every((r) => r.code === 0)) return Date.now() - t0;
         last = `no ping: ${p.map((r, i) => `${host(i)} → ${out.nodes[1 - i]!.meshIp}: exit ${r.code}`).join(", ")}`;
       }

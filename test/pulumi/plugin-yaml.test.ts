@@ -71,7 +71,7 @@ test("YAML: examples/yaml-full-mesh up / ping / secrets / no-change preview / re
         assert.equal(health.mode, "handshake");
         for (const [p, h] of Object.entries(health.peers)) assert.match(h.state, /^(reachable|connected)$/, `${String(r.inputs.hostname)} → ${p}`);
       }
-      assert.equal((await tb.exec(h1, ["ping", "-c", "1", "-W", "3", meshIps[h3] as string])).code, 0, "web → app still pings");
+      assert.equal((await tb.exec(h1, ["ping", "-c", "1", "-i", "0.5", "-w", "20", meshIps[h3] as string])).code, 0, "web → app still pings");
       assert.notEqual((await tb.exec(h1, ["ping", "-c", "1", "-W", "2", meshIps[h2] as string])).code, 0, "web1 → web2 no longer peers");
       assert.notEqual((await tb.exec(h3, ["ping", "-c", "1", "-W", "2", meshIps[h1] as string])).code, 0, "app → web: peers, but no policy lets app open connections to web (enforced)");
       const same = ws.pulumi(dir, ["preview", "--expect-no-changes"]);

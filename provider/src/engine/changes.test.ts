@@ -43,7 +43,7 @@ function facts(over: Partial<HostFacts> = {}): HostFacts {
     ...over,
   };
 }
-const noProbe: EngineProbe = { sysctl: { exists: false, sha256: null }, key: { exists: false, publicKey: null, mode: null }, now: 1_700_000_000, ping: true, prev: { conf: false, live: false, nft: false } };
+const noProbe: EngineProbe = { sysctl: { exists: false, sha256: null }, key: { exists: false, publicKey: null, mode: null }, now: 1_700_000_000, ping: true, prev: { conf: false, live: false, nft: false }, tempFiles: [] };
 
 /** A host exactly as the desired state says (after a first deploy). */
 function converged(h: string, over: Partial<HostFacts> = {}, probe: EngineProbe = noProbe): HostReading {
@@ -177,6 +177,28 @@ describe("engine teardown plan and helpers", () => {
     assert.deepEqual(teardownLeftovers("wg0", r), ["interface wg0", "wg-quick@wg0 enabled", "wg-quick@wg0 active", "/etc/wireguard/wg0.conf", "/etc/wireguard/wg0.key", "/etc/sysctl.d/99-wgmesh-wg0.conf", "/etc/wireguard/wg0.conf.prev", "/etc/wireguard/wg0.live.prev", "/etc/wireguard/wg0.nft.prev"]);
   });
 
+  it("temporary files a killed change script left are found by the read and removed by the teardown (real sh, real files)", (t) => {
+    if (process.getuid?.() !== 0) return t.skip("needs root: writes under /etc/wireguard and /etc/sysctl.d");
+    const ifname = "wgtmpt7";
+    const left = [`/etc/wireguard/.${ifname}.conf.Ab12Cd`, `/etc/wireguard/.${ifname}.live.Zz9yX8`, `/etc/wireguard/${ifname}.key.Q1w2E3`, `/etc/sysctl.d/.99-wgmesh-${ifname}.conf.r4T5y6`];
+    const decoys = [`/etc/wireguard/.${ifname}x.conf.Ab12Cd`, `/etc/wireguard/${ifname}.conf.prev.A`];
+    const mk = spawnSync("sh", ["-c", 'mkdir -p /etc/wireguard /etc/sysctl.d && for f in "$@"; do : > "$f"; done', "sh", ...left, ...decoys]);
+    assert.equal(mk.status, 0, mk.stderr.toString());
+    try {
+      const r1 = spawnSync("sh", ["-s"], { input: readScript(ifname) });
+      const reading = parseReading(r1.stdout.toString(), ifname);
+      assert.deepEqual([...reading.probe.tempFiles].sort(), [...left].sort(), "every leftover, no decoy");
+      const steps = planTeardown(ifname, reading);
+      assert.deepEqual(teardownLeftovers(ifname, reading).sort(), [...left].sort());
+      for (const s of steps) assert.equal(spawnSync("sh", ["-c", s.script]).status, 0, s.script);
+      const r2 = spawnSync("sh", ["-s"], { input: readScript(ifname) });
+      assert.deepEqual(parseReading(r2.stdout.toString(), ifname).probe.tempFiles, []);
+      assert.equal(spawnSync("sh", ["-c", 'for f in "$@"; do [ -f "$f" ] || exit 1; done', "sh", ...decoys]).status, 0, "the decoys are still there");
+    } finally {
+      spawnSync("rm", ["-f", ...left, ...decoys]);
+    }
+  });
+
   it("mapLimit keeps the limit and the order", async () => {
     let running = 0;
     let peak = 0;
@@ -205,13 +227,13 @@ describe("engine read script", () => {
     const reading = parseReading(r.stdout.toString(), "wgabsent8");
     assert.equal(reading.facts.iface.exists, false);
     const { now, ping, firewall, ...rest } = reading.probe;
-    assert.deepEqual(rest, { sysctl: { exists: false, sha256: null }, key: { exists: false, publicKey: null, mode: null }, prev: { conf: false, live: false, nft: false } });
+    assert.deepEqual(rest, { sysctl: { exists: false, sha256: null }, key: { exists: false, publicKey: null, mode: null }, prev: { conf: false, live: false, nft: false }, tempFiles: [] });
     assert.ok(now !== null && Math.abs(now - Date.now() / 1000) < 60, "the host's clock");
     assert.equal(typeof ping, "boolean");
     assert.deepEqual({ ...firewall, tool: true }, { tool: true, file: { exists: false, mode: null, owner: null, bodySha256: null, recordedListing: null }, table: { exists: false, listingSha256: null }, listing: null });
     assert.throws(() => parseEngineProbe("nothing"), /no complete block/);
     const pub = keys[0]!.publicKey;
     const p = parseEngineProbe(`x\n@@WGMESH-ENGINE-BEGIN@@\nnow=1700000000\nping=0\nprevConf=1\nsysctl=1\nsysctlSha256=${"a".repeat(64)}\nkey=1\nkeyMode=600\nkeyPublic=${pub}\n@@WGMESH-ENGINE-END@@\n`);
-    assert.deepEqual(p, { sysctl: { exists: true, sha256: "a".repeat(64) }, key: { exists: true, publicKey: pub, mode: "600" }, now: 1700000000, ping: false, prev: { conf: true, live: false, nft: false } });
+    assert.deepEqual(p, { sysctl: { exists: true, sha256: "a".repeat(64) }, key: { exists: true, publicKey: pub, mode: "600" }, now: 1700000000, ping: false, prev: { conf: true, live: false, nft: false }, tempFiles: [] });
   });
 });

@@ -39,7 +39,7 @@ function reading(d: NodeDesiredState, firewall: EngineProbe["firewall"], tools: 
       iface: { name: "wg0", exists: true, kind: "tun" }, live, wgDumpSanitized: null, unit: { enabled: "enabled", active: "active" },
       conf: { exists: true, mode: "600", owner: "0:0", sha256: confDigest(renderConf(d, key)), publicKey: d.interface.publicKey }, warnings: [],
     },
-    probe: { sysctl: { exists: false, sha256: null }, key: { exists: false, publicKey: null, mode: null }, now: 1_700_000_000, ping: true, prev: { conf: false, live: false, nft: false }, ...(firewall ? { firewall } : {}) },
+    probe: { sysctl: { exists: false, sha256: null }, key: { exists: false, publicKey: null, mode: null }, now: 1_700_000_000, ping: true, prev: { conf: false, live: false, nft: false }, tempFiles: [], ...(firewall ? { firewall } : {}) },
   };
 }
 const applied = (d: NodeDesiredState): EngineProbe["firewall"] => ({

@@ -18,6 +18,11 @@ export interface HostPaths {
   nftPrev: string;
   /** The node's firewall (nft -f script of the table `inet wgmesh_<if>`), loaded by the unit's PreUp. */
   nft: string;
+  /**
+   * Where a change script's temporary files would be left if it was killed between `mktemp` and `mv`
+   * (they can hold the private key): [fixed prefix, glob suffix] pairs, the prefix to be quoted.
+   */
+  tempGlobs: ReadonlyArray<readonly [string, string]>;
 }
 
 export function hostPaths(ifname: string): HostPaths {
@@ -31,5 +36,10 @@ export function hostPaths(ifname: string): HostPaths {
     livePrev: `/etc/wireguard/${ifname}.live.prev`,
     nftPrev: `/etc/wireguard/${ifname}.nft.prev`,
     nft: `/etc/wireguard/${ifname}.nft`,
+    tempGlobs: [
+      [`/etc/wireguard/.${ifname}.`, "*.??????"],
+      [`/etc/wireguard/${ifname}.key.`, "??????"],
+      [`/etc/sysctl.d/.99-wgmesh-${ifname}.conf.`, "??????"],
+    ],
   };
 }

@@ -21,6 +21,8 @@ export interface EngineProbe {
   ping: boolean;
   /** The rollback snapshot files are there (engine/rollback.ts; removed by teardown). */
   prev: { conf: boolean; live: boolean; nft: boolean };
+  /** Temporary files a killed change script left (paths.ts `tempGlobs`; removed by teardown). */
+  tempFiles: string[];
   /** The node's firewall file and table (planner/nft.ts); absent when the output had no firewall block. */
   firewall?: NftState;
 }
@@ -40,6 +42,7 @@ export function engineProbeScript(ifname: string): string {
     `if [ -f ${shellQuote(p.confPrev)} ]; then echo prevConf=1; fi`,
     `if [ -f ${shellQuote(p.livePrev)} ]; then echo prevLive=1; fi`,
     `if [ -f ${shellQuote(p.nftPrev)} ]; then echo prevNft=1; fi`,
+    ...p.tempGlobs.map(([prefix, glob]) => `for f in ${shellQuote(prefix)}${glob}; do if [ -f "$f" ]; then printf 'tmpFile=%s\\n' "$f"; fi; done`),
     `if [ -f "$S" ]; then printf 'sysctl=1\\nsysctlSha256=%s\\n' "$(sha256sum "$S" | cut -d ' ' -f 1)"; else echo sysctl=0; fi`,
     `if [ -f "$K" ]; then echo key=1; printf 'keyMode=%s\\n' "$(stat -c %a "$K" 2>/dev/null)";`,
     `  if command -v wg >/dev/null 2>&1; then printf 'keyPublic=%s\\n' "$(wg pubkey < "$K" 2>/dev/null)"; fi`,
@@ -59,9 +62,12 @@ export function parseEngineProbe(stdout: string): EngineProbe {
   const stop = stdout.indexOf(END, start);
   if (start < 0 || stop < 0) throw new Error("engine probe: the output has no complete block (the script did not run to its end)");
   const kv = new Map<string, string>();
+  const tempFiles: string[] = [];
   for (const line of stdout.slice(start + BEGIN.length, stop).split("\n")) {
     const i = line.indexOf("=");
-    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1).trim());
+    if (i <= 0) continue;
+    if (line.slice(0, i) === "tmpFile") tempFiles.push(line.slice(i + 1));
+    else kv.set(line.slice(0, i), line.slice(i + 1).trim());
   }
   const sha = kv.get("sysctlSha256") ?? "";
   const pub = kv.get("keyPublic") ?? "";
@@ -77,6 +83,7 @@ export function parseEngineProbe(stdout: string): EngineProbe {
     now: /^\d+$/.test(kv.get("now") ?? "") ? Number(kv.get("now")) : null,
     ping: kv.get("ping") === "1",
     prev: { conf: kv.get("prevConf") === "1", live: kv.get("prevLive") === "1", nft: kv.get("prevNft") === "1" },
+    tempFiles,
   };
 }
 

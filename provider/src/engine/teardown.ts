@@ -48,6 +48,7 @@ export function planTeardown(ifname: string, reading: HostReading): Step[] {
     ...(reading.probe.prev.conf ? [p.confPrev] : []),
     ...(reading.probe.prev.live ? [p.livePrev] : []),
     ...(reading.probe.prev.nft ? [p.nftPrev] : []),
+    ...reading.probe.tempFiles,
   ];
   if (files.length) steps.push({ kind: "teardown", description: `remove ${files.join(", ")}`, script: shellCommand("rm", "-f", ...files) });
   steps.push(...firewallTeardownSteps(ifname, reading));
@@ -67,6 +68,7 @@ export function teardownLeftovers(ifname: string, r: HostReading): string[] {
   if (r.probe.prev.conf) left.push(p.confPrev);
   if (r.probe.prev.live) left.push(p.livePrev);
   if (r.probe.prev.nft) left.push(p.nftPrev);
+  left.push(...r.probe.tempFiles);
   left.push(...firewallLeftovers(ifname, r));
   return left;
 }

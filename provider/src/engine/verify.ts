@@ -28,14 +28,20 @@ export interface LivePolicyResult {
   result: string;
 }
 
-/** Seconds a probe waits (a first packet may wait for a WireGuard handshake). */
-export const PROBE_TIMEOUT_S = 5;
+/**
+ * Seconds a probe waits. A first packet may wait for a WireGuard handshake, and a handshake whose initiation
+ * or response is lost is retried only after REKEY_TIMEOUT (5 s + jitter), so a bound of 5 s turned an allowed
+ * connection into a failure whenever one handshake message was lost or late (seen at load ≈ 9): 12 s covers
+ * two retries. A ping re-sends every 0.5 s until the first reply; a TCP connect retransmits its SYN itself.
+ * Denied tests (no answer expected) take the whole bound; all tests of one host run in parallel.
+ */
+export const PROBE_TIMEOUT_S = 12;
 const MARK = "@@WGMESH-PROBE@@";
 
 function probeCommand(i: number, address: string, spec: PortSpec): string {
   const out = `printf '%s %s %s\\n' ${shellQuote(MARK)} ${i}`;
   if (spec.proto === "icmp") {
-    return `( if ! command -v ping >/dev/null 2>&1; then ${out} error; elif ${shellCommand("ping", "-n", "-q", "-c", "1", "-W", PROBE_TIMEOUT_S, address)} >/dev/null 2>&1; then ${out} reply; else ${out} no-reply; fi ) &`;
+    return `( if ! command -v ping >/dev/null 2>&1; then ${out} error; elif ${shellCommand("ping", "-n", "-q", "-c", "1", "-i", "0.5", "-w", PROBE_TIMEOUT_S, address)} >/dev/null 2>&1; then ${out} reply; else ${out} no-reply; fi ) &`;
   }
   if (spec.proto === "udp") return `${out} udp`;
   const connect = `exec 3<>/dev/tcp/${address}/${spec.first}`;

@@ -147,7 +147,7 @@ async function assertPings(tb: Testbed, meshIps: Record<string, string>): Promis
   for (const from of tb.hosts) {
     for (const [to, ip] of Object.entries(meshIps)) {
       if (to === from.name) continue;
-      const r = await tb.exec(from.name, ["ping", "-c", "1", "-W", "3", ip]);
+      const r = await tb.exec(from.name, ["ping", "-c", "1", "-i", "0.5", "-w", "20", ip]);
       assert.equal(r.code, 0, `${from.name} cannot ping ${to} at ${ip} over the mesh:\n${r.stdout}${r.stderr}`);
       pings++;
     }
@@ -251,7 +251,7 @@ export async function fullMeshScenario(t: Log, o: ScenarioOptions): Promise<void
     const repair = ws.pulumiOk(dir, ["up", "--yes", "--skip-preview"]);
     assert.match(repair.stdout, /1 updated/, repair.stdout);
     t.diagnostic(`${o.example}: refresh shows a removed peer, up repairs it (${repair.ms} ms wall)`);
-    assert.equal((await tb.exec(a.name, ["ping", "-c", "1", "-W", "3", meshIps[b.name] as string])).code, 0, "the repaired peer pings again");
+    assert.equal((await tb.exec(a.name, ["ping", "-c", "1", "-i", "0.5", "-w", "20", meshIps[b.name] as string])).code, 0, "the repaired peer pings again");
 
     const count = o.afterUp ? await o.afterUp({ t, ws, dir, tb, meshIps }) : 9;
 
