@@ -220,8 +220,12 @@ export class NetLab {
     return ((await this.rpc(name, "daemon.status")) as { mesh_ip: string }).mesh_ip;
   }
 
-  ping(from: string, ip: string): boolean {
-    return this.exec(from, ["ping", "-c", "1", "-W", "1", ip], 5000).status === 0;
+  /**
+   * An echo reply from `ip` within `deadlineS`, requests re-sent every 0.5 s: a first packet may wait for a
+   * WireGuard handshake, and a lost handshake message is retried only after 5 s (REKEY_TIMEOUT).
+   */
+  ping(from: string, ip: string, deadlineS = 20): boolean {
+    return this.exec(from, ["ping", "-c", "1", "-i", "0.5", "-w", String(deadlineS), ip], (deadlineS + 10) * 1000).status === 0;
   }
 
   /** Public keys configured on the node's wg0. */
@@ -256,7 +260,7 @@ export class NetLab {
       const peers = new Set((await this.activePeers(n)).map((p) => p.mesh_ip));
       for (const o of names) if (o !== n && !peers.has(ips.get(o) as string)) return false;
     }
-    for (const n of names) for (const o of names) if (o !== n && !this.ping(n, ips.get(o) as string)) return false;
+    for (const n of names) for (const o of names) if (o !== n && !this.ping(n, ips.get(o) as string, 2)) return false; // polled: a short bound
     return true;
   }
 

@@ -25,6 +25,16 @@ describe("engine e2e: wgmesh deploy --enforce / verify on 3 hosts", { timeout: 6
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
 
+  /** What the hosts say when a verify fails: tunnels (public parts only), tables, counters, conntrack. */
+  const evidence = async () => {
+    const out: string[] = [];
+    for (const h of tb.hosts) {
+      const r = await tb.exec(h.name, ["sh", "-c", "date +%T.%N; wg show wg0; nft list table inet wgmesh_wg0; ip -s link show wg0; cat /proc/net/nf_conntrack 2>/dev/null | grep -v 'dport=22 ' | head -40"]);
+      out.push(`---- ${h.name}\n${r.stdout}${r.stderr}`);
+    }
+    return out.join("\n");
+  };
+
   before(async () => {
     tb = await up(3, { name: NAME });
     dir = mkdtempSync(path.join(tmpdir(), "wgmesh-enforce-"));
@@ -79,7 +89,7 @@ describe("engine e2e: wgmesh deploy --enforce / verify on 3 hosts", { timeout: 6
     assert.equal(fix.code, 0, fix.stderr);
     assert.deepEqual(Object.fromEntries(Object.entries(JSON.parse(fix.stdout).hosts).map(([n, h]) => [n, (h as { status: string }).status])), { app1: "unchanged", db1: "unchanged", web1: "changed" });
     const again = wgmesh("verify", "--enforce", file);
-    assert.equal(again.code, 0, `verify after the repair:\n${again.stdout}\n${again.stderr}`);
+    assert.equal(again.code, 0, `verify after the repair:\n${again.stdout}\n${again.stderr}\n${again.code === 0 ? "" : await evidence()}`);
 
     // Without --enforce the direction-dependent tests fail against the plan: deploy refuses, naming them.
     const refused = wgmesh("deploy", file);

@@ -154,8 +154,8 @@ describe("testbed self-test (real hosts)", { skip: process.getuid?.() !== 0 ? "n
       await tb.execOk(h, "umask 077; mkdir -p /etc/wireguard; cat > /etc/wireguard/wg0.conf", { input: conf });
       await tb.execOk(h, "systemctl enable --now wg-quick@wg0");
     }
-    await tb.execOk(h2, "ping -c 3 -i 0.2 -W 2 10.99.0.1");
-    await tb.execOk(h1, "ping -c 3 -i 0.2 -W 2 10.99.0.2");
+    await tb.execOk(h2, "ping -c 2 -i 0.2 -w 20 10.99.0.1");
+    await tb.execOk(h1, "ping -c 2 -i 0.2 -w 20 10.99.0.2");
     // the NAT'd host reaches h1 by keepalive alone; then h1 reaches it back through the NAT mapping
     let endpoint = "";
     for (let i = 0; i < 50 && !endpoint; i++) {
@@ -165,8 +165,8 @@ describe("testbed self-test (real hosts)", { skip: process.getuid?.() !== 0 ? "n
       if (!endpoint) await new Promise((r) => setTimeout(r, 200));
     }
     assert.match(endpoint, new RegExp(`^${tb.routerAddress!.replace(/\./g, "\\.")}:\\d+$`), "h1 sees n1 at the router's public address");
-    await tb.execOk(h1, "ping -c 3 -i 0.2 -W 2 10.99.0.3");
-    await tb.execOk(n1, "ping -c 3 -i 0.2 -W 2 10.99.0.1");
+    await tb.execOk(h1, "ping -c 2 -i 0.2 -w 20 10.99.0.3");
+    await tb.execOk(n1, "ping -c 2 -i 0.2 -w 20 10.99.0.1");
   });
 
   it("the NAT'd host cannot be reached from the public segment", async () => {
@@ -200,7 +200,7 @@ describe("testbed self-test (real hosts)", { skip: process.getuid?.() !== 0 ? "n
       if (active !== "active") await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(active, "active");
-    await tb.execOk(h2, "ping -c 3 -i 0.2 -W 2 10.99.0.1");
+    await tb.execOk(h2, "ping -c 2 -i 0.2 -w 20 10.99.0.1");
     const ssh2 = await ssh(tb, h2, "root", "hostname");
     assert.equal(ssh2.code, 0, ssh2.stderr);
   });
