@@ -148,20 +148,43 @@ type OutputCtor = new (resources: Set<pulumi.Resource>, promise: Promise<unknown
  * value goes, never `pulumi.unknown` (a value containing that serializes as undefined). composition.test.ts
  * checks the serialized result, so an SDK upgrade that changes these parts fails there.
  */
+/** An Output's parts as `fanIn` reads them, each resolved once however many fan-ins read it. */
+interface ReadParts {
+  value: Promise<unknown>;
+  isSecret: Promise<boolean>;
+  allResources: Promise<Set<pulumi.Resource>>;
+  resources: Set<pulumi.Resource>;
+}
+const readParts = new WeakMap<object, ReadParts>();
+
+function partsOf(o: O<unknown>): ReadParts {
+  let r = readParts.get(o);
+  if (!r) {
+    const p = o as unknown as OutputParts;
+    r = {
+      value: Promise.all([p.promise(true), p.isKnown]).then(([value, isKnown]) => (isKnown || pulumi.containsUnknowns(value) ? value : pulumi.unknown)),
+      isSecret: p.isSecret,
+      allResources: p.allResources(),
+      resources: p.resources(),
+    };
+    readParts.set(o, r);
+  }
+  return r;
+}
+
 function fanIn<U>(values: O<unknown>[], f: (v: unknown[]) => U): O<U> {
-  const parts = values as unknown as OutputParts[];
-  const resolved = Promise.all(parts.map(async (o) => {
-    const [value, isKnown] = await Promise.all([o.promise(true), o.isKnown]);
-    return isKnown || pulumi.containsUnknowns(value) ? value : pulumi.unknown;
-  }));
-  const isSecret = Promise.all(parts.map((o) => o.isSecret)).then((s) => s.some((x) => x === true));
-  const allResources = Promise.all(parts.map((o) => o.allResources())).then((sets) => {
+  // A peer's identity is read by every NodeConfig that has it as a peer (N−1 of them in a full mesh): its
+  // promises are awaited once (partsOf), each fan-in then costs one reaction per value, not five.
+  const parts = values.map(partsOf);
+  const resolved = Promise.all(parts.map((p) => p.value));
+  const isSecret = Promise.all(parts.map((p) => p.isSecret)).then((s) => s.some((x) => x === true));
+  const allResources = Promise.all(parts.map((p) => p.allResources)).then((sets) => {
     const union = new Set<pulumi.Resource>();
     for (const set of sets) for (const r of set) union.add(r);
     return union;
   });
   const resources = new Set<pulumi.Resource>();
-  for (const o of parts) for (const r of o.resources()) resources.add(r);
+  for (const p of parts) for (const r of p.resources) resources.add(r);
   const Output = pulumi.Output as unknown as OutputCtor;
   return new Output(resources, resolved.then(f), Promise.resolve(true), isSecret, allResources) as O<U>;
 }
