@@ -99,9 +99,9 @@ export class NodeConfig extends pulumi.CustomResource {
      */
     declare public readonly mtu: pulumi.Output<number | undefined>;
     /**
-     * Peers keyed by hostname.
+     * The peers, one line each, sorted by hostname: "<hostname> key=<public key> allowedIps=<cidr>,<cidr>… [endpoint=<host:port>] [keepalive=<seconds>]" — AllowedIPs are the peer's mesh IP (/32) and the routable networks this node may reach through it; no endpoint when the peer is behind NAT (it dials in); a keepalive when this node is behind NAT. One value per node however many peers (a preview shows the changed lines); a value not known in a preview reads "(unknown)".
      */
-    declare public readonly peers: pulumi.Output<{[key: string]: outputs.Peer}>;
+    declare public readonly peers: pulumi.Output<string>;
     /**
      * The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
      */
@@ -267,9 +267,9 @@ export interface NodeConfigArgs {
      */
     mtu?: pulumi.Input<number | undefined>;
     /**
-     * Peers keyed by hostname.
+     * The peers, one line each, sorted by hostname: "<hostname> key=<public key> allowedIps=<cidr>,<cidr>… [endpoint=<host:port>] [keepalive=<seconds>]" — AllowedIPs are the peer's mesh IP (/32) and the routable networks this node may reach through it; no endpoint when the peer is behind NAT (it dials in); a keepalive when this node is behind NAT. One value per node however many peers (a preview shows the changed lines); a value not known in a preview reads "(unknown)".
      */
-    peers: pulumi.Input<{[key: string]: pulumi.Input<inputs.PeerArgs>}>;
+    peers: pulumi.Input<string>;
     /**
      * The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
      */

@@ -155,7 +155,8 @@ test("a node's routableNetworks change previews exactly, the same per node in al
     assert.doesNotMatch(JSON.stringify(r.changes), /<unknown>/, `${lang}: nothing unknown`);
     assert.deepEqual(r.diffs, ts.diffs, `${lang}: the --diff text of every NodeConfig equals TypeScript's`);
     for (const d of Object.values(r.diffs)) assert.doesNotMatch(d, /output<|\[unknown\]/, `${lang}: no unknown in the --diff`);
-    assert.match(r.diffs[`config ${h2}`] ?? "", new RegExp(`\\+ \\[1\\]: "${NETWORK.replace(/\./g, "\\.")}"`), `${lang}: h2's diff adds the AllowedIP`);
+    // The peers' line diff: h1's line on h2 gains the network.
+    assert.match(r.diffs[`config ${h2}`] ?? "", new RegExp(`\\+ ${h1} key=<key of ${h1}> allowedIps=10\\.99\\.0\\.1/32,${NETWORK.replace(/\./g, "\\.")}( |$)`, "m"), `${lang}: h2's diff adds the AllowedIP`);
   }
 });
 

@@ -3,6 +3,8 @@
  * (from `--json`) and its `--diff` text, with public keys replaced by their node's name (each stack has its
  * own keys) and the engine's unknown sentinel as "<unknown>".
  */
+import { parsePeerLines } from "../../provider/src/pulumi/lifecycle/peerLines";
+
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 /** The NodeConfig inputs a reviewer reads (the plan); secrets and bookkeeping left out. */
 const COMPARED = ["address", "listenPort", "mtu", "publicKey", "peers", "routes", "forwarding"] as const;
@@ -18,9 +20,17 @@ function normalize(v: unknown, names: Map<string, string>): unknown {
   return v;
 }
 
+/** A NodeConfig's `peers` (the text of peer lines, issue 12) as the object map, so changes compare per peer. */
+function peersOf(v: unknown): unknown {
+  if (typeof v !== "string" || v === UNKNOWN) return v;
+  const d = parsePeerLines(v);
+  if (!d.ok) throw new Error(`peers do not read: ${d.errors.join("; ")}`);
+  return d.peers;
+}
+
 function pick(inputs: Record<string, unknown> | undefined, names: Map<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of COMPARED) if (inputs?.[k] !== undefined && inputs[k] !== null) out[k] = normalize(inputs[k], names);
+  for (const k of COMPARED) if (inputs?.[k] !== undefined && inputs[k] !== null) out[k] = normalize(k === "peers" ? peersOf(inputs[k]) : inputs[k], names);
   return out;
 }
 

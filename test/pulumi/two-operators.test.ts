@@ -4,6 +4,7 @@
 // `health` output after up (examples/full-mesh exports it), and a change that breaks a connected peer: the up
 // fails naming the node, the peer and the change, every host that has the peer is rolled back, and the stack
 // keeps the previous state (issue 14's health gate through the real Pulumi engine).
+import { parsePeerLines } from "../../provider/src/pulumi/lifecycle/peerLines";
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -115,8 +116,12 @@ describe("two operators: concurrent pulumi up on one stack (file backend)", { sk
       assert.match(ep, new RegExp(`${tb.hosts[1]!.address.replace(/\./g, "\\.")}:51820`), `${NAMES[i]} dials op2 where it did before`);
       assert.equal((await tb.exec(tb.hosts[i]!.name, ["ping", "-c", "1", "-w", "10", meshIps.op2!])).code, 0, `${NAMES[i]} → op2 pings after the rollback`);
     }
-    const state = JSON.parse(ws.pulumiOk(dir, ["stack", "export"]).stdout) as { deployment: { resources: Array<{ urn: string; inputs: { peers?: Record<string, { endpoint?: string }> } }> } };
-    const configs = state.deployment.resources.filter((x) => /::demo-op[13]$/.test(x.urn) && x.inputs.peers);
+    const state = JSON.parse(ws.pulumiOk(dir, ["stack", "export"]).stdout) as { deployment: { resources: Array<{ urn: string; inputs: { peers?: string } }> } };
+    const configs = state.deployment.resources.filter((x) => /::demo-op[13]$/.test(x.urn) && x.inputs.peers).map((x) => {
+      const d = parsePeerLines(x.inputs.peers as string);
+      if (!d.ok) throw new Error(`${x.urn}: peers do not read: ${d.errors.join("; ")}`);
+      return { urn: x.urn, inputs: { peers: d.peers } };
+    });
     assert.equal(configs.length, 2, "op1's and op3's NodeConfigs");
     for (const r of configs) assert.match(r.inputs.peers!.op2?.endpoint ?? "", /:51820$/, `${r.urn}: the stack keeps the previous (working) peers`);
     // Back to the working declaration: the hosts already run it.

@@ -432,7 +432,8 @@ export async function up(n: number, opts: UpOptions = {}): Promise<Testbed> {
     let nextBehind = 101;
     for (const b of opts.behind ?? []) {
       const spec = typeof b === "string" ? { host: b } : b;
-      const h = state.hosts.find((x) => x.name === spec.host);
+      // A host named as the caller names the testbed: with WGMESH_TESTBED_PREFIX its name carries the prefix too.
+      const h = state.hosts.find((x) => x.name === spec.host) ?? state.hosts.find((x) => x.name === `${process.env.WGMESH_TESTBED_PREFIX ?? ""}${spec.host}`);
       if (!h) throw new Error(`up: behind names host '${spec.host}', which is not in this testbed`);
       const cidr = parseCidr(spec.cidr ?? `192.168.${nextBehind++}.0/24`);
       h.behind = { cidr: cidrText(cidr), gateway: hostAddress(cidr, 1), device: hostAddress(cidr, 2), ns: behindNs(h.name) };

@@ -8,7 +8,7 @@
 import type { GroupInputs, PolicyInputs } from "../pulumi/lifecycle/group";
 import type { MeshInputs, MeshNodeInputs } from "../pulumi/lifecycle/mesh";
 import type { NodeInputs, NodeOutputs } from "../pulumi/lifecycle/node";
-import type { HealthCheckInputs, HostFiles, NodeConfigInputs, NodeConfigOutputs, NodePolicyTest, PeerInputs } from "../pulumi/lifecycle/nodeConfig";
+import type { HealthCheckInputs, HostFiles, NodeConfigInputs, NodeConfigOutputs, NodePolicyTest } from "../pulumi/lifecycle/nodeConfig";
 import type { NodeHealth, PeerHealth } from "../planner/health";
 import type { FirewallPlan } from "../planner/types";
 import type { PairKey } from "../core/psk";
@@ -79,13 +79,6 @@ const proxyConnection: Record<keyof ProxyConnection, PropertySpec> = {
 const connection: Record<keyof Connection, PropertySpec> = {
   ...proxyConnection,
   proxy: ref("wgmesh:index:ProxyConnection", "One bastion hop to reach the host through."),
-};
-
-const peer: Record<keyof PeerInputs, PropertySpec> = {
-  publicKey: str("The peer's WireGuard public key."),
-  endpoint: str('"host:port" this node dials; absent when the peer is behind NAT (it dials in).'),
-  allowedIps: strings("The peer's AllowedIPs: its mesh IP (/32) and the routable networks this node may reach through it."),
-  persistentKeepalive: int("Keepalive seconds towards this peer (set when this node is behind NAT)."),
 };
 
 const hostFiles: Record<keyof HostFiles, PropertySpec> = {
@@ -260,7 +253,7 @@ const nodeConfig: Record<keyof NodeConfigInputs, PropertySpec> = {
   listenPort: int("WireGuard listen port."),
   mtu: int("Interface MTU."),
   publicKey: str("The node's public key."),
-  peers: mapOf(ref("wgmesh:index:Peer"), "Peers keyed by hostname."),
+  peers: str('The peers, one line each, sorted by hostname: "<hostname> key=<public key> allowedIps=<cidr>,<cidr>… [endpoint=<host:port>] [keepalive=<seconds>]" — AllowedIPs are the peer\'s mesh IP (/32) and the routable networks this node may reach through it; no endpoint when the peer is behind NAT (it dials in); a keepalive when this node is behind NAT. One value per node however many peers (a preview shows the changed lines); a value not known in a preview reads "(unknown)".'),
   routes: strings("Routes to the peers' routable networks through the interface."),
   forwarding: bool("IP forwarding on (the node routes for its routable networks)."),
   keyOnHost: bool("The private key lives on the host."),
@@ -457,7 +450,6 @@ export function buildSchema(version: string) {
     types: {
       "wgmesh:index:Connection": objectType("How to reach a host over SSH: the fields of @pulumi/command's remote connection.", connection, ["host"]),
       "wgmesh:index:ProxyConnection": objectType("A bastion host the connection goes through.", proxyConnection, ["host"]),
-      "wgmesh:index:Peer": objectType("One WireGuard peer of a node.", peer, ["allowedIps", "publicKey"]),
       "wgmesh:index:HostFiles": objectType("The state of a node's persistent WireGuard files.", hostFiles, ["unit", "wgQuickConf"]),
       "wgmesh:index:HealthCheck": objectType("The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.", healthCheck, []),
       "wgmesh:index:PeerHealth": objectType("One peer's health as seen on a node.", peerHealth, ["publicKey", "rxBytes", "state", "txBytes"]),

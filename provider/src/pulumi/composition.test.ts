@@ -11,6 +11,7 @@ import { generateKeyPair } from "../core/keys";
 import { checkMesh, type MeshInputs } from "./lifecycle/mesh";
 import { unwrapSecret } from "./lifecycle/common";
 import { isValidKey } from "../core/keys";
+import { parsePeerLines } from "./lifecycle/peerLines";
 
 // A preview against state: the Mesh's check allocates mesh IPs, every Node has its key and NAT status —
 // every value known, so every apply runs (the most work a program does).
@@ -62,7 +63,11 @@ async function build(prefix: string, n: number, groups = 0, presharedKeys = fals
     await Promise.all([...nodes, ...gs, ...ps, mesh, ...configs].map((r) => settled(r.urn)));
     await Promise.all([settled(mesh.publicKeys), ...configs.map((c) => settled(c.peers))]);
     const peerEntries = await new Promise<number>((resolve) => {
-      pulumi.all(configs.map((c) => c.peers)).apply((all) => resolve(all.reduce((s, p) => s + Object.keys(p ?? {}).length, 0)));
+      pulumi.all(configs.map((c) => c.peers)).apply((all) => resolve(all.reduce((s, p) => {
+        const d = parsePeerLines(p);
+        if (!d.ok) throw new Error(d.errors.join("; "));
+        return s + keys(d.peers).length;
+      }, 0)));
     });
     return { peerEntries, outputs: mesh.compositionOutputs, walked, configs };
   } finally {

@@ -4,10 +4,11 @@
  * declaration, each node's identity, group/policy names) and a factory for their NodeConfig resource; it
  * returns one NodeConfig per node, named `<mesh>-<hostname>`, plus the Mesh's summary outputs.
  *
- * Each NodeConfig's `peers` input is a plain object keyed by peer hostname (known when the program runs:
- * who peers with whom follows from names alone, `peerSets`) with one Output per field, so a preview shows
- * exactly which peer and field changes, and a value that is truly unknown (a new node's key) stays unknown
- * alone.
+ * Each NodeConfig's `peers` input is ONE string, a line per peer sorted by hostname (lifecycle/peerLines.ts;
+ * who peers with whom follows from names alone, `peerSets`, known when the program runs): Pulumi pays one
+ * property value per node for it instead of five per peer entry, and shows its change as a line diff, so a
+ * preview still shows exactly which peer and field changes; a value that is truly unknown (a new node's key)
+ * is written `(unknown)` in its peer's line alone.
  *
  * Cost (issue 12). Pulumi's `output()`/`pulumi.all()` deep-copy every value they receive and `apply` with
  * unknowns scans its whole value; an Output built per peer entry from the whole-mesh topology therefore
@@ -28,20 +29,13 @@ import type { NodePolicyTest } from "./lifecycle/nodeConfig";
 import { PLANNED_HOST_FILES } from "./lifecycle/types";
 import { wireSecret } from "./lifecycle/common";
 import { presharedKeysFor, type PairKey, type PairKeyTable } from "../core/psk";
+import { peerLine } from "./lifecycle/peerLines";
 import { endpointFor, keepaliveFor, peerSets, planMeshConfigs, planTopology, type MeshTopology } from "./plan";
 
 type O<T> = pulumi.Output<T>;
 
 /** Exactly @pulumi/command's `remote.ConnectionArgs`. */
 export type ConnectionArgs = command.types.input.remote.ConnectionArgs;
-
-/** One peer of a NodeConfig (see lifecycle/nodeConfig.ts PeerInputs). */
-export interface PeerArgs {
-  publicKey: pulumi.Input<string>;
-  endpoint?: pulumi.Input<string | undefined>;
-  allowedIps: pulumi.Input<string[]>;
-  persistentKeepalive?: pulumi.Input<number | undefined>;
-}
 
 /** The inputs of a NodeConfig (lifecycle/nodeConfig.ts NodeConfigInputs, as Pulumi inputs). */
 export interface NodeConfigArgs {
@@ -52,7 +46,8 @@ export interface NodeConfigArgs {
   listenPort: pulumi.Input<number>;
   mtu?: pulumi.Input<number | undefined>;
   publicKey: pulumi.Input<string>;
-  peers: pulumi.Input<Record<string, pulumi.Input<PeerArgs>>>;
+  /** One line per peer (lifecycle/peerLines.ts). */
+  peers: pulumi.Input<string>;
   routes: pulumi.Input<string[]>;
   forwarding: pulumi.Input<boolean>;
   keyOnHost: pulumi.Input<boolean>;
@@ -153,20 +148,43 @@ type OutputCtor = new (resources: Set<pulumi.Resource>, promise: Promise<unknown
  * value goes, never `pulumi.unknown` (a value containing that serializes as undefined). composition.test.ts
  * checks the serialized result, so an SDK upgrade that changes these parts fails there.
  */
+/** An Output's parts as `fanIn` reads them, each resolved once however many fan-ins read it. */
+interface ReadParts {
+  value: Promise<unknown>;
+  isSecret: Promise<boolean>;
+  allResources: Promise<Set<pulumi.Resource>>;
+  resources: Set<pulumi.Resource>;
+}
+const readParts = new WeakMap<object, ReadParts>();
+
+function partsOf(o: O<unknown>): ReadParts {
+  let r = readParts.get(o);
+  if (!r) {
+    const p = o as unknown as OutputParts;
+    r = {
+      value: Promise.all([p.promise(true), p.isKnown]).then(([value, isKnown]) => (isKnown || pulumi.containsUnknowns(value) ? value : pulumi.unknown)),
+      isSecret: p.isSecret,
+      allResources: p.allResources(),
+      resources: p.resources(),
+    };
+    readParts.set(o, r);
+  }
+  return r;
+}
+
 function fanIn<U>(values: O<unknown>[], f: (v: unknown[]) => U): O<U> {
-  const parts = values as unknown as OutputParts[];
-  const resolved = Promise.all(parts.map(async (o) => {
-    const [value, isKnown] = await Promise.all([o.promise(true), o.isKnown]);
-    return isKnown || pulumi.containsUnknowns(value) ? value : pulumi.unknown;
-  }));
-  const isSecret = Promise.all(parts.map((o) => o.isSecret)).then((s) => s.some((x) => x === true));
-  const allResources = Promise.all(parts.map((o) => o.allResources())).then((sets) => {
+  // A peer's identity is read by every NodeConfig that has it as a peer (N−1 of them in a full mesh): its
+  // promises are awaited once (partsOf), each fan-in then costs one reaction per value, not five.
+  const parts = values.map(partsOf);
+  const resolved = Promise.all(parts.map((p) => p.value));
+  const isSecret = Promise.all(parts.map((p) => p.isSecret)).then((s) => s.some((x) => x === true));
+  const allResources = Promise.all(parts.map((p) => p.allResources)).then((sets) => {
     const union = new Set<pulumi.Resource>();
     for (const set of sets) for (const r of set) union.add(r);
     return union;
   });
   const resources = new Set<pulumi.Resource>();
-  for (const o of parts) for (const r of o.resources()) resources.add(r);
+  for (const p of parts) for (const r of p.resources) resources.add(r);
   const Output = pulumi.Output as unknown as OutputCtor;
   return new Output(resources, resolved.then(f), Promise.resolve(true), isSecret, allResources) as O<U>;
 }
@@ -256,11 +274,13 @@ export function composeMesh<R extends pulumi.Resource>(c: MeshComposition<R>): C
     // not (a preview), the wire protocol's unknown value — so the engine sees exactly that field unknown
     // (what serializing an unknown Output there would produce, without one Output per peer field).
     outputs++;
+    // Lines in hostname order (the text's canonical order).
+    const ordered = names.map((y, i) => [y, i] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const peers = fanIn([own, keepaliveOfX, ...names.map((y) => identityOf.get(y) as O<unknown>)], (v) => {
       const [n, ka] = v as [MeshTopology["nodes"][string] | Unknown, number | undefined | Unknown];
       const keepaliveX = known<number | undefined>(ka);
-      const out: Record<string, PeerArgs> = {};
-      names.forEach((y, i) => {
+      let out = "";
+      for (const [y, i] of ordered) {
         let allowedIps: string[] = UNKNOWN as never;
         if (!pulumi.isUnknown(n)) {
           const p = (n as MeshTopology["nodes"][string]).peers[y];
@@ -268,11 +288,8 @@ export function composeMesh<R extends pulumi.Resource>(c: MeshComposition<R>): C
           allowedIps = p.allowedIps;
         }
         const id = v[2 + i] as { publicKey: string; endpoint: string | undefined };
-        const entry: PeerArgs = { publicKey: id.publicKey, allowedIps };
-        if (id.endpoint !== undefined) entry.endpoint = id.endpoint;
-        if (keepaliveX !== undefined) entry.persistentKeepalive = keepaliveX;
-        out[y] = entry;
-      });
+        out += peerLine(y, { publicKey: id.publicKey, allowedIps, endpoint: id.endpoint ?? null, persistentKeepalive: keepaliveX ?? null }) + "\n";
+      }
       return out;
     });
     // Per-pair PSKs: x's share of the table (O(x's peers)), two Outputs per node.

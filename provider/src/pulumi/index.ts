@@ -12,5 +12,6 @@ export {
 } from "./functions";
 export { meshDiagram, type DiagramMesh, type DiagramOptions } from "../planner/diagram";
 export { providerFor, DYNAMIC_MODULE } from "./providers";
+export { parsePeerLines, formatPeerLines, type PeerInputs } from "./lifecycle/peerLines";
 // The lifecycles (./lifecycle) run in the provider processes, loaded by path (providers.ts) or by the
 // plugin; a program never loads them (nor the SSH engine behind them).

@@ -12,12 +12,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { dynamicUrn, providerFor, URN_KEY } from "./providers";
 import { composeMesh, type ConnectionArgs, type HealthCheckArgs, type NodeConfigArgs } from "./composition";
 import type { MeshInputs, MeshNodeInputs } from "./lifecycle/mesh";
-import type { PeerInputs } from "./lifecycle/nodeConfig";
 import type { NodeHealth } from "../planner/health";
 import type { Enforcement, PolicyTestInput } from "../core/model";
 import type { PairKeyTable } from "../core/psk";
 
-export type { ConnectionArgs, HealthCheckArgs, NodeConfigArgs, PeerArgs } from "./composition";
+export type { ConnectionArgs, HealthCheckArgs, NodeConfigArgs } from "./composition";
 
 export interface NodeArgs {
   /** How to reach the host over SSH: the object you pass to @pulumi/command's remote.Command. Stored as a secret. */
@@ -209,7 +208,8 @@ export class Policy extends pulumi.dynamic.Resource {
 
 /** One node's planned WireGuard state, applied to its host (created by the Mesh; rarely declared directly). */
 export class NodeConfig extends pulumi.dynamic.Resource {
-  declare public readonly peers: pulumi.Output<Record<string, PeerInputs>>;
+  /** One line per peer, sorted by hostname: "<hostname> key=… allowedIps=…,… [endpoint=…] [keepalive=…]" (`parsePeerLines` reads it). */
+  declare public readonly peers: pulumi.Output<string>;
   declare public readonly address: pulumi.Output<string>;
   declare public readonly routes: pulumi.Output<string[]>;
   /** [issue 14] Every peer's health as last seen (after create/update and at refresh). */

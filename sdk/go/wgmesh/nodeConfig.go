@@ -42,8 +42,8 @@ type NodeConfig struct {
 	Mesh pulumi.StringOutput `pulumi:"mesh"`
 	// Interface MTU.
 	Mtu pulumi.IntPtrOutput `pulumi:"mtu"`
-	// Peers keyed by hostname.
-	Peers PeerMapOutput `pulumi:"peers"`
+	// The peers, one line each, sorted by hostname: "<hostname> key=<public key> allowedIps=<cidr>,<cidr>… [endpoint=<host:port>] [keepalive=<seconds>]" — AllowedIPs are the peer's mesh IP (/32) and the routable networks this node may reach through it; no endpoint when the peer is behind NAT (it dials in); a keepalive when this node is behind NAT. One value per node however many peers (a preview shows the changed lines); a value not known in a preview reads "(unknown)".
+	Peers pulumi.StringOutput `pulumi:"peers"`
 	// The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
 	PolicyTests NodePolicyTestMapOutput `pulumi:"policyTests"`
 	// Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
@@ -170,8 +170,8 @@ type nodeConfigArgs struct {
 	Mesh string `pulumi:"mesh"`
 	// Interface MTU.
 	Mtu *int `pulumi:"mtu"`
-	// Peers keyed by hostname.
-	Peers map[string]Peer `pulumi:"peers"`
+	// The peers, one line each, sorted by hostname: "<hostname> key=<public key> allowedIps=<cidr>,<cidr>… [endpoint=<host:port>] [keepalive=<seconds>]" — AllowedIPs are the peer's mesh IP (/32) and the routable networks this node may reach through it; no endpoint when the peer is behind NAT (it dials in); a keepalive when this node is behind NAT. One value per node however many peers (a preview shows the changed lines); a value not known in a preview reads "(unknown)".
+	Peers string `pulumi:"peers"`
 	// The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
 	PolicyTests map[string]NodePolicyTest `pulumi:"policyTests"`
 	// Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
@@ -210,8 +210,8 @@ type NodeConfigArgs struct {
 	Mesh pulumi.StringInput
 	// Interface MTU.
 	Mtu pulumi.IntPtrInput
-	// Peers keyed by hostname.
-	Peers PeerMapInput
+	// The peers, one line each, sorted by hostname: "<hostname> key=<public key> allowedIps=<cidr>,<cidr>… [endpoint=<host:port>] [keepalive=<seconds>]" — AllowedIPs are the peer's mesh IP (/32) and the routable networks this node may reach through it; no endpoint when the peer is behind NAT (it dials in); a keepalive when this node is behind NAT. One value per node however many peers (a preview shows the changed lines); a value not known in a preview reads "(unknown)".
+	Peers pulumi.StringInput
 	// The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
 	PolicyTests NodePolicyTestMapInput
 	// Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
@@ -376,9 +376,9 @@ func (o NodeConfigOutput) Mtu() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *NodeConfig) pulumi.IntPtrOutput { return v.Mtu }).(pulumi.IntPtrOutput)
 }
 
-// Peers keyed by hostname.
-func (o NodeConfigOutput) Peers() PeerMapOutput {
-	return o.ApplyT(func(v *NodeConfig) PeerMapOutput { return v.Peers }).(PeerMapOutput)
+// The peers, one line each, sorted by hostname: "<hostname> key=<public key> allowedIps=<cidr>,<cidr>… [endpoint=<host:port>] [keepalive=<seconds>]" — AllowedIPs are the peer's mesh IP (/32) and the routable networks this node may reach through it; no endpoint when the peer is behind NAT (it dials in); a keepalive when this node is behind NAT. One value per node however many peers (a preview shows the changed lines); a value not known in a preview reads "(unknown)".
+func (o NodeConfigOutput) Peers() pulumi.StringOutput {
+	return o.ApplyT(func(v *NodeConfig) pulumi.StringOutput { return v.Peers }).(pulumi.StringOutput)
 }
 
 // The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.

@@ -1222,133 +1222,6 @@ func (o NodePolicyTestMapOutput) MapIndex(k pulumi.StringInput) NodePolicyTestOu
 	}).(NodePolicyTestOutput)
 }
 
-// One WireGuard peer of a node.
-type Peer struct {
-	// The peer's AllowedIPs: its mesh IP (/32) and the routable networks this node may reach through it.
-	AllowedIps []string `pulumi:"allowedIps"`
-	// "host:port" this node dials; absent when the peer is behind NAT (it dials in).
-	Endpoint *string `pulumi:"endpoint"`
-	// Keepalive seconds towards this peer (set when this node is behind NAT).
-	PersistentKeepalive *int `pulumi:"persistentKeepalive"`
-	// The peer's WireGuard public key.
-	PublicKey string `pulumi:"publicKey"`
-}
-
-// PeerInput is an input type that accepts PeerArgs and PeerOutput values.
-// You can construct a concrete instance of `PeerInput` via:
-//
-//	PeerArgs{...}
-type PeerInput interface {
-	pulumi.Input
-
-	ToPeerOutput() PeerOutput
-	ToPeerOutputWithContext(context.Context) PeerOutput
-}
-
-// One WireGuard peer of a node.
-type PeerArgs struct {
-	// The peer's AllowedIPs: its mesh IP (/32) and the routable networks this node may reach through it.
-	AllowedIps pulumi.StringArrayInput `pulumi:"allowedIps"`
-	// "host:port" this node dials; absent when the peer is behind NAT (it dials in).
-	Endpoint pulumi.StringPtrInput `pulumi:"endpoint"`
-	// Keepalive seconds towards this peer (set when this node is behind NAT).
-	PersistentKeepalive pulumi.IntPtrInput `pulumi:"persistentKeepalive"`
-	// The peer's WireGuard public key.
-	PublicKey pulumi.StringInput `pulumi:"publicKey"`
-}
-
-func (PeerArgs) ElementType() reflect.Type {
-	return reflect.TypeOf((*Peer)(nil)).Elem()
-}
-
-func (i PeerArgs) ToPeerOutput() PeerOutput {
-	return i.ToPeerOutputWithContext(context.Background())
-}
-
-func (i PeerArgs) ToPeerOutputWithContext(ctx context.Context) PeerOutput {
-	return pulumi.ToOutputWithContext(ctx, i).(PeerOutput)
-}
-
-// PeerMapInput is an input type that accepts PeerMap and PeerMapOutput values.
-// You can construct a concrete instance of `PeerMapInput` via:
-//
-//	PeerMap{ "key": PeerArgs{...} }
-type PeerMapInput interface {
-	pulumi.Input
-
-	ToPeerMapOutput() PeerMapOutput
-	ToPeerMapOutputWithContext(context.Context) PeerMapOutput
-}
-
-type PeerMap map[string]PeerInput
-
-func (PeerMap) ElementType() reflect.Type {
-	return reflect.TypeOf((*map[string]Peer)(nil)).Elem()
-}
-
-func (i PeerMap) ToPeerMapOutput() PeerMapOutput {
-	return i.ToPeerMapOutputWithContext(context.Background())
-}
-
-func (i PeerMap) ToPeerMapOutputWithContext(ctx context.Context) PeerMapOutput {
-	return pulumi.ToOutputWithContext(ctx, i).(PeerMapOutput)
-}
-
-// One WireGuard peer of a node.
-type PeerOutput struct{ *pulumi.OutputState }
-
-func (PeerOutput) ElementType() reflect.Type {
-	return reflect.TypeOf((*Peer)(nil)).Elem()
-}
-
-func (o PeerOutput) ToPeerOutput() PeerOutput {
-	return o
-}
-
-func (o PeerOutput) ToPeerOutputWithContext(ctx context.Context) PeerOutput {
-	return o
-}
-
-// The peer's AllowedIPs: its mesh IP (/32) and the routable networks this node may reach through it.
-func (o PeerOutput) AllowedIps() pulumi.StringArrayOutput {
-	return o.ApplyT(func(v Peer) []string { return v.AllowedIps }).(pulumi.StringArrayOutput)
-}
-
-// "host:port" this node dials; absent when the peer is behind NAT (it dials in).
-func (o PeerOutput) Endpoint() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v Peer) *string { return v.Endpoint }).(pulumi.StringPtrOutput)
-}
-
-// Keepalive seconds towards this peer (set when this node is behind NAT).
-func (o PeerOutput) PersistentKeepalive() pulumi.IntPtrOutput {
-	return o.ApplyT(func(v Peer) *int { return v.PersistentKeepalive }).(pulumi.IntPtrOutput)
-}
-
-// The peer's WireGuard public key.
-func (o PeerOutput) PublicKey() pulumi.StringOutput {
-	return o.ApplyT(func(v Peer) string { return v.PublicKey }).(pulumi.StringOutput)
-}
-
-type PeerMapOutput struct{ *pulumi.OutputState }
-
-func (PeerMapOutput) ElementType() reflect.Type {
-	return reflect.TypeOf((*map[string]Peer)(nil)).Elem()
-}
-
-func (o PeerMapOutput) ToPeerMapOutput() PeerMapOutput {
-	return o
-}
-
-func (o PeerMapOutput) ToPeerMapOutputWithContext(ctx context.Context) PeerMapOutput {
-	return o
-}
-
-func (o PeerMapOutput) MapIndex(k pulumi.StringInput) PeerOutput {
-	return pulumi.All(o, k).ApplyT(func(vs []interface{}) Peer {
-		return vs[0].(map[string]Peer)[vs[1].(string)]
-	}).(PeerOutput)
-}
-
 // One peer's health as seen on a node.
 type PeerHealth struct {
 	// The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none.
@@ -2640,8 +2513,6 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*MeshNodeArrayInput)(nil)).Elem(), MeshNodeArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*NodePolicyTestInput)(nil)).Elem(), NodePolicyTestArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*NodePolicyTestMapInput)(nil)).Elem(), NodePolicyTestMap{})
-	pulumi.RegisterInputType(reflect.TypeOf((*PeerInput)(nil)).Elem(), PeerArgs{})
-	pulumi.RegisterInputType(reflect.TypeOf((*PeerMapInput)(nil)).Elem(), PeerMap{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PlanNodeInput)(nil)).Elem(), PlanNodeArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PlanNodeArrayInput)(nil)).Elem(), PlanNodeArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicyDeclarationInput)(nil)).Elem(), PolicyDeclarationArgs{})
@@ -2669,8 +2540,6 @@ func init() {
 	pulumi.RegisterOutputType(NodeHealthPtrOutput{})
 	pulumi.RegisterOutputType(NodePolicyTestOutput{})
 	pulumi.RegisterOutputType(NodePolicyTestMapOutput{})
-	pulumi.RegisterOutputType(PeerOutput{})
-	pulumi.RegisterOutputType(PeerMapOutput{})
 	pulumi.RegisterOutputType(PeerHealthOutput{})
 	pulumi.RegisterOutputType(PeerHealthMapOutput{})
 	pulumi.RegisterOutputType(PeerStatusOutput{})

@@ -252,28 +252,6 @@ export interface NodePolicyTestArgs {
 }
 
 /**
- * One WireGuard peer of a node.
- */
-export interface PeerArgs {
-    /**
-     * The peer's AllowedIPs: its mesh IP (/32) and the routable networks this node may reach through it.
-     */
-    allowedIps: pulumi.Input<pulumi.Input<string>[]>;
-    /**
-     * "host:port" this node dials; absent when the peer is behind NAT (it dials in).
-     */
-    endpoint?: pulumi.Input<string | undefined>;
-    /**
-     * Keepalive seconds towards this peer (set when this node is behind NAT).
-     */
-    persistentKeepalive?: pulumi.Input<number | undefined>;
-    /**
-     * The peer's WireGuard public key.
-     */
-    publicKey: pulumi.Input<string>;
-}
-
-/**
  * A node as getMeshPlan takes it.
  */
 export interface PlanNode {

@@ -224,28 +224,6 @@ export interface NodePolicyTest {
 }
 
 /**
- * One WireGuard peer of a node.
- */
-export interface Peer {
-    /**
-     * The peer's AllowedIPs: its mesh IP (/32) and the routable networks this node may reach through it.
-     */
-    allowedIps: string[];
-    /**
-     * "host:port" this node dials; absent when the peer is behind NAT (it dials in).
-     */
-    endpoint?: string;
-    /**
-     * Keepalive seconds towards this peer (set when this node is behind NAT).
-     */
-    persistentKeepalive?: number;
-    /**
-     * The peer's WireGuard public key.
-     */
-    publicKey: string;
-}
-
-/**
  * One peer's health as seen on a node.
  */
 export interface PeerHealth {

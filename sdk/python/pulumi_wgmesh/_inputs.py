@@ -33,8 +33,6 @@ __all__ = [
     'MeshNodeArgsDict',
     'NodePolicyTestArgs',
     'NodePolicyTestArgsDict',
-    'PeerArgs',
-    'PeerArgsDict',
     'PlanNode',
     'PlanNodeDict',
     'PolicyDeclaration',
@@ -1120,98 +1118,6 @@ class NodePolicyTestArgs:
     @result.setter
     def result(self, value: pulumi.Input[_builtins.str]):
         pulumi.set(self, "result", value)
-
-
-class PeerArgsDict(TypedDict):
-    """
-    One WireGuard peer of a node.
-    """
-    allowed_ips: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]
-    """
-    The peer's AllowedIPs: its mesh IP (/32) and the routable networks this node may reach through it.
-    """
-    public_key: pulumi.Input[_builtins.str]
-    """
-    The peer's WireGuard public key.
-    """
-    endpoint: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    """
-    "host:port" this node dials; absent when the peer is behind NAT (it dials in).
-    """
-    persistent_keepalive: NotRequired[pulumi.Input[Optional[_builtins.int]]]
-    """
-    Keepalive seconds towards this peer (set when this node is behind NAT).
-    """
-
-@pulumi.input_type
-class PeerArgs:
-    def __init__(__self__, *,
-                 allowed_ips: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
-                 public_key: pulumi.Input[_builtins.str],
-                 endpoint: pulumi.Input[Optional[_builtins.str]] = None,
-                 persistent_keepalive: pulumi.Input[Optional[_builtins.int]] = None):
-        """
-        One WireGuard peer of a node.
-
-        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] allowed_ips: The peer's AllowedIPs: its mesh IP (/32) and the routable networks this node may reach through it.
-        :param pulumi.Input[_builtins.str] public_key: The peer's WireGuard public key.
-        :param pulumi.Input[_builtins.str] endpoint: "host:port" this node dials; absent when the peer is behind NAT (it dials in).
-        :param pulumi.Input[_builtins.int] persistent_keepalive: Keepalive seconds towards this peer (set when this node is behind NAT).
-        """
-        pulumi.set(__self__, "allowed_ips", allowed_ips)
-        pulumi.set(__self__, "public_key", public_key)
-        if endpoint is not None:
-            pulumi.set(__self__, "endpoint", endpoint)
-        if persistent_keepalive is not None:
-            pulumi.set(__self__, "persistent_keepalive", persistent_keepalive)
-
-    @_builtins.property
-    @pulumi.getter(name="allowedIps")
-    def allowed_ips(self) -> pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]:
-        """
-        The peer's AllowedIPs: its mesh IP (/32) and the routable networks this node may reach through it.
-        """
-        return pulumi.get(self, "allowed_ips")
-
-    @allowed_ips.setter
-    def allowed_ips(self, value: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]):
-        pulumi.set(self, "allowed_ips", value)
-
-    @_builtins.property
-    @pulumi.getter(name="publicKey")
-    def public_key(self) -> pulumi.Input[_builtins.str]:
-        """
-        The peer's WireGuard public key.
-        """
-        return pulumi.get(self, "public_key")
-
-    @public_key.setter
-    def public_key(self, value: pulumi.Input[_builtins.str]):
-        pulumi.set(self, "public_key", value)
-
-    @_builtins.property
-    @pulumi.getter
-    def endpoint(self) -> pulumi.Input[Optional[_builtins.str]]:
-        """
-        "host:port" this node dials; absent when the peer is behind NAT (it dials in).
-        """
-        return pulumi.get(self, "endpoint")
-
-    @endpoint.setter
-    def endpoint(self, value: pulumi.Input[Optional[_builtins.str]]):
-        pulumi.set(self, "endpoint", value)
-
-    @_builtins.property
-    @pulumi.getter(name="persistentKeepalive")
-    def persistent_keepalive(self) -> pulumi.Input[Optional[_builtins.int]]:
-        """
-        Keepalive seconds towards this peer (set when this node is behind NAT).
-        """
-        return pulumi.get(self, "persistent_keepalive")
-
-    @persistent_keepalive.setter
-    def persistent_keepalive(self, value: pulumi.Input[Optional[_builtins.int]]):
-        pulumi.set(self, "persistent_keepalive", value)
 
 
 class PlanNodeDict(TypedDict):

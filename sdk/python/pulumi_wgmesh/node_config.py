@@ -29,7 +29,7 @@ class NodeConfigArgs:
                  key_on_host: pulumi.Input[_builtins.bool],
                  listen_port: pulumi.Input[_builtins.int],
                  mesh: pulumi.Input[_builtins.str],
-                 peers: pulumi.Input[Mapping[str, pulumi.Input['PeerArgs']]],
+                 peers: pulumi.Input[_builtins.str],
                  public_key: pulumi.Input[_builtins.str],
                  routes: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
                  firewall: pulumi.Input[Optional['FirewallArgs']] = None,
@@ -50,7 +50,7 @@ class NodeConfigArgs:
         :param pulumi.Input[_builtins.bool] key_on_host: The private key lives on the host.
         :param pulumi.Input[_builtins.int] listen_port: WireGuard listen port.
         :param pulumi.Input[_builtins.str] mesh: Name of the Mesh this belongs to.
-        :param pulumi.Input[Mapping[str, pulumi.Input['PeerArgs']]] peers: Peers keyed by hostname.
+        :param pulumi.Input[_builtins.str] peers: The peers, one line each, sorted by hostname: "<hostname> key=<public key> allowedIps=<cidr>,<cidr>… [endpoint=<host:port>] [keepalive=<seconds>]" — AllowedIPs are the peer's mesh IP (/32) and the routable networks this node may reach through it; no endpoint when the peer is behind NAT (it dials in); a keepalive when this node is behind NAT. One value per node however many peers (a preview shows the changed lines); a value not known in a preview reads "(unknown)".
         :param pulumi.Input[_builtins.str] public_key: The node's public key.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] routes: Routes to the peers' routable networks through the interface.
         :param pulumi.Input['FirewallArgs'] firewall: The node's firewall when the policies are enforced (absent: none): `pulumi preview --diff` shows per node the rules and set members added or removed; a refresh reports the live table.
@@ -185,14 +185,14 @@ class NodeConfigArgs:
 
     @_builtins.property
     @pulumi.getter
-    def peers(self) -> pulumi.Input[Mapping[str, pulumi.Input['PeerArgs']]]:
+    def peers(self) -> pulumi.Input[_builtins.str]:
         """
-        Peers keyed by hostname.
+        The peers, one line each, sorted by hostname: "<hostname> key=<public key> allowedIps=<cidr>,<cidr>… [endpoint=<host:port>] [keepalive=<seconds>]" — AllowedIPs are the peer's mesh IP (/32) and the routable networks this node may reach through it; no endpoint when the peer is behind NAT (it dials in); a keepalive when this node is behind NAT. One value per node however many peers (a preview shows the changed lines); a value not known in a preview reads "(unknown)".
         """
         return pulumi.get(self, "peers")
 
     @peers.setter
-    def peers(self, value: pulumi.Input[Mapping[str, pulumi.Input['PeerArgs']]]):
+    def peers(self, value: pulumi.Input[_builtins.str]):
         pulumi.set(self, "peers", value)
 
     @_builtins.property
@@ -322,7 +322,7 @@ class NodeConfig(pulumi.CustomResource):
                  listen_port: pulumi.Input[Optional[_builtins.int]] = None,
                  mesh: pulumi.Input[Optional[_builtins.str]] = None,
                  mtu: pulumi.Input[Optional[_builtins.int]] = None,
-                 peers: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['PeerArgs', 'PeerArgsDict', 'outputs.Peer']]]]] = None,
+                 peers: pulumi.Input[Optional[_builtins.str]] = None,
                  policy_tests: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['NodePolicyTestArgs', 'NodePolicyTestArgsDict', 'outputs.NodePolicyTest']]]]] = None,
                  preshared_keys: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['PresharedKeyArgs', 'PresharedKeyArgsDict', 'outputs.PresharedKey']]]]] = None,
                  private_key: pulumi.Input[Optional[_builtins.str]] = None,
@@ -346,7 +346,7 @@ class NodeConfig(pulumi.CustomResource):
         :param pulumi.Input[_builtins.int] listen_port: WireGuard listen port.
         :param pulumi.Input[_builtins.str] mesh: Name of the Mesh this belongs to.
         :param pulumi.Input[_builtins.int] mtu: Interface MTU.
-        :param pulumi.Input[Mapping[str, pulumi.Input[Union['PeerArgs', 'PeerArgsDict', 'outputs.Peer']]]] peers: Peers keyed by hostname.
+        :param pulumi.Input[_builtins.str] peers: The peers, one line each, sorted by hostname: "<hostname> key=<public key> allowedIps=<cidr>,<cidr>… [endpoint=<host:port>] [keepalive=<seconds>]" — AllowedIPs are the peer's mesh IP (/32) and the routable networks this node may reach through it; no endpoint when the peer is behind NAT (it dials in); a keepalive when this node is behind NAT. One value per node however many peers (a preview shows the changed lines); a value not known in a preview reads "(unknown)".
         :param pulumi.Input[Mapping[str, pulumi.Input[Union['NodePolicyTestArgs', 'NodePolicyTestArgsDict', 'outputs.NodePolicyTest']]]] policy_tests: The policy tests whose source is this node, keyed "<destination> <port>"; a refresh runs them on the host.
         :param pulumi.Input[Mapping[str, pulumi.Input[Union['PresharedKeyArgs', 'PresharedKeyArgsDict', 'outputs.PresharedKey']]]] preshared_keys: Per-pair preshared keys (the Mesh's presharedKeys): peer hostname → the pair's key (a secret) and its id (not secret: a preview shows which pairs' keys change); absent: none. A refresh shows a key missing on the host as absent, a different one with the id "(differs from the plan)".
         :param pulumi.Input[_builtins.str] private_key: The node's private key (secret); absent with keyOnHost.
@@ -389,7 +389,7 @@ class NodeConfig(pulumi.CustomResource):
                  listen_port: pulumi.Input[Optional[_builtins.int]] = None,
                  mesh: pulumi.Input[Optional[_builtins.str]] = None,
                  mtu: pulumi.Input[Optional[_builtins.int]] = None,
-                 peers: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['PeerArgs', 'PeerArgsDict', 'outputs.Peer']]]]] = None,
+                 peers: pulumi.Input[Optional[_builtins.str]] = None,
                  policy_tests: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['NodePolicyTestArgs', 'NodePolicyTestArgsDict', 'outputs.NodePolicyTest']]]]] = None,
                  preshared_keys: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['PresharedKeyArgs', 'PresharedKeyArgsDict', 'outputs.PresharedKey']]]]] = None,
                  private_key: pulumi.Input[Optional[_builtins.str]] = None,
@@ -602,9 +602,9 @@ class NodeConfig(pulumi.CustomResource):
 
     @_builtins.property
     @pulumi.getter
-    def peers(self) -> pulumi.Output[Mapping[str, 'outputs.Peer']]:
+    def peers(self) -> pulumi.Output[_builtins.str]:
         """
-        Peers keyed by hostname.
+        The peers, one line each, sorted by hostname: "<hostname> key=<public key> allowedIps=<cidr>,<cidr>… [endpoint=<host:port>] [keepalive=<seconds>]" — AllowedIPs are the peer's mesh IP (/32) and the routable networks this node may reach through it; no endpoint when the peer is behind NAT (it dials in); a keepalive when this node is behind NAT. One value per node however many peers (a preview shows the changed lines); a value not known in a preview reads "(unknown)".
         """
         return pulumi.get(self, "peers")
 

@@ -25,7 +25,6 @@ __all__ = [
     'MeshNode',
     'NodeHealth',
     'NodePolicyTest',
-    'Peer',
     'PeerHealth',
     'PeerStatus',
     'PlannedNode',
@@ -721,85 +720,6 @@ class NodePolicyTest(dict):
         "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
         """
         return pulumi.get(self, "result")
-
-
-@pulumi.output_type
-class Peer(dict):
-    """
-    One WireGuard peer of a node.
-    """
-    @staticmethod
-    def __key_warning(key: str):
-        suggest = None
-        if key == "allowedIps":
-            suggest = "allowed_ips"
-        elif key == "publicKey":
-            suggest = "public_key"
-        elif key == "persistentKeepalive":
-            suggest = "persistent_keepalive"
-
-        if suggest:
-            pulumi.log.warn(f"Key '{key}' not found in Peer. Access the value via the '{suggest}' property getter instead.")
-
-    def __getitem__(self, key: str) -> Any:
-        Peer.__key_warning(key)
-        return super().__getitem__(key)
-
-    def get(self, key: str, default = None) -> Any:
-        Peer.__key_warning(key)
-        return super().get(key, default)
-
-    def __init__(__self__, *,
-                 allowed_ips: Sequence[_builtins.str],
-                 public_key: _builtins.str,
-                 endpoint: Optional[_builtins.str] = None,
-                 persistent_keepalive: Optional[_builtins.int] = None):
-        """
-        One WireGuard peer of a node.
-
-        :param Sequence[_builtins.str] allowed_ips: The peer's AllowedIPs: its mesh IP (/32) and the routable networks this node may reach through it.
-        :param _builtins.str public_key: The peer's WireGuard public key.
-        :param _builtins.str endpoint: "host:port" this node dials; absent when the peer is behind NAT (it dials in).
-        :param _builtins.int persistent_keepalive: Keepalive seconds towards this peer (set when this node is behind NAT).
-        """
-        pulumi.set(__self__, "allowed_ips", allowed_ips)
-        pulumi.set(__self__, "public_key", public_key)
-        if endpoint is not None:
-            pulumi.set(__self__, "endpoint", endpoint)
-        if persistent_keepalive is not None:
-            pulumi.set(__self__, "persistent_keepalive", persistent_keepalive)
-
-    @_builtins.property
-    @pulumi.getter(name="allowedIps")
-    def allowed_ips(self) -> Sequence[_builtins.str]:
-        """
-        The peer's AllowedIPs: its mesh IP (/32) and the routable networks this node may reach through it.
-        """
-        return pulumi.get(self, "allowed_ips")
-
-    @_builtins.property
-    @pulumi.getter(name="publicKey")
-    def public_key(self) -> _builtins.str:
-        """
-        The peer's WireGuard public key.
-        """
-        return pulumi.get(self, "public_key")
-
-    @_builtins.property
-    @pulumi.getter
-    def endpoint(self) -> Optional[_builtins.str]:
-        """
-        "host:port" this node dials; absent when the peer is behind NAT (it dials in).
-        """
-        return pulumi.get(self, "endpoint")
-
-    @_builtins.property
-    @pulumi.getter(name="persistentKeepalive")
-    def persistent_keepalive(self) -> Optional[_builtins.int]:
-        """
-        Keepalive seconds towards this peer (set when this node is behind NAT).
-        """
-        return pulumi.get(self, "persistent_keepalive")
 
 
 @pulumi.output_type

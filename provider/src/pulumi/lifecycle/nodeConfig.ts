@@ -30,15 +30,9 @@ import { readNodeHost } from "./hosts";
 import { PLANNED_HOST_FILES, UNKNOWN, type CheckFailure, type Lifecycle, type LifecycleContext } from "./types";
 import { healthCheckProblems, resolveHealthCheck, type HealthCheck, type HealthMode, type NodeHealth } from "../../planner/health";
 import { healthOfReading } from "../../engine/gated";
+import { decodePeers, formatPeerLines, type PeerInputs } from "./peerLines";
 export { PLANNED_HOST_FILES };
-
-export interface PeerInputs {
-  publicKey: string;
-  /** "host:port"; absent when the peer is behind NAT (it dials in). */
-  endpoint?: string | null;
-  allowedIps: string[];
-  persistentKeepalive?: number | null;
-}
+export type { PeerInputs };
 
 /** One policy test whose source is this node (keyed "<to> <port>" in `policyTests`). */
 export interface NodePolicyTest {
@@ -61,7 +55,7 @@ export interface NodeConfigInputs {
   listenPort: number;
   mtu?: number | null;
   publicKey: string;
-  /** Peers keyed by hostname. */
+  /** Peers keyed by hostname (on the wire: one line per peer, see peerLines.ts and `NodeConfigWire`). */
   peers: Record<string, PeerInputs>;
   routes: string[];
   forwarding: boolean;
@@ -129,6 +123,13 @@ export interface NodeConfigOutputs extends NodeConfigInputs {
   /** Every peer's health as last seen (after create/update, and at refresh): planner/health.ts NodeHealth. */
   health?: NodeHealth | null;
 }
+
+/**
+ * A NodeConfig's inputs and outputs as Pulumi carries them: `peers` is the text of peer lines
+ * (peerLines.ts; one property value per node, issue 12), or the object map of older states and programs.
+ */
+export type NodeConfigWire = Omit<NodeConfigInputs, "peers"> & { peers: string | Record<string, PeerInputs> };
+export type NodeConfigWireOutputs = Omit<NodeConfigOutputs, "peers"> & { peers: string | Record<string, PeerInputs> };
 
 /** The effective health check of the inputs (defaults filled in; invalid values were refused at check). */
 export function healthCheckOf(i: Pick<NodeConfigInputs, "healthCheck">): HealthCheck {
@@ -308,7 +309,7 @@ function sameHost(a: Connection, b: Connection): boolean {
   return a.host === b.host && (a.port ?? 22) === (b.port ?? 22);
 }
 
-export const nodeConfigLifecycle: Lifecycle<NodeConfigInputs, NodeConfigOutputs> = {
+const objectLifecycle: Lifecycle<NodeConfigInputs, NodeConfigOutputs> = {
   async check(_olds, news) {
     return { inputs: news, failures: checkNodeConfig(news) };
   },
@@ -359,5 +360,52 @@ export const nodeConfigLifecycle: Lifecycle<NodeConfigInputs, NodeConfigOutputs>
   preview(_olds, news) {
     // An apply makes the host match the inputs, which are the outputs; the peers' health is the host's to tell.
     return compact({ ...news, health: UNKNOWN as unknown as NodeHealth });
+  },
+};
+
+/** The wire form's peers as the object map (the text decoded); throws naming the node and the line. */
+function decoded<T extends { peers: string | Record<string, PeerInputs>; hostname?: unknown }>(v: T): Omit<T, "peers"> & { peers: Record<string, PeerInputs> } {
+  const d = decodePeers(v.peers);
+  if (!d.ok) throw new Error(`node ${JSON.stringify(v.hostname)}: peers: ${d.errors.join("; ")}`);
+  return { ...v, peers: d.peers };
+}
+
+/** Outputs as Pulumi stores them: the peers as their text (an unknown map stays unknown). */
+function encoded(o: NodeConfigOutputs): NodeConfigWireOutputs {
+  return (o.peers as unknown) === UNKNOWN ? (o as NodeConfigWireOutputs) : { ...o, peers: formatPeerLines(o.peers ?? {}) };
+}
+
+/**
+ * The NodeConfig lifecycle on the wire form: `peers` decoded on the way in (text or object map), written as
+ * text on the way out; in between, the object lifecycle above. `check` returns the peers as they came (a
+ * text stays the caller's text) and turns a text that does not read into a failure naming the line.
+ */
+export const nodeConfigLifecycle: Lifecycle<NodeConfigWire, NodeConfigWireOutputs> = {
+  async check(olds, news, ctx) {
+    const d = decodePeers(news.peers);
+    if (!d.ok) return { inputs: news, failures: d.errors.map((e) => ({ property: "peers", reason: `node ${JSON.stringify(news.hostname)}: peers: ${e}; one line per peer: "<hostname> key=<public key> allowedIps=<cidr>,… [endpoint=<host:port>] [keepalive=<seconds>]"` })) };
+    const prior = olds && typeof olds.peers !== "undefined" ? decodePeers(olds.peers) : undefined;
+    const r = await objectLifecycle.check(olds ? ({ ...olds, peers: prior?.ok ? prior.peers : undefined } as Partial<NodeConfigInputs>) : undefined, { ...news, peers: d.peers }, ctx);
+    return { inputs: { ...r.inputs, peers: news.peers }, failures: r.failures };
+  },
+  async diff(id, olds, news, ctx) {
+    return objectLifecycle.diff(id, decoded(olds), decoded(news), ctx);
+  },
+  async create(inputs, ctx) {
+    const r = await objectLifecycle.create(decoded(inputs), ctx);
+    return { id: r.id, outs: encoded(r.outs) };
+  },
+  async read(id, props, ctx) {
+    const r = await objectLifecycle.read(id, decoded(props), ctx);
+    return { id: r.id, props: encoded(r.props) };
+  },
+  async update(id, olds, news, ctx) {
+    return { outs: encoded((await objectLifecycle.update(id, decoded(olds), decoded(news), ctx)).outs) };
+  },
+  async delete(id, props, ctx) {
+    await objectLifecycle.delete(id, decoded(props), ctx);
+  },
+  preview(olds, news) {
+    return encoded(objectLifecycle.preview(olds ? decoded(olds) : undefined, decoded(news)));
   },
 };
