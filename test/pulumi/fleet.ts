@@ -284,6 +284,10 @@ export function runMeasured(ws: Workspace, dir: string, args: string[], timeoutM
 
 /** Throws with the output unless the run exited 0. */
 export function ok(r: MeasuredRun, what: string): MeasuredRun {
-  if (r.status !== 0) throw new Error(`${what} exited ${r.status}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`);
+  if (r.status !== 0) {
+    // A fleet's output is long: its error lines first (each names its resource), then the tails.
+    const errors = r.stdout.split("\n").filter((l) => /\berror\b/i.test(l)).slice(0, 60).join("\n");
+    throw new Error(`${what} exited ${r.status}\n--- error lines\n${errors}\n--- stdout (tail)\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`);
+  }
   return r;
 }

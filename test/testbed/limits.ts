@@ -45,3 +45,29 @@ export function ensureInotifyInstances(min = INOTIFY_INSTANCES_MIN, file = INOTI
     return current;
   }
 }
+
+/**
+ * The kernel's neighbour (ARP/NDP) tables are shared by every network namespace on the machine, with a hard
+ * limit of `gc_thresh3` entries (1024 by default). A testbed of N hosts whose hosts all talk to each other
+ * over the segment (a full mesh's underlay) needs ≈ N² entries, one per host per neighbour: from about 30
+ * hosts on, the table overflows ("neighbour: arp_cache: neighbor table overflow!" in dmesg) and connections
+ * fail with EHOSTUNREACH or time out — a 100-host `pulumi up` failed on 12 hosts this way, which looked like
+ * sshd not answering. `up` raises the limits for its size (4·N², at least 4096); it never lowers them (other
+ * testbeds may be up).
+ */
+export function ensureNeighbourCapacity(hosts: number, dir = "/proc/sys/net"): void {
+  const want = Math.max(4096, 4 * hosts * hosts);
+  for (const fam of ["ipv4", "ipv6"]) {
+    for (const [k, v] of [["gc_thresh2", want / 2], ["gc_thresh3", want]] as const) {
+      const file = `${dir}/${fam}/neigh/default/${k}`;
+      const current = readNumber(file);
+      if (current === null || current >= v) continue;
+      try {
+        fs.writeFileSync(file, `${v}\n`);
+        log(`raised net.${fam}.neigh.default.${k} from ${current} to ${v} (${hosts} hosts: ≈ N² neighbour entries shared by all namespaces)`);
+      } catch (e) {
+        log(`warning: cannot raise ${file} from ${current} to ${v} (${(e as Error).message}); a mesh of ${hosts} hosts may overflow the neighbour table`);
+      }
+    }
+  }
+}

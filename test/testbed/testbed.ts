@@ -21,7 +21,7 @@ import {
   waitForBoot,
   waitForSsh,
 } from "./container";
-import { ensureInotifyInstances } from "./limits";
+import { ensureInotifyInstances, ensureNeighbourCapacity } from "./limits";
 import { mountRootView } from "./mounts";
 import { behindNs, bridgeNs, hostDir, hostName, hostNs, NS_PREFIX, routerNs, runName, stateDir, SUDO_USER } from "./naming";
 import {
@@ -471,6 +471,7 @@ export async function up(n: number, opts: UpOptions = {}): Promise<Testbed> {
     writeState(state);
 
     ensureInotifyInstances();
+    ensureNeighbourCapacity(state.hosts.length);
     const tBoot = Date.now();
     log(`booting ${state.hosts.length} host(s) (${state.hosts[0].rootKind} roots)`);
     for (const h of state.hosts) {
