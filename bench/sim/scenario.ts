@@ -210,6 +210,14 @@ export async function runSimulation(o: SimOptions): Promise<{ report: SimReport;
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   };
   /** Run second by second until exact (returns the virtual time then) or until `untilMs`. */
+  /** The progress period (every `everyS` virtual s since t0) a virtual time falls in: a line when it changes. */
+  let lastPeriod = 0;
+  const newPeriod = (t: number): boolean => {
+    const p = Math.floor((t - t0) / 1000 / everyS);
+    if (p <= lastPeriod) return false;
+    lastPeriod = p;
+    return true;
+  };
   const converge = async (untilMs: number, label: string): Promise<number | null> => {
     for (let t = clock.nowMs + 1000; t <= untilMs; t += 1000) {
       await clock.runUntil(t);
@@ -218,7 +226,9 @@ export async function runSimulation(o: SimOptions): Promise<{ report: SimReport;
         last = check(r, departed, false);
         if (last.exact) return clock.nowMs;
       }
-      if (((t - t0) / 1000) % everyS === 0) {
+      // By period, not by an exact multiple: after the churn phase t is off the second grid (it starts at the
+      // last churn event), and an exact test never printed again.
+      if (newPeriod(t)) {
         sample();
         const full = check(r, departed, true);
         let known = 0;
@@ -264,6 +274,11 @@ export async function runSimulation(o: SimOptions): Promise<{ report: SimReport;
             startNode(makeNode());
           }, joinAt - clock.nowMs);
         }
+      }
+      // The churn minutes, in steps of the progress period so a long run shows where it is.
+      for (let t = clock.nowMs + everyS * 1000; t < lastEvent + 1; t += everyS * 1000) {
+        await clock.runUntil(t);
+        if (newPeriod(t)) o.progress?.(`[sim] churn t=${Math.round((t - t0) / 1000)}s running=${running().length} departed=${departed.size} joined=${stats.joined} events=${clock.events} cpu=${cpuS().toFixed(1)}s rss=${(process.memoryUsage().rss / 2 ** 20).toFixed(0)}MB`);
       }
       await clock.runUntil(lastEvent + 1);
       // Crashed members leave active lists only after PEER_DEAD_MS without contact: converge from there on.
