@@ -4,6 +4,8 @@
  * `wgmesh rotate STATE --node web1` replaces web1's key pair in the file (the Go tool reads it back) and
  * `wgmesh deploy STATE` applies it: every TCP stream survives, the worst ping gap per pair is reported (≤ 3 s),
  * web1's new key is in every peer's handshake, its old private key is nowhere — not in the file, on no host.
+ * The three hosts switch together: each waits, after its read, for the others (engine/rendezvous.ts) — under
+ * load their SSH connects and reads spread over seconds, and so did the switch (a 15-s gap web1–web3 once).
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -79,6 +81,8 @@ describe("engine e2e: wgmesh rotate + deploy on 3 hosts with traffic between eve
     const t1 = Date.now();
     assert.equal(again.code, 0, again.stderr);
     t.diagnostic(`wgmesh deploy of the rotation: ${t1 - t0} ms wall`);
+    // The key switch is one moment on all three hosts (engine/rendezvous.ts): each waited for the others.
+    for (const n of NAMES) assert.match(again.stderr, new RegExp(`\\[${n}\\] all 3 host\\(s\\) ready after [0-9.]+ s: switching`), `${n} switched with the others`);
     assert.deepEqual(Object.fromEntries(Object.entries(JSON.parse(again.stdout).hosts).map(([n, h]) => [n, (h as { status: string }).status])), { web1: "changed", web2: "changed", web3: "changed" });
     const report = await trafficReport(m, t0, t1);
     for (const line of formatReport(report)) t.diagnostic(`rotate + deploy: ${line}`);

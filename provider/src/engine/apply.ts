@@ -20,6 +20,7 @@ import type { SshSession } from "./ssh/session";
 import type { EngineOptions, HostResult, HostTarget } from "./types";
 import { firewallDifferences } from "./firewall";
 import { pskDiffOptions } from "./psk";
+import { switchesKey, type KeySwitchSync } from "./rendezvous";
 
 export const DEFAULT_SCRIPT_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -99,10 +100,15 @@ export async function runHostJob(
   return result;
 }
 
-/** Converge one host (or, dry run, report what would change). Never throws. */
-export async function applyHost(target: HostTarget, opts: EngineOptions = {}): Promise<HostResult> {
+/**
+ * Converge one host (or, dry run, report what would change). Never throws. `sync`: the deploy's key-switch
+ * rendezvous (rendezvous.ts) — a change that switches a key waits there for the other hosts to have planned.
+ */
+export async function applyHost(target: HostTarget, opts: EngineOptions = {}, sync?: KeySwitchSync): Promise<HostResult> {
   const ifname = target.desired.interface.name;
-  return runHostJob(target.node, target.connection, opts, "", async (session, result, log) => {
+  sync?.start();
+  let arrived = false;
+  const result = await runHostJob(target.node, target.connection, opts, "", async (session, result, log) => {
     const before = await readHost(session, ifname, target.node);
     try {
       result.natDetected = await detectNat(session.info.reachedAddress, before.facts.hostAddresses);
@@ -119,6 +125,17 @@ export async function applyHost(target: HostTarget, opts: EngineOptions = {}): P
     result.plannedOperations = plan.operations;
     result.installed = plan.installed;
     result.operations = plan.steps.length;
+    if (sync) {
+      const live = new Set((before.facts.live?.peers ?? []).map((p) => p.publicKey));
+      const desired = new Set(target.desired.peers.map((p) => p.publicKey));
+      const switching = !result.dryRun && plan.steps.length > 0 && switchesKey(plan.operations, live, desired);
+      arrived = true;
+      if (switching) log("info", "the change switches a key: waiting for the other hosts to be ready, so that all switch at once");
+      const w = await sync.planned(switching);
+      if (switching) log(w.timedOut ? "warn" : "info", w.timedOut
+        ? `waited ${(w.waitedMs / 1000).toFixed(1)} s for the other hosts to be ready; switching without them (their tunnels to this host are down until they apply)`
+        : `all ${w.hosts} host(s) ready after ${(w.waitedMs / 1000).toFixed(1)} s: switching`);
+    }
     if (plan.steps.length === 0) {
       result.status = "unchanged";
       result.health = unchangedHealth(target, before);
@@ -137,6 +154,8 @@ export async function applyHost(target: HostTarget, opts: EngineOptions = {}): P
       log("info", `${plan.steps.length} operation(s) applied`);
     }
   });
+  if (sync && !arrived) sync.abandoned();
+  return result;
 }
 
 /** Read a host without changing anything (one connection, one round trip): its facts and NAT detection. */

@@ -5,12 +5,15 @@
 import type { Mesh, MeshInput } from "../core/model";
 import type { MeshPlan } from "../core/policy";
 import { applyHost } from "./apply";
+import { keySwitchSync } from "./rendezvous";
 import { withFirewalls } from "../planner/firewall";
 import { teardownHost, type TeardownTarget } from "./teardown";
 import type { Connection } from "./ssh/connection";
 import type { EngineOptions, HostResult, HostTarget, KeySource } from "./types";
 
 export const DEFAULT_CONCURRENCY = 10;
+/** The longest a host whose change switches a key waits for the other hosts to be ready (rendezvous.ts). */
+export const KEY_SWITCH_MAX_WAIT_MS = 120_000;
 
 /** Run `fn` over `items` with at most `limit` at a time; results in input order. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -49,7 +52,9 @@ export async function deploy(hosts: readonly HostTarget[], opts: EngineOptions =
     if (seen.has(h.node)) throw new Error(`deploy: node ${JSON.stringify(h.node)} is listed twice`);
     seen.add(h.node);
   }
-  const results = await mapLimit(hosts, opts.concurrency ?? DEFAULT_CONCURRENCY, (h) => applyHost(h, opts));
+  // A key switch happens on all hosts at once (rendezvous.ts), bounded by the time a dial may take.
+  const sync = hosts.length > 1 ? keySwitchSync(KEY_SWITCH_MAX_WAIT_MS) : undefined;
+  const results = await mapLimit(hosts, opts.concurrency ?? DEFAULT_CONCURRENCY, (h) => applyHost(h, opts, sync));
   return collect(results, started);
 }
 
