@@ -5,6 +5,7 @@
 // fails naming the node, the peer and the change, every host that has the peer is rolled back, and the stack
 // keeps the previous state (issue 14's health gate through the real Pulumi engine).
 import { parsePeerLines } from "../../provider/src/pulumi/lifecycle/peerLines";
+import { parseHealthLines } from "../../provider/src/pulumi/lifecycle/healthLines";
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -83,10 +84,11 @@ describe("two operators: concurrent pulumi up on one stack (file backend)", { sk
     const state = JSON.parse(ws.pulumiOk(dir, ["stack", "export"]).stdout) as { deployment: { resources: Array<{ type: string }>; pending_operations?: unknown[] } };
     assert.equal(state.deployment.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource").length, 7, "3 Nodes, the Mesh, 3 NodeConfigs");
     assert.deepEqual(state.deployment.pending_operations ?? [], []);
-    const out = JSON.parse(ws.pulumiOk(dir, ["stack", "output", "--json"]).stdout) as { meshIps: Record<string, string>; health: Record<string, { peers: Record<string, { state: string }> }> };
+    const out = JSON.parse(ws.pulumiOk(dir, ["stack", "output", "--json"]).stdout) as { meshIps: Record<string, string>; health: Record<string, { peers: string }> };
     for (const [n, h] of Object.entries(out.health)) {
-      assert.deepEqual(Object.keys(h.peers).sort(), NAMES.filter((x) => x !== n).sort(), n);
-      for (const [p, ph] of Object.entries(h.peers)) assert.equal(ph.state, "reachable", `${n} → ${p}`);
+      const peers = parseHealthLines(h.peers);
+      assert.deepEqual(Object.keys(peers).sort(), NAMES.filter((x) => x !== n).sort(), n);
+      for (const [p, ph] of Object.entries(peers)) assert.equal(ph.state, "reachable", `${n} → ${p}`);
     }
     for (const [i, from] of NAMES.entries()) {
       for (const to of NAMES) if (to !== from) assert.equal((await tb.exec(tb.hosts[i]!.name, ["ping", "-c", "1", "-w", "10", out.meshIps[to]!])).code, 0, `${from} → ${to}`);

@@ -9,8 +9,8 @@ import type { GroupInputs, PolicyInputs } from "../pulumi/lifecycle/group";
 import type { MeshInputs, MeshNodeInputs } from "../pulumi/lifecycle/mesh";
 import type { NodeInputs, NodeOutputs } from "../pulumi/lifecycle/node";
 import type { HealthCheckInputs, HostFiles, NodeConfigInputs, NodeConfigOutputs, NodePolicyTest } from "../pulumi/lifecycle/nodeConfig";
-import type { NodeHealth, PeerHealth } from "../planner/health";
-import type { FirewallPlan } from "../planner/types";
+import type { NodeHealthLines } from "../pulumi/lifecycle/healthLines";
+import type { FirewallWire } from "../pulumi/lifecycle/firewallText";
 import type { PairKey } from "../core/psk";
 import type { GroupInput, PolicyInput, PolicyTestInput } from "../core/model";
 import type { Connection, ProxyConnection } from "../engine/ssh/connection";
@@ -87,9 +87,9 @@ const hostFiles: Record<keyof HostFiles, PropertySpec> = {
   firewall: str('The firewall table inet wgmesh_<interface> and /etc/wireguard/<interface>.nft: "as planned" (also when none is planned and none is there), else "missing", "differs from the plan" (e.g. a flushed or edited table) or "present but not planned".'),
 };
 
-const firewall: Record<keyof FirewallPlan, PropertySpec> = {
+const firewall: Record<keyof FirewallWire, PropertySpec> = {
   table: str('The node\'s own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).'),
-  sets: mapOf({ type: "array", items: { type: "string" } }, 'Named address sets: "src_<group>" the sources of a group (members\' mesh IPs and routable networks), "routed" this node\'s routable networks; "_v6" names are IPv6.'),
+  sets: mapOf({ type: "string" }, 'Named address sets, each one element per line: "src_<group>" the sources of a group (members\' mesh IPs and routable networks), "routed" this node\'s routable networks; "_v6" names are IPv6. (One string per set rather than a list: Pulumi\'s cost is per value; a preview shows the members added or removed as lines.)'),
   rules: mapOf({ type: "string" }, 'Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.'),
 };
 
@@ -112,27 +112,21 @@ const policyTest: Record<keyof PolicyTestInput, PropertySpec> = {
   expect: str('"allow" or "deny".'),
 };
 
-const num = (description: string): PropertySpec => ({ type: "number", description });
 
 const healthCheck: Record<keyof HealthCheckInputs, PropertySpec> = {
   mode: str('"handshake" (default): after a change, wait for a handshake or traffic back from every touched peer; "ping": for an echo reply from its mesh address; "off": no wait, no rollback.'),
   timeoutSeconds: int("Bound of the wait after a change, 1–600 seconds (default 15). A peer behind NAT without an endpoint is judged by its own traffic to us (keepalive every 25 s by default): give it more than that when it matters."),
 };
 
-const peerHealth: Record<keyof PeerHealth, PropertySpec> = {
-  publicKey: str("The peer's public key."),
-  state: str('"reachable" / "unreachable": checked by the last change\'s health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".'),
-  latestHandshakeAgeSeconds: int("Seconds since the latest handshake when the host was read; absent when there was none."),
-  rxBytes: int("Bytes received from the peer since the interface came up."),
-  txBytes: int("Bytes sent to the peer since the interface came up."),
-  endpoint: str("The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none."),
-  waitedSeconds: num("Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout)."),
-};
-
-const nodeHealth: Record<keyof NodeHealth, PropertySpec> = {
+const nodeHealth: Record<keyof NodeHealthLines, PropertySpec> = {
   mode: str("The health check mode in force."),
   checkedAt: str("When the host was read (its own clock), ISO 8601."),
-  peers: mapOf(ref("wgmesh:index:PeerHealth"), "Every peer on the interface, keyed by hostname."),
+  peers: str(
+    "Every peer on the interface, one line per peer in hostname order: `<hostname> key=<public key> state=<state> handshake=<age>s|never rx=<bytes> tx=<bytes> endpoint=<host:port>|none [waited=<s>s]`. " +
+      'state: "reachable" / "unreachable" (checked by the last change\'s health gate), else "connected" (a handshake within 180 s), "stale" (older) or "never"; handshake: seconds since the latest handshake when the host was read; ' +
+      "rx/tx: bytes since the interface came up; endpoint: the one WireGuard uses now (learned by roaming for a peer behind NAT); waited: the gate's wait for that peer. " +
+      "One string rather than an object per peer: Pulumi's cost is per value, and a full mesh has N·(N−1) peer entries (the TypeScript package's parseHealthLines reads it back).",
+  ),
 };
 
 const meshNode: Record<keyof MeshNodeInputs, PropertySpec> = {
@@ -452,7 +446,6 @@ export function buildSchema(version: string) {
       "wgmesh:index:ProxyConnection": objectType("A bastion host the connection goes through.", proxyConnection, ["host"]),
       "wgmesh:index:HostFiles": objectType("The state of a node's persistent WireGuard files.", hostFiles, ["unit", "wgQuickConf"]),
       "wgmesh:index:HealthCheck": objectType("The health gate after a change: which evidence a touched peer must show, and how long to wait for it. A peer that was connected before and shows none rolls the host back.", healthCheck, []),
-      "wgmesh:index:PeerHealth": objectType("One peer's health as seen on a node.", peerHealth, ["publicKey", "rxBytes", "state", "txBytes"]),
       "wgmesh:index:NodeHealth": objectType("A node's view of its peers.", nodeHealth, ["checkedAt", "mode", "peers"]),
       "wgmesh:index:MeshNode": objectType("What the mesh needs of a node (its topology settings).", meshNode, ["hostname", "sshHost"]),
       "wgmesh:index:GroupDeclaration": objectType("A group as the mesh sees it.", groupDecl, ["name"]),

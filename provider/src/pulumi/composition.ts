@@ -30,6 +30,7 @@ import { PLANNED_HOST_FILES } from "./lifecycle/types";
 import { wireSecret } from "./lifecycle/common";
 import { presharedKeysFor, type PairKey, type PairKeyTable } from "../core/psk";
 import { peerLine } from "./lifecycle/peerLines";
+import { firewallText, type FirewallWire } from "./lifecycle/firewallText";
 import { endpointFor, keepaliveFor, peerSets, planMeshConfigs, planTopology, type MeshTopology } from "./plan";
 
 type O<T> = pulumi.Output<T>;
@@ -56,7 +57,7 @@ export interface NodeConfigArgs {
   /** The host's files as planned (see lifecycle/nodeConfig.ts HostFiles). */
   hostFiles?: pulumi.Input<{ wgQuickConf: string; unit: string; firewall?: string }>;
   /** The node's firewall (absent: none) and the policy tests run from it (see lifecycle/nodeConfig.ts). */
-  firewall?: pulumi.Input<FirewallPlan | undefined>;
+  firewall?: pulumi.Input<FirewallWire | FirewallPlan | undefined | null>;
   policyTests?: pulumi.Input<Record<string, NodePolicyTest> | undefined>;
   /** Per-pair PSKs (peer hostname → { id, key }), each key a wire secret (see `pairSecrets`). */
   presharedKeys?: pulumi.Input<Record<string, unknown> | undefined>;
@@ -313,7 +314,7 @@ export function composeMesh<R extends pulumi.Resource>(c: MeshComposition<R>): C
         privateKey: x.privateKey,
         connection: x.connection,
         hostFiles: { ...PLANNED_HOST_FILES },
-        firewall: sel(own, (n) => n.firewall),
+        firewall: sel(own, (n) => firewallText(n.firewall)),
         policyTests: sel(own, (n) => n.policyTests),
         ...(presharedKeys ? { presharedKeys } : {}),
         ...(c.healthCheck !== undefined ? { healthCheck: c.healthCheck } : {}),

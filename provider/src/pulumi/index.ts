@@ -13,5 +13,6 @@ export {
 export { meshDiagram, type DiagramMesh, type DiagramOptions } from "../planner/diagram";
 export { providerFor, DYNAMIC_MODULE } from "./providers";
 export { parsePeerLines, formatPeerLines, type PeerInputs } from "./lifecycle/peerLines";
+export { parseHealthLines, type NodeHealthLines } from "./lifecycle/healthLines";
 // The lifecycles (./lifecycle) run in the provider processes, loaded by path (providers.ts) or by the
 // plugin; a program never loads them (nor the SSH engine behind them).

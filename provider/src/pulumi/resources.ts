@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { dynamicUrn, providerFor, URN_KEY } from "./providers";
 import { composeMesh, type ConnectionArgs, type HealthCheckArgs, type NodeConfigArgs } from "./composition";
 import type { MeshInputs, MeshNodeInputs } from "./lifecycle/mesh";
-import type { NodeHealth } from "../planner/health";
+import type { NodeHealthLines } from "./lifecycle/healthLines";
 import type { Enforcement, PolicyTestInput } from "../core/model";
 import type { PairKeyTable } from "../core/psk";
 
@@ -212,8 +212,12 @@ export class NodeConfig extends pulumi.dynamic.Resource {
   declare public readonly peers: pulumi.Output<string>;
   declare public readonly address: pulumi.Output<string>;
   declare public readonly routes: pulumi.Output<string[]>;
-  /** [issue 14] Every peer's health as last seen (after create/update and at refresh). */
-  declare public readonly health: pulumi.Output<NodeHealth | undefined>;
+  /**
+   * [issue 14] Every peer's health as last seen (after create/update and at refresh): `{ mode, checkedAt, peers }`,
+   * `peers` one line per peer (`<hostname> key=… state=… handshake=<age>s|never rx=… tx=… endpoint=…|none`);
+   * `parseHealthLines(health.peers)` gives the objects.
+   */
+  declare public readonly health: pulumi.Output<NodeHealthLines | undefined>;
 
   constructor(name: string, args: NodeConfigArgs, opts?: pulumi.CustomResourceOptions) {
     super(providerFor("nodeConfig"), name, { ...args, connection: pulumi.secret(args.connection), privateKey: args.privateKey, health: undefined, [URN_KEY]: dynamicUrn(name, opts) }, { ...opts, additionalSecretOutputs: ["privateKey", "connection"] });

@@ -209,8 +209,8 @@ func (o DaemonHostStateOutput) Unit() pulumi.StringOutput {
 type Firewall struct {
 	// Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
 	Rules map[string]string `pulumi:"rules"`
-	// Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
-	Sets map[string][]string `pulumi:"sets"`
+	// Named address sets, each one element per line: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6. (One string per set rather than a list: Pulumi's cost is per value; a preview shows the members added or removed as lines.)
+	Sets map[string]string `pulumi:"sets"`
 	// The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
 	Table string `pulumi:"table"`
 }
@@ -230,8 +230,8 @@ type FirewallInput interface {
 type FirewallArgs struct {
 	// Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
 	Rules pulumi.StringMapInput `pulumi:"rules"`
-	// Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
-	Sets pulumi.StringArrayMapInput `pulumi:"sets"`
+	// Named address sets, each one element per line: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6. (One string per set rather than a list: Pulumi's cost is per value; a preview shows the members added or removed as lines.)
+	Sets pulumi.StringMapInput `pulumi:"sets"`
 	// The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
 	Table pulumi.StringInput `pulumi:"table"`
 }
@@ -319,9 +319,9 @@ func (o FirewallOutput) Rules() pulumi.StringMapOutput {
 	return o.ApplyT(func(v Firewall) map[string]string { return v.Rules }).(pulumi.StringMapOutput)
 }
 
-// Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
-func (o FirewallOutput) Sets() pulumi.StringArrayMapOutput {
-	return o.ApplyT(func(v Firewall) map[string][]string { return v.Sets }).(pulumi.StringArrayMapOutput)
+// Named address sets, each one element per line: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6. (One string per set rather than a list: Pulumi's cost is per value; a preview shows the members added or removed as lines.)
+func (o FirewallOutput) Sets() pulumi.StringMapOutput {
+	return o.ApplyT(func(v Firewall) map[string]string { return v.Sets }).(pulumi.StringMapOutput)
 }
 
 // The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
@@ -363,14 +363,14 @@ func (o FirewallPtrOutput) Rules() pulumi.StringMapOutput {
 	}).(pulumi.StringMapOutput)
 }
 
-// Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
-func (o FirewallPtrOutput) Sets() pulumi.StringArrayMapOutput {
-	return o.ApplyT(func(v *Firewall) map[string][]string {
+// Named address sets, each one element per line: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6. (One string per set rather than a list: Pulumi's cost is per value; a preview shows the members added or removed as lines.)
+func (o FirewallPtrOutput) Sets() pulumi.StringMapOutput {
+	return o.ApplyT(func(v *Firewall) map[string]string {
 		if v == nil {
 			return nil
 		}
 		return v.Sets
-	}).(pulumi.StringArrayMapOutput)
+	}).(pulumi.StringMapOutput)
 }
 
 // The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
@@ -1007,8 +1007,8 @@ type NodeHealth struct {
 	CheckedAt string `pulumi:"checkedAt"`
 	// The health check mode in force.
 	Mode string `pulumi:"mode"`
-	// Every peer on the interface, keyed by hostname.
-	Peers map[string]PeerHealth `pulumi:"peers"`
+	// Every peer on the interface, one line per peer in hostname order: `<hostname> key=<public key> state=<state> handshake=<age>s|never rx=<bytes> tx=<bytes> endpoint=<host:port>|none [waited=<s>s]`. state: "reachable" / "unreachable" (checked by the last change's health gate), else "connected" (a handshake within 180 s), "stale" (older) or "never"; handshake: seconds since the latest handshake when the host was read; rx/tx: bytes since the interface came up; endpoint: the one WireGuard uses now (learned by roaming for a peer behind NAT); waited: the gate's wait for that peer. One string rather than an object per peer: Pulumi's cost is per value, and a full mesh has N·(N−1) peer entries (the TypeScript package's parseHealthLines reads it back).
+	Peers string `pulumi:"peers"`
 }
 
 // A node's view of its peers.
@@ -1036,9 +1036,9 @@ func (o NodeHealthOutput) Mode() pulumi.StringOutput {
 	return o.ApplyT(func(v NodeHealth) string { return v.Mode }).(pulumi.StringOutput)
 }
 
-// Every peer on the interface, keyed by hostname.
-func (o NodeHealthOutput) Peers() PeerHealthMapOutput {
-	return o.ApplyT(func(v NodeHealth) map[string]PeerHealth { return v.Peers }).(PeerHealthMapOutput)
+// Every peer on the interface, one line per peer in hostname order: `<hostname> key=<public key> state=<state> handshake=<age>s|never rx=<bytes> tx=<bytes> endpoint=<host:port>|none [waited=<s>s]`. state: "reachable" / "unreachable" (checked by the last change's health gate), else "connected" (a handshake within 180 s), "stale" (older) or "never"; handshake: seconds since the latest handshake when the host was read; rx/tx: bytes since the interface came up; endpoint: the one WireGuard uses now (learned by roaming for a peer behind NAT); waited: the gate's wait for that peer. One string rather than an object per peer: Pulumi's cost is per value, and a full mesh has N·(N−1) peer entries (the TypeScript package's parseHealthLines reads it back).
+func (o NodeHealthOutput) Peers() pulumi.StringOutput {
+	return o.ApplyT(func(v NodeHealth) string { return v.Peers }).(pulumi.StringOutput)
 }
 
 type NodeHealthPtrOutput struct{ *pulumi.OutputState }
@@ -1085,14 +1085,14 @@ func (o NodeHealthPtrOutput) Mode() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-// Every peer on the interface, keyed by hostname.
-func (o NodeHealthPtrOutput) Peers() PeerHealthMapOutput {
-	return o.ApplyT(func(v *NodeHealth) map[string]PeerHealth {
+// Every peer on the interface, one line per peer in hostname order: `<hostname> key=<public key> state=<state> handshake=<age>s|never rx=<bytes> tx=<bytes> endpoint=<host:port>|none [waited=<s>s]`. state: "reachable" / "unreachable" (checked by the last change's health gate), else "connected" (a handshake within 180 s), "stale" (older) or "never"; handshake: seconds since the latest handshake when the host was read; rx/tx: bytes since the interface came up; endpoint: the one WireGuard uses now (learned by roaming for a peer behind NAT); waited: the gate's wait for that peer. One string rather than an object per peer: Pulumi's cost is per value, and a full mesh has N·(N−1) peer entries (the TypeScript package's parseHealthLines reads it back).
+func (o NodeHealthPtrOutput) Peers() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *NodeHealth) *string {
 		if v == nil {
 			return nil
 		}
-		return v.Peers
-	}).(PeerHealthMapOutput)
+		return &v.Peers
+	}).(pulumi.StringPtrOutput)
 }
 
 // A policy test run from this node.
@@ -1220,94 +1220,6 @@ func (o NodePolicyTestMapOutput) MapIndex(k pulumi.StringInput) NodePolicyTestOu
 	return pulumi.All(o, k).ApplyT(func(vs []interface{}) NodePolicyTest {
 		return vs[0].(map[string]NodePolicyTest)[vs[1].(string)]
 	}).(NodePolicyTestOutput)
-}
-
-// One peer's health as seen on a node.
-type PeerHealth struct {
-	// The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none.
-	Endpoint *string `pulumi:"endpoint"`
-	// Seconds since the latest handshake when the host was read; absent when there was none.
-	LatestHandshakeAgeSeconds *int `pulumi:"latestHandshakeAgeSeconds"`
-	// The peer's public key.
-	PublicKey string `pulumi:"publicKey"`
-	// Bytes received from the peer since the interface came up.
-	RxBytes int `pulumi:"rxBytes"`
-	// "reachable" / "unreachable": checked by the last change's health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".
-	State string `pulumi:"state"`
-	// Bytes sent to the peer since the interface came up.
-	TxBytes int `pulumi:"txBytes"`
-	// Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout).
-	WaitedSeconds *float64 `pulumi:"waitedSeconds"`
-}
-
-// One peer's health as seen on a node.
-type PeerHealthOutput struct{ *pulumi.OutputState }
-
-func (PeerHealthOutput) ElementType() reflect.Type {
-	return reflect.TypeOf((*PeerHealth)(nil)).Elem()
-}
-
-func (o PeerHealthOutput) ToPeerHealthOutput() PeerHealthOutput {
-	return o
-}
-
-func (o PeerHealthOutput) ToPeerHealthOutputWithContext(ctx context.Context) PeerHealthOutput {
-	return o
-}
-
-// The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none.
-func (o PeerHealthOutput) Endpoint() pulumi.StringPtrOutput {
-	return o.ApplyT(func(v PeerHealth) *string { return v.Endpoint }).(pulumi.StringPtrOutput)
-}
-
-// Seconds since the latest handshake when the host was read; absent when there was none.
-func (o PeerHealthOutput) LatestHandshakeAgeSeconds() pulumi.IntPtrOutput {
-	return o.ApplyT(func(v PeerHealth) *int { return v.LatestHandshakeAgeSeconds }).(pulumi.IntPtrOutput)
-}
-
-// The peer's public key.
-func (o PeerHealthOutput) PublicKey() pulumi.StringOutput {
-	return o.ApplyT(func(v PeerHealth) string { return v.PublicKey }).(pulumi.StringOutput)
-}
-
-// Bytes received from the peer since the interface came up.
-func (o PeerHealthOutput) RxBytes() pulumi.IntOutput {
-	return o.ApplyT(func(v PeerHealth) int { return v.RxBytes }).(pulumi.IntOutput)
-}
-
-// "reachable" / "unreachable": checked by the last change's health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".
-func (o PeerHealthOutput) State() pulumi.StringOutput {
-	return o.ApplyT(func(v PeerHealth) string { return v.State }).(pulumi.StringOutput)
-}
-
-// Bytes sent to the peer since the interface came up.
-func (o PeerHealthOutput) TxBytes() pulumi.IntOutput {
-	return o.ApplyT(func(v PeerHealth) int { return v.TxBytes }).(pulumi.IntOutput)
-}
-
-// Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout).
-func (o PeerHealthOutput) WaitedSeconds() pulumi.Float64PtrOutput {
-	return o.ApplyT(func(v PeerHealth) *float64 { return v.WaitedSeconds }).(pulumi.Float64PtrOutput)
-}
-
-type PeerHealthMapOutput struct{ *pulumi.OutputState }
-
-func (PeerHealthMapOutput) ElementType() reflect.Type {
-	return reflect.TypeOf((*map[string]PeerHealth)(nil)).Elem()
-}
-
-func (o PeerHealthMapOutput) ToPeerHealthMapOutput() PeerHealthMapOutput {
-	return o
-}
-
-func (o PeerHealthMapOutput) ToPeerHealthMapOutputWithContext(ctx context.Context) PeerHealthMapOutput {
-	return o
-}
-
-func (o PeerHealthMapOutput) MapIndex(k pulumi.StringInput) PeerHealthOutput {
-	return pulumi.All(o, k).ApplyT(func(vs []interface{}) PeerHealth {
-		return vs[0].(map[string]PeerHealth)[vs[1].(string)]
-	}).(PeerHealthOutput)
 }
 
 // One live WireGuard peer of a host.
@@ -2540,8 +2452,6 @@ func init() {
 	pulumi.RegisterOutputType(NodeHealthPtrOutput{})
 	pulumi.RegisterOutputType(NodePolicyTestOutput{})
 	pulumi.RegisterOutputType(NodePolicyTestMapOutput{})
-	pulumi.RegisterOutputType(PeerHealthOutput{})
-	pulumi.RegisterOutputType(PeerHealthMapOutput{})
 	pulumi.RegisterOutputType(PeerStatusOutput{})
 	pulumi.RegisterOutputType(PeerStatusArrayOutput{})
 	pulumi.RegisterOutputType(PlanNodeOutput{})

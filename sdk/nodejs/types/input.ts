@@ -114,9 +114,9 @@ export interface FirewallArgs {
      */
     rules: pulumi.Input<{[key: string]: pulumi.Input<string>}>;
     /**
-     * Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+     * Named address sets, each one element per line: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6. (One string per set rather than a list: Pulumi's cost is per value; a preview shows the members added or removed as lines.)
      */
-    sets: pulumi.Input<{[key: string]: pulumi.Input<pulumi.Input<string>[]>}>;
+    sets: pulumi.Input<{[key: string]: pulumi.Input<string>}>;
     /**
      * The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
      */

@@ -86,9 +86,9 @@ export interface Firewall {
      */
     rules: {[key: string]: string};
     /**
-     * Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+     * Named address sets, each one element per line: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6. (One string per set rather than a list: Pulumi's cost is per value; a preview shows the members added or removed as lines.)
      */
-    sets: {[key: string]: string[]};
+    sets: {[key: string]: string};
     /**
      * The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
      */
@@ -196,9 +196,9 @@ export interface NodeHealth {
      */
     mode: string;
     /**
-     * Every peer on the interface, keyed by hostname.
+     * Every peer on the interface, one line per peer in hostname order: `<hostname> key=<public key> state=<state> handshake=<age>s|never rx=<bytes> tx=<bytes> endpoint=<host:port>|none [waited=<s>s]`. state: "reachable" / "unreachable" (checked by the last change's health gate), else "connected" (a handshake within 180 s), "stale" (older) or "never"; handshake: seconds since the latest handshake when the host was read; rx/tx: bytes since the interface came up; endpoint: the one WireGuard uses now (learned by roaming for a peer behind NAT); waited: the gate's wait for that peer. One string rather than an object per peer: Pulumi's cost is per value, and a full mesh has N·(N−1) peer entries (the TypeScript package's parseHealthLines reads it back).
      */
-    peers: {[key: string]: outputs.PeerHealth};
+    peers: string;
 }
 
 /**
@@ -221,40 +221,6 @@ export interface NodePolicyTest {
      * "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
      */
     result: string;
-}
-
-/**
- * One peer's health as seen on a node.
- */
-export interface PeerHealth {
-    /**
-     * The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none.
-     */
-    endpoint?: string;
-    /**
-     * Seconds since the latest handshake when the host was read; absent when there was none.
-     */
-    latestHandshakeAgeSeconds?: number;
-    /**
-     * The peer's public key.
-     */
-    publicKey: string;
-    /**
-     * Bytes received from the peer since the interface came up.
-     */
-    rxBytes: number;
-    /**
-     * "reachable" / "unreachable": checked by the last change's health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".
-     */
-    state: string;
-    /**
-     * Bytes sent to the peer since the interface came up.
-     */
-    txBytes: number;
-    /**
-     * Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout).
-     */
-    waitedSeconds?: number;
 }
 
 /**

@@ -523,9 +523,9 @@ class FirewallArgsDict(TypedDict):
     """
     Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
     """
-    sets: pulumi.Input[Mapping[str, pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]]
+    sets: pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]
     """
-    Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+    Named address sets, each one element per line: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6. (One string per set rather than a list: Pulumi's cost is per value; a preview shows the members added or removed as lines.)
     """
     table: pulumi.Input[_builtins.str]
     """
@@ -536,13 +536,13 @@ class FirewallArgsDict(TypedDict):
 class FirewallArgs:
     def __init__(__self__, *,
                  rules: pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]],
-                 sets: pulumi.Input[Mapping[str, pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]],
+                 sets: pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]],
                  table: pulumi.Input[_builtins.str]):
         """
         A node's nftables firewall: its table, named sets and accept rules.
 
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] rules: Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
-        :param pulumi.Input[Mapping[str, pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]] sets: Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] sets: Named address sets, each one element per line: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6. (One string per set rather than a list: Pulumi's cost is per value; a preview shows the members added or removed as lines.)
         :param pulumi.Input[_builtins.str] table: The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
         """
         pulumi.set(__self__, "rules", rules)
@@ -563,14 +563,14 @@ class FirewallArgs:
 
     @_builtins.property
     @pulumi.getter
-    def sets(self) -> pulumi.Input[Mapping[str, pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]]:
+    def sets(self) -> pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]:
         """
-        Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+        Named address sets, each one element per line: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6. (One string per set rather than a list: Pulumi's cost is per value; a preview shows the members added or removed as lines.)
         """
         return pulumi.get(self, "sets")
 
     @sets.setter
-    def sets(self, value: pulumi.Input[Mapping[str, pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]]):
+    def sets(self, value: pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]):
         pulumi.set(self, "sets", value)
 
     @_builtins.property

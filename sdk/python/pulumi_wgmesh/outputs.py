@@ -25,7 +25,6 @@ __all__ = [
     'MeshNode',
     'NodeHealth',
     'NodePolicyTest',
-    'PeerHealth',
     'PeerStatus',
     'PlannedNode',
     'PlannedPeer',
@@ -268,13 +267,13 @@ class Firewall(dict):
     """
     def __init__(__self__, *,
                  rules: Mapping[str, _builtins.str],
-                 sets: Mapping[str, Sequence[_builtins.str]],
+                 sets: Mapping[str, _builtins.str],
                  table: _builtins.str):
         """
         A node's nftables firewall: its table, named sets and accept rules.
 
         :param Mapping[str, _builtins.str] rules: Accept rules by label ("input web-to-app from web tcp" → the nft rule). "input": connections to the node itself, "forward": into its routable networks. Only traffic arriving on the mesh interface is filtered; established/related is accepted, anything else counted and dropped.
-        :param Mapping[str, Sequence[_builtins.str]] sets: Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+        :param Mapping[str, _builtins.str] sets: Named address sets, each one element per line: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6. (One string per set rather than a list: Pulumi's cost is per value; a preview shows the members added or removed as lines.)
         :param _builtins.str table: The node's own nftables table, e.g. "inet wgmesh_wg0" (no other table is touched).
         """
         pulumi.set(__self__, "rules", rules)
@@ -291,9 +290,9 @@ class Firewall(dict):
 
     @_builtins.property
     @pulumi.getter
-    def sets(self) -> Mapping[str, Sequence[_builtins.str]]:
+    def sets(self) -> Mapping[str, _builtins.str]:
         """
-        Named address sets: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6.
+        Named address sets, each one element per line: "src_<group>" the sources of a group (members' mesh IPs and routable networks), "routed" this node's routable networks; "_v6" names are IPv6. (One string per set rather than a list: Pulumi's cost is per value; a preview shows the members added or removed as lines.)
         """
         return pulumi.get(self, "sets")
 
@@ -629,13 +628,13 @@ class NodeHealth(dict):
     def __init__(__self__, *,
                  checked_at: _builtins.str,
                  mode: _builtins.str,
-                 peers: Mapping[str, 'outputs.PeerHealth']):
+                 peers: _builtins.str):
         """
         A node's view of its peers.
 
         :param _builtins.str checked_at: When the host was read (its own clock), ISO 8601.
         :param _builtins.str mode: The health check mode in force.
-        :param Mapping[str, 'PeerHealth'] peers: Every peer on the interface, keyed by hostname.
+        :param _builtins.str peers: Every peer on the interface, one line per peer in hostname order: `<hostname> key=<public key> state=<state> handshake=<age>s|never rx=<bytes> tx=<bytes> endpoint=<host:port>|none [waited=<s>s]`. state: "reachable" / "unreachable" (checked by the last change's health gate), else "connected" (a handshake within 180 s), "stale" (older) or "never"; handshake: seconds since the latest handshake when the host was read; rx/tx: bytes since the interface came up; endpoint: the one WireGuard uses now (learned by roaming for a peer behind NAT); waited: the gate's wait for that peer. One string rather than an object per peer: Pulumi's cost is per value, and a full mesh has N·(N−1) peer entries (the TypeScript package's parseHealthLines reads it back).
         """
         pulumi.set(__self__, "checked_at", checked_at)
         pulumi.set(__self__, "mode", mode)
@@ -659,9 +658,9 @@ class NodeHealth(dict):
 
     @_builtins.property
     @pulumi.getter
-    def peers(self) -> Mapping[str, 'outputs.PeerHealth']:
+    def peers(self) -> _builtins.str:
         """
-        Every peer on the interface, keyed by hostname.
+        Every peer on the interface, one line per peer in hostname order: `<hostname> key=<public key> state=<state> handshake=<age>s|never rx=<bytes> tx=<bytes> endpoint=<host:port>|none [waited=<s>s]`. state: "reachable" / "unreachable" (checked by the last change's health gate), else "connected" (a handshake within 180 s), "stale" (older) or "never"; handshake: seconds since the latest handshake when the host was read; rx/tx: bytes since the interface came up; endpoint: the one WireGuard uses now (learned by roaming for a peer behind NAT); waited: the gate's wait for that peer. One string rather than an object per peer: Pulumi's cost is per value, and a full mesh has N·(N−1) peer entries (the TypeScript package's parseHealthLines reads it back).
         """
         return pulumi.get(self, "peers")
 
@@ -720,123 +719,6 @@ class NodePolicyTest(dict):
         "pass" as planned; a refresh runs the test from this node's host (TCP connect / ICMP) and reports "fail: …" when the host disagrees.
         """
         return pulumi.get(self, "result")
-
-
-@pulumi.output_type
-class PeerHealth(dict):
-    """
-    One peer's health as seen on a node.
-    """
-    @staticmethod
-    def __key_warning(key: str):
-        suggest = None
-        if key == "publicKey":
-            suggest = "public_key"
-        elif key == "rxBytes":
-            suggest = "rx_bytes"
-        elif key == "txBytes":
-            suggest = "tx_bytes"
-        elif key == "latestHandshakeAgeSeconds":
-            suggest = "latest_handshake_age_seconds"
-        elif key == "waitedSeconds":
-            suggest = "waited_seconds"
-
-        if suggest:
-            pulumi.log.warn(f"Key '{key}' not found in PeerHealth. Access the value via the '{suggest}' property getter instead.")
-
-    def __getitem__(self, key: str) -> Any:
-        PeerHealth.__key_warning(key)
-        return super().__getitem__(key)
-
-    def get(self, key: str, default = None) -> Any:
-        PeerHealth.__key_warning(key)
-        return super().get(key, default)
-
-    def __init__(__self__, *,
-                 public_key: _builtins.str,
-                 rx_bytes: _builtins.int,
-                 state: _builtins.str,
-                 tx_bytes: _builtins.int,
-                 endpoint: Optional[_builtins.str] = None,
-                 latest_handshake_age_seconds: Optional[_builtins.int] = None,
-                 waited_seconds: Optional[_builtins.float] = None):
-        """
-        One peer's health as seen on a node.
-
-        :param _builtins.str public_key: The peer's public key.
-        :param _builtins.int rx_bytes: Bytes received from the peer since the interface came up.
-        :param _builtins.str state: "reachable" / "unreachable": checked by the last change's health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".
-        :param _builtins.int tx_bytes: Bytes sent to the peer since the interface came up.
-        :param _builtins.str endpoint: The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none.
-        :param _builtins.int latest_handshake_age_seconds: Seconds since the latest handshake when the host was read; absent when there was none.
-        :param _builtins.float waited_seconds: Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout).
-        """
-        pulumi.set(__self__, "public_key", public_key)
-        pulumi.set(__self__, "rx_bytes", rx_bytes)
-        pulumi.set(__self__, "state", state)
-        pulumi.set(__self__, "tx_bytes", tx_bytes)
-        if endpoint is not None:
-            pulumi.set(__self__, "endpoint", endpoint)
-        if latest_handshake_age_seconds is not None:
-            pulumi.set(__self__, "latest_handshake_age_seconds", latest_handshake_age_seconds)
-        if waited_seconds is not None:
-            pulumi.set(__self__, "waited_seconds", waited_seconds)
-
-    @_builtins.property
-    @pulumi.getter(name="publicKey")
-    def public_key(self) -> _builtins.str:
-        """
-        The peer's public key.
-        """
-        return pulumi.get(self, "public_key")
-
-    @_builtins.property
-    @pulumi.getter(name="rxBytes")
-    def rx_bytes(self) -> _builtins.int:
-        """
-        Bytes received from the peer since the interface came up.
-        """
-        return pulumi.get(self, "rx_bytes")
-
-    @_builtins.property
-    @pulumi.getter
-    def state(self) -> _builtins.str:
-        """
-        "reachable" / "unreachable": checked by the last change's health gate; otherwise "connected" (a handshake within 180 s), "stale" (older) or "never".
-        """
-        return pulumi.get(self, "state")
-
-    @_builtins.property
-    @pulumi.getter(name="txBytes")
-    def tx_bytes(self) -> _builtins.int:
-        """
-        Bytes sent to the peer since the interface came up.
-        """
-        return pulumi.get(self, "tx_bytes")
-
-    @_builtins.property
-    @pulumi.getter
-    def endpoint(self) -> Optional[_builtins.str]:
-        """
-        The endpoint WireGuard uses for the peer now (learned by roaming for a peer behind NAT); absent when none.
-        """
-        return pulumi.get(self, "endpoint")
-
-    @_builtins.property
-    @pulumi.getter(name="latestHandshakeAgeSeconds")
-    def latest_handshake_age_seconds(self) -> Optional[_builtins.int]:
-        """
-        Seconds since the latest handshake when the host was read; absent when there was none.
-        """
-        return pulumi.get(self, "latest_handshake_age_seconds")
-
-    @_builtins.property
-    @pulumi.getter(name="waitedSeconds")
-    def waited_seconds(self) -> Optional[_builtins.float]:
-        """
-        Peers the gate checked: seconds from the start of the wait to the evidence (or to the timeout).
-        """
-        return pulumi.get(self, "waited_seconds")
 
 
 @pulumi.output_type

@@ -30,6 +30,8 @@ import { readNodeHost } from "./hosts";
 import { PLANNED_HOST_FILES, UNKNOWN, type CheckFailure, type Lifecycle, type LifecycleContext } from "./types";
 import { healthCheckProblems, resolveHealthCheck, type HealthCheck, type HealthMode, type NodeHealth } from "../../planner/health";
 import { healthOfReading } from "../../engine/gated";
+import { healthLines, type NodeHealthLines } from "./healthLines";
+import { firewallPlanOf, firewallText, type FirewallWire } from "./firewallText";
 import { decodePeers, formatPeerLines, type PeerInputs } from "./peerLines";
 export { PLANNED_HOST_FILES };
 export type { PeerInputs };
@@ -128,8 +130,12 @@ export interface NodeConfigOutputs extends NodeConfigInputs {
  * A NodeConfig's inputs and outputs as Pulumi carries them: `peers` is the text of peer lines
  * (peerLines.ts; one property value per node, issue 12), or the object map of older states and programs.
  */
-export type NodeConfigWire = Omit<NodeConfigInputs, "peers"> & { peers: string | Record<string, PeerInputs> };
-export type NodeConfigWireOutputs = Omit<NodeConfigOutputs, "peers"> & { peers: string | Record<string, PeerInputs> };
+export type NodeConfigWire = Omit<NodeConfigInputs, "peers" | "firewall"> & { peers: string | Record<string, PeerInputs>; firewall?: FirewallWire | FirewallPlan | null };
+export type NodeConfigWireOutputs = Omit<NodeConfigOutputs, "peers" | "health" | "firewall"> & {
+  peers: string | Record<string, PeerInputs>;
+  firewall?: FirewallWire | FirewallPlan | null;
+  health?: NodeHealthLines | NodeHealth | null;
+};
 
 /** The effective health check of the inputs (defaults filled in; invalid values were refused at check). */
 export function healthCheckOf(i: Pick<NodeConfigInputs, "healthCheck">): HealthCheck {
@@ -363,16 +369,27 @@ const objectLifecycle: Lifecycle<NodeConfigInputs, NodeConfigOutputs> = {
   },
 };
 
-/** The wire form's peers as the object map (the text decoded); throws naming the node and the line. */
-function decoded<T extends { peers: string | Record<string, PeerInputs>; hostname?: unknown }>(v: T): Omit<T, "peers"> & { peers: Record<string, PeerInputs> } {
+/** The wire form's peers as the object map (the text decoded), its firewall sets as lists; throws naming the node and the line. */
+function decoded<T extends { peers: string | Record<string, PeerInputs>; hostname?: unknown; firewall?: FirewallWire | FirewallPlan | null }>(v: T): Omit<T, "peers" | "firewall"> & { peers: Record<string, PeerInputs>; firewall?: FirewallPlan | null } {
   const d = decodePeers(v.peers);
   if (!d.ok) throw new Error(`node ${JSON.stringify(v.hostname)}: peers: ${d.errors.join("; ")}`);
-  return { ...v, peers: d.peers };
+  const out = { ...v, peers: d.peers } as Omit<T, "peers" | "firewall"> & { peers: Record<string, PeerInputs>; firewall?: FirewallPlan | null };
+  if (v.firewall !== undefined) out.firewall = firewallPlanOf(v.firewall) as FirewallPlan | null;
+  return out;
 }
 
-/** Outputs as Pulumi stores them: the peers as their text (an unknown map stays unknown). */
+/** Stored outputs for the object lifecycle: peers decoded; the health dropped (an output only: read anew, never diffed). */
+function decodedState(v: NodeConfigWireOutputs): NodeConfigOutputs {
+  const { health: _h, ...rest } = v;
+  return decoded(rest);
+}
+
+/** Outputs as Pulumi stores them: the peers, the firewall sets and the peers' health as text (unknowns stay unknown). */
 function encoded(o: NodeConfigOutputs): NodeConfigWireOutputs {
-  return (o.peers as unknown) === UNKNOWN ? (o as NodeConfigWireOutputs) : { ...o, peers: formatPeerLines(o.peers ?? {}) };
+  const health = healthLines(o.health);
+  const out: NodeConfigWireOutputs = (o.peers as unknown) === UNKNOWN ? { ...o, health } : { ...o, peers: formatPeerLines(o.peers ?? {}), health };
+  if (o.firewall !== undefined) out.firewall = firewallText(o.firewall);
+  return out;
 }
 
 /**
@@ -385,27 +402,29 @@ export const nodeConfigLifecycle: Lifecycle<NodeConfigWire, NodeConfigWireOutput
     const d = decodePeers(news.peers);
     if (!d.ok) return { inputs: news, failures: d.errors.map((e) => ({ property: "peers", reason: `node ${JSON.stringify(news.hostname)}: peers: ${e}; one line per peer: "<hostname> key=<public key> allowedIps=<cidr>,… [endpoint=<host:port>] [keepalive=<seconds>]"` })) };
     const prior = olds && typeof olds.peers !== "undefined" ? decodePeers(olds.peers) : undefined;
-    const r = await objectLifecycle.check(olds ? ({ ...olds, peers: prior?.ok ? prior.peers : undefined } as Partial<NodeConfigInputs>) : undefined, { ...news, peers: d.peers }, ctx);
-    return { inputs: { ...r.inputs, peers: news.peers }, failures: r.failures };
+    const firewall = news.firewall === undefined ? {} : { firewall: firewallPlanOf(news.firewall) as FirewallPlan | null };
+    const oldFirewall = olds?.firewall === undefined ? {} : { firewall: firewallPlanOf(olds.firewall) as FirewallPlan | null };
+    const r = await objectLifecycle.check(olds ? ({ ...olds, ...oldFirewall, peers: prior?.ok ? prior.peers : undefined } as Partial<NodeConfigInputs>) : undefined, { ...news, ...firewall, peers: d.peers } as NodeConfigInputs, ctx);
+    return { inputs: { ...r.inputs, peers: news.peers, ...(news.firewall === undefined ? {} : { firewall: news.firewall }) } as NodeConfigWire, failures: r.failures };
   },
   async diff(id, olds, news, ctx) {
-    return objectLifecycle.diff(id, decoded(olds), decoded(news), ctx);
+    return objectLifecycle.diff(id, decodedState(olds), decoded(news), ctx);
   },
   async create(inputs, ctx) {
     const r = await objectLifecycle.create(decoded(inputs), ctx);
     return { id: r.id, outs: encoded(r.outs) };
   },
   async read(id, props, ctx) {
-    const r = await objectLifecycle.read(id, decoded(props), ctx);
+    const r = await objectLifecycle.read(id, decodedState(props), ctx);
     return { id: r.id, props: encoded(r.props) };
   },
   async update(id, olds, news, ctx) {
-    return { outs: encoded((await objectLifecycle.update(id, decoded(olds), decoded(news), ctx)).outs) };
+    return { outs: encoded((await objectLifecycle.update(id, decodedState(olds), decoded(news), ctx)).outs) };
   },
   async delete(id, props, ctx) {
-    await objectLifecycle.delete(id, decoded(props), ctx);
+    await objectLifecycle.delete(id, decodedState(props), ctx);
   },
   preview(olds, news) {
-    return encoded(objectLifecycle.preview(olds ? decoded(olds) : undefined, decoded(news)));
+    return encoded(objectLifecycle.preview(olds ? decodedState(olds) : undefined, decoded(news)));
   },
 };
