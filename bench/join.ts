@@ -19,6 +19,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import { parseArgs } from "node:util";
 import { NetLab, sleep } from "../test/daemon/netlab";
+import { ensureNeighbourCapacity } from "../test/testbed/limits";
 
 const SECRET = "wgmesh://v1/bench-join-secret-0123456789abcdefghijklmnopqrstuvwxyzABCD";
 
@@ -65,30 +66,6 @@ function pingAll(lab: NetLab, from: string, ips: string[]): string[] {
   const script = 'for ip in "$@"; do (ping -c 1 -W 2 "$ip" >/dev/null 2>&1 || echo "$ip") & done; wait';
   const r = lab.exec(from, ["sh", "-c", script, "sh", ...ips], 30_000);
   return r.stdout.split("\n").filter(Boolean);
-}
-
-/**
- * The kernel's neighbour tables are shared by all network namespaces (gc_thresh3, default 1024 entries):
- * N nodes need ≈ 2·N² entries (mesh peers on wg0, segment neighbours on eth0) — from ≈ 25 nodes on, sends
- * fail with ENOBUFS ("neighbor table overflow" in dmesg). Raised for the run (never lowered), restored after.
- */
-function raiseNeighbourLimits(n: number): () => void {
-  const saved: [string, string][] = [];
-  const want = Math.max(4096, 4 * n * n);
-  for (const fam of ["ipv4", "ipv6"]) {
-    for (const [k, v] of [["gc_thresh2", want / 2], ["gc_thresh3", want]] as const) {
-      const f = `/proc/sys/net/${fam}/neigh/default/${k}`;
-      const cur = fs.readFileSync(f, "utf8").trim();
-      if (Number(cur) < v) {
-        saved.push([f, cur]);
-        fs.writeFileSync(f, String(v));
-      }
-    }
-  }
-  if (saved.length) console.log(`(neighbour table limits raised for the run: ${saved.map(([f]) => f.split("/").slice(-4).join(".")).join(", ")} → ${want})`);
-  return () => {
-    for (const [f, v] of saved) fs.writeFileSync(f, v);
-  };
 }
 
 async function run(n: number, flags: string[], subnet: number): Promise<JoinResult> {
@@ -189,8 +166,9 @@ async function main(): Promise<void> {
   if (wanted.length === 0) throw new Error(`--mode ${values.mode}: one of dht+lan, dht`);
   const base: Record<number, number> = { 5: 170, 20: 172, 50: 174 };
   const rows: Record<string, unknown>[] = [];
-  const restore = raiseNeighbourLimits(Math.max(...sizes));
-  process.once("exit", restore);
+  // N daemons need ≈ 2·N² neighbour entries (mesh peers on wg0, segment neighbours on eth0), in tables every
+  // namespace shares (the testbed's limits.ts; raised, never lowered — a testbed may be up beside the run).
+  ensureNeighbourCapacity(Math.max(...sizes));
   console.log("nodes  discovery   all daemons up   peer lists complete   wg peers complete   all pairs ping   daemon RSS / PSS MiB (min/median/max)   wireguard-go RSS MiB");
   for (const n of sizes) {
     for (const [label, flags] of wanted) {
@@ -201,7 +179,6 @@ async function main(): Promise<void> {
     }
   }
   console.log(JSON.stringify({ bench: "join", rows }));
-  restore();
 }
 
 main().catch((e) => {
