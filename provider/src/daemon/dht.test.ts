@@ -72,29 +72,3 @@ test("DHT values: an address that does not answer is retried after 2, 4, 8 … m
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(contacted.slice(4).map((t) => (t - t0) / 60_000), [31, 32], "an answer resets the wait to 1 min");
 });
-
-test("DHT values: our own announcement is skipped; the host's addresses are listed at most every 10 s, not per value", async () => {
-  let now = 1_800_000_000_000;
-  const kp = generateKeyPair();
-  const core = new DaemonCore({ secret: "wgmesh-test-vector-secret-0001", interfaceName: "wg0", publicKey: kp.publicKey, meshIp: "10.53.1.1", wgListenPort: 51820, version: "t" });
-  const contacted: string[] = [];
-  (core.exchange as unknown as { exchange: (ip: string) => Promise<undefined> }).exchange = async (ip) => {
-    contacted.push(ip);
-    return undefined;
-  };
-  let listed = 0;
-  let mine = new Set(["192.0.2.1"]);
-  const dht = new DhtLayer({ bootstrap: ["127.0.0.1:1"], log: new Logger("error", () => undefined), nowMs: () => now, localAddresses: () => (listed++, mine) });
-  (dht as unknown as { core: DaemonCore }).core = core;
-  const value = (host: string): void => (dht as unknown as { onValue: (v: unknown, ih: unknown) => void }).onValue({ host, port: core.params.gossipPort }, Buffer.alloc(20));
-  for (let i = 0; i < 200; i++) value(`192.0.2.${1 + (i % 50)}`);
-  assert.equal(listed, 1, "200 values, one listing");
-  assert.ok(!contacted.includes("192.0.2.1"), "our own value is not contacted");
-  // the host's addresses change: seen after the TTL
-  mine = new Set(["192.0.2.60"]);
-  now += 10_000;
-  value("192.0.2.60");
-  value("192.0.2.1");
-  assert.equal(listed, 2);
-  assert.ok(!contacted.includes("192.0.2.60") && contacted.includes("192.0.2.1"));
-});

@@ -81,9 +81,6 @@ export function parseBootstrapList(text: string): string[] {
   return out;
 }
 
-/** How long the host's own addresses are reused before they are listed again. */
-export const OWN_ADDRESSES_TTL_MS = 10_000;
-
 function localAddresses(): Set<string> {
   const s = new Set<string>();
   for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) s.add(normalizeIp(a.address) ?? a.address);
@@ -103,19 +100,9 @@ export class DhtLayer implements DiscoveryLayer {
   private stopped = false;
   private retryMs = 5000;
   private readonly nowMs: () => number;
-  private own: { at: number; set: Set<string> } | undefined;
 
   constructor(private readonly o: DhtLayerOptions) {
     this.nowMs = o.nowMs ?? Date.now;
-  }
-
-  /**
-   * This host's addresses, read at most every OWN_ADDRESSES_TTL_MS: a lookup brings up to hundreds of values
-   * at once, and listing the interfaces (a netlink dump) for each one is needless work.
-   */
-  private ownAddresses(now: number): Set<string> {
-    if (!this.own || now - this.own.at >= OWN_ADDRESSES_TTL_MS || now < this.own.at) this.own = { at: now, set: (this.o.localAddresses ?? localAddresses)() };
-    return this.own.set;
   }
 
   async start(core: DaemonCore): Promise<void> {
@@ -255,9 +242,9 @@ export class DhtLayer implements DiscoveryLayer {
       this.stats.ignored++;
       return;
     }
-    const now = this.nowMs();
-    if (this.ownAddresses(now).has(ip)) return; // our own announcement
+    if ((this.o.localAddresses ?? localAddresses)().has(ip)) return; // our own announcement
     const key = `${ip}:${port}`;
+    const now = this.nowMs();
     // A member we exchanged with recently needs no HELLO for its value: the keep-alive round covers it.
     // (Go HELLOs every value every minute: N² exchanges per minute in a mesh of N.)
     const exchanged = core.exchange.lastExchangeFrom(ip);
