@@ -14,7 +14,8 @@
  *   - TypeScript policy-segmented meshes: 100 nodes in 5 groups (default mode), 500 nodes in 50 groups (skip);
  *     groups in a ring, each reaching itself and the next;
  *   - through the provider plugin: a YAML and a Python program of 100 nodes, against floors of the same
- *     number of trivial resources of the same plugin (wgmesh:MeshSecret).
+ *     number of trivial resources of the same plugin (wgmesh:MeshSecret); YAML also against the issue's floor
+ *     taken literally — trivial dynamic resources (YAML has none: a TypeScript program's).
  * Converged previews (--converged N, root: boots an N-host testbed): `pulumi up` of the TypeScript full mesh
  * on real hosts, then `pulumi preview --expect-no-changes` against a converged floor, and the
  * `pulumi stack export` size, at --converged-sizes (default N/4, N/2, N).
@@ -197,6 +198,13 @@ async function main(): Promise<void> {
         const mesh = await freshPreview(ws, `${lang}-full-100`, `${lang}-mesh`, unreachableHosts(100));
         const floor = await freshPreview(ws, `${lang}-floor-100`, `${lang}-floor`, [], { count: mesh.resources });
         emit(row(`fresh preview, ${lang === "yaml" ? "YAML" : "Python"} (plugin) full mesh`, "default", 100, 9900, mesh.resources, mesh.run, floor.run));
+        // The issue's floor taken literally — a program with as many trivial *dynamic* resources: YAML has none, so
+        // a TypeScript program's. (The stricter floor above: trivial resources of our plugin, no Node.js program at
+        // all. A Python dynamic-resource floor needs pulumi-resource-pulumi-python, which the toolchain lacks.)
+        if (lang === "yaml") {
+          const dyn = await freshPreview(ws, "yaml-ts-floor-100", "ts-floor", [], { count: mesh.resources });
+          emit(row("fresh preview, YAML (plugin) full mesh vs TypeScript trivial dynamic resources", "default", 100, 9900, mesh.resources, mesh.run, dyn.run));
+        }
       }
     }
     // 4. Converged previews on real hosts.
