@@ -52,7 +52,8 @@ export async function deploy(hosts: readonly HostTarget[], opts: EngineOptions =
     if (seen.has(h.node)) throw new Error(`deploy: node ${JSON.stringify(h.node)} is listed twice`);
     seen.add(h.node);
   }
-  // A key switch happens on all hosts at once (rendezvous.ts), bounded by the time a dial may take.
+  // A key switch happens on all hosts at once (rendezvous.ts). Bounded at 120 s — less than a host that never
+  // answers can take to fail its dials (10 attempts of up to 15 s by default): the others do not wait for it.
   const sync = hosts.length > 1 ? keySwitchSync(KEY_SWITCH_MAX_WAIT_MS) : undefined;
   const results = await mapLimit(hosts, opts.concurrency ?? DEFAULT_CONCURRENCY, (h) => applyHost(h, opts, sync));
   return collect(results, started);
