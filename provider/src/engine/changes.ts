@@ -71,6 +71,8 @@ export function describeOperation(op: Operation): string {
       return "interface-up (systemctl start)";
     case "handshake":
       return `handshake ${peer(op)}`;
+    case "handshake-confirm":
+      return `handshake-confirm ${op.peers.map(peer).join(", ")} (within ${op.seconds} s, else afresh)`;
   }
 }
 

@@ -10,14 +10,14 @@
  * the wait. Never fails the script (its own subshell, `set +eu`).
  */
 import { shellQuote } from "../planner/shell";
-import { assertInterfaceName } from "../planner/commands";
+import { assertInterfaceName, SCRIPT_T0_VAR } from "../planner/commands";
 import type { GateEvidence, GateOutcome, GatePlan, HealthMode } from "../planner/health";
 
 const BEGIN = "@@WGMESH-GATE-BEGIN@@";
 const END = "@@WGMESH-GATE-END@@";
 
 /** Shell variable the change script's prelude sets to its start (unix seconds); handshakes after it count. */
-export const T0_VAR = "WGM_T0";
+export const T0_VAR = SCRIPT_T0_VAR;
 
 /** `WGM_T0=<now>`: the first line of a gated script. */
 export function gateStartLine(): string {

@@ -21,6 +21,7 @@ import {
   type HealthMode,
   type NodeHealth,
 } from "../planner/health";
+import { HANDSHAKE_AGAIN_NOTE } from "../planner/commands";
 import type { ChangePlan } from "./changes";
 import { gateScript, gateStartLine, parseGate } from "./gate";
 import { EngineError } from "./install";
@@ -95,6 +96,7 @@ export async function applyGated(
     secrets,
   });
   const after = run.reading;
+  for (const line of run.stdout.split("\n")) if (line.startsWith(HANDSHAKE_AGAIN_NOTE)) log("info", line.slice("wgmesh: ".length));
   const outcome = parseGate(run.stdout);
   if (!outcome || !outcome.ran) {
     result.health = healthOfReading(run.final, peerNames(target), check.mode);

@@ -118,3 +118,64 @@ test("per-pair PSKs (issue 16): each peer-set reads its peer's own key from stdi
   );
   assert.equal(redactSecrets(renderScript([{ kind: "peer-set", publicKey: PK, presharedKey: true }], "wg0", own)).includes(other), false);
 });
+
+// handshake-confirm runs in sh against a recording `wg` on PATH (what the shell logic decides; the real
+// WireGuard behaviour is the rotation soak's and e2e-rotate's, on the testbed).
+function runConfirm(op: Extract<Operation, { kind: "handshake-confirm" }>, handshakes: string, endpoints: string, psk?: string): string[] {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wgmesh-confirm-"));
+  try {
+    fs.writeFileSync(path.join(dir, "hs"), handshakes);
+    fs.writeFileSync(path.join(dir, "ep"), endpoints);
+    fs.writeFileSync(path.join(dir, "wg"), [
+      "#!/bin/sh",
+      `D=${shellQuote(dir)}`,
+      'if [ "$1" = show ]; then case "$3" in latest-handshakes) cat "$D/hs" ;; endpoints) cat "$D/ep" ;; esac; exit 0; fi',
+      'echo "$*" >> "$D/log"',
+      'case " $* " in *" /dev/stdin "*) echo "stdin $(cat)" >> "$D/log" ;; esac',
+    ].join("\n") + "\n", { mode: 0o755 });
+    const body = renderOperation(op, "wg0", psk === undefined ? {} : { presharedKey: psk });
+    const r = spawnSync("sh", ["-c", `set -eu\nWGM_T0=100\n${body}\n`], { encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+    assert.equal(r.status, 0, r.stderr);
+    return fs.existsSync(path.join(dir, "log")) ? fs.readFileSync(path.join(dir, "log"), "utf8").trim().split("\n") : [];
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("handshake-confirm: a peer with a handshake since the script's start is left alone; one without is added again and kicked", () => {
+  const [C, D] = [Buffer.alloc(32, 3).toString("base64"), Buffer.alloc(32, 4).toString("base64")];
+  const psk = Buffer.alloc(32, 9).toString("base64");
+  const op: Extract<Operation, { kind: "handshake-confirm" }> = {
+    kind: "handshake-confirm",
+    seconds: 0.2,
+    peers: [
+      { publicKey: C, hostname: "c", endpoint: "192.0.2.3:51820", allowedIps: ["10.9.0.3/32", "192.168.5.0/24"], persistentKeepalive: null, presharedKey: true },
+      { publicKey: D, hostname: "d", endpoint: null, allowedIps: ["10.9.0.4/32"], persistentKeepalive: 25, presharedKey: false },
+    ],
+  };
+  // c: handshake before the start (50 < 100) → again; d: after (100 ≥ 100) → alone.
+  assert.deepEqual(runConfirm(op, `${C}\t50\n${D}\t100\n`, "", psk), [
+    `set wg0 peer ${C} remove`,
+    `set wg0 peer ${C} preshared-key /dev/stdin persistent-keepalive 0 allowed-ips 10.9.0.3/32,192.168.5.0/24 endpoint 192.0.2.3:51820`,
+    `stdin ${psk}`,
+    `set wg0 peer ${C} persistent-keepalive 1`,
+    `set wg0 peer ${C} persistent-keepalive 0`,
+  ]);
+  // both recent: nothing at all.
+  assert.deepEqual(runConfirm(op, `${C}\t101\n${D}\t102\n`, "", psk), []);
+  // d behind NAT, none yet: its entry comes back at the address it was last seen at, or with none.
+  const onlyD = { ...op, peers: op.peers.slice(1) };
+  assert.deepEqual(runConfirm(onlyD, `${D}\t0\n`, `${D}\t198.51.100.7:40001\n`), [
+    `set wg0 peer ${D} remove`,
+    `set wg0 peer ${D} persistent-keepalive 25 allowed-ips 10.9.0.4/32 endpoint 198.51.100.7:40001`,
+    `set wg0 peer ${D} persistent-keepalive 0`,
+    `set wg0 peer ${D} persistent-keepalive 25`,
+  ]);
+  assert.deepEqual(runConfirm(onlyD, "", `${D}\t(none)\n`), [
+    `set wg0 peer ${D} remove`,
+    `set wg0 peer ${D} persistent-keepalive 25 allowed-ips 10.9.0.4/32`,
+    `set wg0 peer ${D} persistent-keepalive 0`,
+    `set wg0 peer ${D} persistent-keepalive 25`,
+  ]);
+  assert.ok(!redactSecrets(renderOperation(op, "wg0", { presharedKey: psk })).includes(psk), "the PSK only in a here-document");
+});

@@ -95,6 +95,8 @@ export function renderOperation(op: Operation, ifname: string, secrets: Secrets,
       const steps = keep > 0 ? [0, keep] : [1, 0];
       return steps.map((s) => shellCommand("wg", "set", ifname, "peer", op.publicKey, "persistent-keepalive", s)).join("\n");
     }
+    case "handshake-confirm":
+      return renderHandshakeConfirm(op, ifname, secrets);
     case "private-key":
       return withSecretOnStdin(shellCommand("wg", "set", ifname, "private-key", "/dev/stdin"), secretKey(secrets.privateKey, "Secrets.privateKey"));
     case "listen-port":
@@ -119,6 +121,63 @@ export function renderOperation(op: Operation, ifname: string, secrets: Secrets,
       }
       return shellCommand("wg-quick", "up", ifname);
   }
+}
+
+/**
+ * Shell variable holding the change script's start (unix seconds), set by the script's first line
+ * (engine/gate.ts `gateStartLine`); `handshake-confirm` counts handshakes after it (its own start if unset).
+ */
+export const SCRIPT_T0_VAR = "WGM_T0";
+
+/** How a `handshake-confirm` line on the script's stdout begins when it adds a peer's entry again. */
+export const HANDSHAKE_AGAIN_NOTE = "wgmesh: no handshake with peer";
+
+/**
+ * `handshake-confirm` (planner/rekey.ts): wait, bounded, for a handshake newer than the script's start with
+ * each peer; add the entry of each peer still without one again (same settings; the endpoint is the
+ * configured one, else the one it was last seen at) and start a handshake. One `wg show` + awk per 100 ms.
+ */
+function renderHandshakeConfirm(op: Extract<Operation, { kind: "handshake-confirm" }>, ifname: string, secrets: Secrets): string {
+  const keys = op.peers.map((p) => {
+    if (!isValidKey(p.publicKey)) throw new Error(`handshake-confirm: peer ${p.hostname ?? "?"}: not a WireGuard public key`);
+    return p.publicKey;
+  });
+  const ms = "$(wgm_hc_ms)";
+  const lines = [
+    `wgm_hc_ms() { t=$(date +%s%3N 2>/dev/null); case "$t" in ''|*[!0-9]*) echo $(( $(date +%s) * 1000 )) ;; *) echo "$t" ;; esac; }`,
+    `wgm_hc_t0=\${${SCRIPT_T0_VAR}:-$(date +%s)}; wgm_hc_end=$((${ms} + ${Math.max(0, Math.round(op.seconds * 1000))}))`,
+    "while :; do",
+    `  wgm_hc_wait=" $(${shellCommand("wg", "show", ifname, "latest-handshakes")} | awk -v t0="$wgm_hc_t0" -v keys=${shellQuote(keys.join(" "))} ` +
+      `${shellQuote('BEGIN { n = split(keys, k, " "); for (i = 1; i <= n; i++) w[k[i]] = 1 } ($1 in w) && $2 + 0 >= t0 + 0 { delete w[$1] } END { for (x in w) printf "%s ", x }')}) "`,
+    '  [ "$wgm_hc_wait" = "  " ] && break',
+    `  [ ${ms} -ge "$wgm_hc_end" ] && break`,
+    "  sleep 0.1",
+    "done",
+  ];
+  for (const p of op.peers) {
+    const words: Array<string | number> = ["wg", "set", ifname, "peer", p.publicKey];
+    if (p.presharedKey) words.push("preshared-key", "/dev/stdin");
+    words.push("persistent-keepalive", p.persistentKeepalive ?? 0, "allowed-ips", p.allowedIps.join(","));
+    let add = `${shellCommand(...words)}${p.endpoint === null ? ' "$@"' : ` ${shellCommand("endpoint", p.endpoint)}`}`;
+    if (p.presharedKey) add = withSecretOnStdin(add, secretKey(peerPresharedKey(secrets, p.publicKey), `the preshared key of peer ${p.hostname ?? p.publicKey}`));
+    const endpoint = p.endpoint === null
+      ? [
+          `  wgm_hc_ep=$(${shellCommand("wg", "show", ifname, "endpoints")} | awk -v k=${shellQuote(p.publicKey)} '$1 == k { print $2 }')`,
+          '  set --; case "$wgm_hc_ep" in ""|"(none)") ;; *) set -- endpoint "$wgm_hc_ep" ;; esac',
+        ]
+      : [];
+    lines.push(
+      `case "$wgm_hc_wait" in *${shellQuote(` ${p.publicKey} `)}*)`,
+      `  echo ${shellQuote(`${HANDSHAKE_AGAIN_NOTE} ${p.hostname ?? p.publicKey} within ${op.seconds} s of the switch: adding its entry again`)}`,
+      ...endpoint,
+      `  ${shellCommand("wg", "set", ifname, "peer", p.publicKey, "remove")}`,
+      add.replace(/^/, "  "),
+      renderOperation({ kind: "handshake", publicKey: p.publicKey, hostname: p.hostname, persistentKeepalive: p.persistentKeepalive }, ifname, secrets).replace(/^/gm, "  "),
+      "  ;;",
+      "esac",
+    );
+  }
+  return lines.join("\n");
 }
 
 /** Render operations in order, one entry per operation. */

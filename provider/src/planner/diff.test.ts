@@ -140,6 +140,7 @@ const KIND_RANK: Record<Operation["kind"], number> = {
   "route-add": 4,
   forwarding: 5,
   handshake: 6, // never emitted by diff (planner/rekey.ts adds it)
+  "handshake-confirm": 7, // likewise
 };
 
 test("property: diff(desired, apply(diff(desired, live), live)) is empty", () => {

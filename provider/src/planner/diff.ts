@@ -237,6 +237,9 @@ export function applyOperations(live: LiveState, ops: Operation[], desired?: Nod
           putPeer({ publicKey: op.publicKey, presharedKey: false, endpoint: null, allowedIps: [], latestHandshake: 0, rxBytes: 0, txBytes: 0, persistentKeepalive: keepalive(op.persistentKeepalive) });
         }
         break;
+      case "handshake-confirm":
+        // An entry added again has the settings it had (the desired ones, set by the operations before).
+        break;
       case "peer-set": {
         let p = peers.get(op.publicKey);
         if (!p) {

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { applyOperations, diff } from "./diff";
-import { withRekey } from "./rekey";
+import { HANDSHAKE_CONFIRM_SECONDS, withRekey } from "./rekey";
 import { renderOperation } from "./commands";
 import type { LiveState, NodeDesiredState, Operation } from "./types";
 import { arbDesired, arbLive, arbUniverse } from "./testdata/arbitraries";
@@ -42,7 +42,7 @@ test("a peer's new key: the old entry goes, the new one comes, then a handshake 
   const d = desired({ peers: desired().peers.map((p) => (p.hostname === "d" ? { ...p, publicKey: D_OLD } : p)) });
   const l = live();
   const ops = withRekey(d, l, diff(d, l));
-  assert.deepEqual(kinds(ops), ["peer-remove", "peer-set b", "handshake b"]);
+  assert.deepEqual(kinds(ops), ["peer-remove", "peer-set b", "handshake b", "handshake-confirm"]);
   assert.equal((ops[0] as { publicKey: string }).publicKey, B_OLD);
   assert.deepEqual(diff(d, applyOperations(l, ops, d)), []);
 });
@@ -51,7 +51,7 @@ test("a peer behind NAT with a new key: its new entry keeps the address it was l
   const d = desired({ peers: desired().peers.map((p) => (p.hostname === "b" ? { ...p, publicKey: B_OLD } : p)) });
   const l = live();
   const ops = withRekey(d, l, diff(d, l));
-  assert.deepEqual(kinds(ops), ["peer-remove", "peer-set d", "handshake d"]);
+  assert.deepEqual(kinds(ops), ["peer-remove", "peer-set d", "handshake d", "handshake-confirm"]);
   const set = ops[1] as Extract<Operation, { kind: "peer-set" }>;
   assert.equal(set.endpoint, "198.51.100.7:40001", "learned endpoint carried over");
   assert.deepEqual(ops[2], { kind: "handshake", publicKey: D_NEW, hostname: "d", persistentKeepalive: 25 });
@@ -62,7 +62,20 @@ test("the node's own new key: every peer gets a handshake, after every other ope
   const d = desired({ interface: { ...desired().interface, publicKey: SELF2 }, peers: desired().peers.map((p) => ({ ...p, publicKey: p.hostname === "b" ? B_OLD : p.hostname === "d" ? D_OLD : p.publicKey })) });
   const l = live();
   const ops = withRekey(d, l, diff(d, l));
+  // SELF2 sorts after every peer's key: the peers' ends confirm, this one does not.
   assert.deepEqual(kinds(ops), ["private-key", "handshake b", "handshake c", "handshake d"]);
+});
+
+test("crossing initiations: the end whose key sorts first confirms each switched peer, with its settings", () => {
+  const d = desired({ peers: desired().peers.map((p) => (p.hostname === "b" ? { ...p, publicKey: B_OLD } : p)) });
+  const l = live();
+  const ops = withRekey(d, l, diff(d, l));
+  assert.deepEqual(ops[ops.length - 1], {
+    kind: "handshake-confirm",
+    seconds: HANDSHAKE_CONFIRM_SECONDS,
+    peers: [{ publicKey: D_NEW, hostname: "d", endpoint: null, allowedIps: ["10.9.0.4/32"], persistentKeepalive: 25, presharedKey: false }],
+  });
+  assert.deepEqual(diff(d, applyOperations(l, ops, d)), [], "no lasting change in the model");
 });
 
 test("a changed PSK is followed by a handshake (the new key is used at once); nothing else changes nothing", () => {
@@ -70,7 +83,7 @@ test("a changed PSK is followed by a handshake (the new key is used at once); no
   const same = desired();
   assert.deepEqual(withRekey(same, l, diff(same, l)), [], "converged: no operation, no handshake");
   const withPsk = desired({ peers: desired().peers.map((p) => (p.hostname === "c" ? { ...p, presharedKey: true } : p)) });
-  assert.deepEqual(kinds(withRekey(withPsk, l, diff(withPsk, l))), ["peer-set c", "handshake c"]);
+  assert.deepEqual(kinds(withRekey(withPsk, l, diff(withPsk, l))), ["peer-set c", "handshake c", "handshake-confirm"]);
 });
 
 test("a peer new to the mesh (no entry replaced) gets no handshake: it may not be up yet", () => {
@@ -106,10 +119,15 @@ test("property: with the rekey additions the result still converges; handshakes 
       assert.equal(new Set(shakes).size, shakes.length);
       const wanted = new Set(d.peers.map((p) => p.publicKey));
       for (const k of shakes) assert.ok(wanted.has(k));
+      const isShake = (x: Operation) => x.kind === "handshake" || x.kind === "handshake-confirm";
       ops.forEach((o, i) => {
-        if (o.kind === "handshake") assert.ok(!ops.slice(i + 1).some((x) => x.kind !== "handshake"), "handshakes come last");
+        if (isShake(o)) assert.ok(!ops.slice(i + 1).some((x) => !isShake(x)), "handshakes come last");
       });
-      assert.equal(ops.filter((o) => o.kind !== "handshake").length, base.length, "no operation added but handshakes");
+      const confirms = ops.filter((o) => o.kind === "handshake-confirm");
+      assert.ok(confirms.length <= 1 && (confirms.length === 0 || ops[ops.length - 1] === confirms[0]), "one confirm, at the very end");
+      const confirmed = confirms.flatMap((o) => o.peers.map((p) => p.publicKey));
+      assert.deepEqual(confirmed, shakes.filter((k) => d.interface.publicKey < k), "confirmed: exactly the kicked peers whose key sorts after ours");
+      assert.equal(ops.filter((o) => !isShake(o)).length, base.length, "no operation added but handshakes");
       if (base.length === 0) assert.deepEqual(ops, []);
     }),
     { numRuns: 500 },

@@ -20,8 +20,22 @@
  * - A peer behind NAT has no configured endpoint: its peers only know the address it was last seen at. When
  *   its key changes, the new entry inherits that address from the entry it replaces (matched by AllowedIPs),
  *   so the peer can start the handshake (and reach it) without waiting for the NAT'd side.
+ * - Crossing initiations. When both ends switch within one round trip of each other (the engine's deploy
+ *   switches every host at one moment, engine/rendezvous.ts), both start a handshake and both initiations
+ *   cross on the wire. Each end answers the other's and, in doing so, forgets its own (wireguard-go's
+ *   `CreateMessageResponse` drops the pending initiation's index; the kernel's handshake state is likewise
+ *   one slot): both responses are then dropped and neither end may retry for 5 s (REKEY_TIMEOUT) — a 5-s
+ *   gap, seen in the rotation soak. So one end of each pair (the one whose public key sorts first, a rule
+ *   both ends compute alike) confirms: `handshake-confirm` waits up to HANDSHAKE_CONFIRM_SECONDS for a
+ *   handshake newer than the change, and where there is none removes the peer's entry and adds it again
+ *   with the same settings — a fresh entry may initiate at once — and starts a handshake. The other end is
+ *   still inside its 5-s wait and only answers, so the two cannot cross again. Without a crossing (the
+ *   usual case) the later end's handshake has completed by then and nothing more happens.
  */
-import type { LiveState, NodeDesiredState, Operation } from "./types";
+import type { HandshakeConfirmPeer, LiveState, NodeDesiredState, Operation } from "./types";
+
+/** How long the confirming end of a switched pair waits for the new session before it starts one afresh. */
+export const HANDSHAKE_CONFIRM_SECONDS = 1;
 
 /** The operations plus what a key change needs (see above). Unchanged when the interface is being created. */
 export function withRekey(desired: NodeDesiredState, live: LiveState, ops: Operation[]): Operation[] {
@@ -52,8 +66,14 @@ export function withRekey(desired: NodeDesiredState, live: LiveState, ops: Opera
     const endpoint = want.allowedIps.map((c) => learned.get(c)).find((e) => e !== undefined);
     return endpoint === undefined ? op : { ...op, endpoint };
   });
+  const confirm: HandshakeConfirmPeer[] = [];
   for (const p of desired.peers) {
-    if (kick.has(p.publicKey)) out.push({ kind: "handshake", publicKey: p.publicKey, hostname: p.hostname, persistentKeepalive: p.persistentKeepalive });
+    if (!kick.has(p.publicKey)) continue;
+    out.push({ kind: "handshake", publicKey: p.publicKey, hostname: p.hostname, persistentKeepalive: p.persistentKeepalive });
+    if (desired.interface.publicKey < p.publicKey) {
+      confirm.push({ publicKey: p.publicKey, hostname: p.hostname, endpoint: p.endpoint, allowedIps: p.allowedIps, persistentKeepalive: p.persistentKeepalive, presharedKey: p.presharedKey });
+    }
   }
+  if (confirm.length > 0) out.push({ kind: "handshake-confirm", seconds: HANDSHAKE_CONFIRM_SECONDS, peers: confirm });
   return out;
 }

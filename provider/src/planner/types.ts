@@ -96,4 +96,21 @@ export type Operation =
    * (planner/rekey.ts): one keepalive, sent by switching persistent keepalive on from off, then back to the
    * peer's setting (`persistentKeepalive`, null = off). No lasting change.
    */
-  | { kind: "handshake"; publicKey: string; hostname?: string; persistentKeepalive: number | null };
+  | { kind: "handshake"; publicKey: string; hostname?: string; persistentKeepalive: number | null }
+  /**
+   * (additive) After the `handshake`s of a key switch: wait up to `seconds` for a handshake with each of
+   * `peers` newer than the change script's start; a peer with none has its entry removed and added again
+   * with the same settings (a fresh entry may start a handshake at once) and a handshake started. Emitted
+   * on one end of each pair only (planner/rekey.ts: crossing initiations). No lasting change.
+   */
+  | { kind: "handshake-confirm"; seconds: number; peers: HandshakeConfirmPeer[] };
+
+/** A peer of `handshake-confirm`: its desired settings, to add its entry again (endpoint null = the live one). */
+export interface HandshakeConfirmPeer {
+  publicKey: string;
+  hostname?: string;
+  endpoint: string | null;
+  allowedIps: string[];
+  persistentKeepalive: number | null;
+  presharedKey: boolean;
+}
