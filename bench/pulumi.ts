@@ -122,6 +122,34 @@ function ringPeerEntries(n: number, groups: number): number {
   return total;
 }
 
+/**
+ * Where a stack's state bytes are: per resource kind (by name: `<mesh>-<node>` NodeConfigs, the rest), the
+ * mean bytes of each part of a resource (inputs.<field>, outputs.<field>, dependencies, …), largest first.
+ */
+function stateBreakdown(exported: string): string {
+  const deployment = (JSON.parse(exported) as { deployment: { resources?: Array<Record<string, unknown>> } }).deployment;
+  const kinds = new Map<string, { count: number; parts: Map<string, number> }>();
+  for (const r of deployment.resources ?? []) {
+    const urn = String(r.urn ?? "");
+    const kind = /::fleet-[^:]+$/.test(urn) ? "NodeConfig" : urn.split("::")[2] ?? "?";
+    const k = kinds.get(kind) ?? { count: 0, parts: new Map<string, number>() };
+    kinds.set(kind, k);
+    k.count++;
+    for (const [field, value] of Object.entries(r)) {
+      const nested = (field === "inputs" || field === "outputs") && value !== null && typeof value === "object";
+      const entries = nested ? Object.entries(value as Record<string, unknown>).map(([f, v]) => [`${field}.${f}`, v] as const) : [[field, value] as const];
+      for (const [name, v] of entries) k.parts.set(name, (k.parts.get(name) ?? 0) + JSON.stringify(v).length);
+    }
+  }
+  const lines = ["  state by resource kind (mean bytes per resource):"];
+  for (const [kind, k] of [...kinds].sort((a, b) => b[1].count - a[1].count)) {
+    const total = [...k.parts.values()].reduce((a, b) => a + b, 0);
+    const top = [...k.parts].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([n, b]) => `${n} ${Math.round(b / k.count)}`);
+    lines.push(`    ${kind} ×${k.count}: ${Math.round(total / k.count)} — ${top.join(", ")}`);
+  }
+  return lines.join("\n");
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -225,7 +253,9 @@ async function main(): Promise<void> {
           ws.pulumiOk(dir, ["config", "set", "--secret", "sshPrivateKey"], { input: key });
           const upRun = ok(await runMeasured(ws, dir, ["up", "--yes", "--skip-preview", "--parallel", "64"]), `pulumi up (${n} hosts)`);
           const preview = ok(await runMeasured(ws, dir, ["preview", "--expect-no-changes"]), `converged preview (${n} hosts)`);
-          const state = ws.pulumiOk(dir, ["stack", "export"]).stdout.length;
+          const exported = ws.pulumiOk(dir, ["stack", "export"]).stdout;
+          const state = exported.length;
+          console.log(stateBreakdown(exported));
           const floorProject = writeProgram(ws, `conv-floor-${n}`, "ts-floor", [], { count: resources });
           ws.pulumiOk(floorProject.dir, ["stack", "init", "dev"]);
           ok(await runMeasured(ws, floorProject.dir, ["up", "--yes", "--skip-preview"]), "floor up");

@@ -148,3 +148,31 @@ test("Mesh.healthCheck reaches every NodeConfig as one shared value: no Output m
   });
   assert.deepEqual(none, [undefined, undefined, undefined, undefined], "absent: the NodeConfig's default applies");
 });
+
+test("a NodeConfig depends on its own Node and the Mesh, not on every peer's Node (O(N) URNs, not O(N²))", async () => {
+  type Req = { getType(): string; getName(): string; getDependenciesList(): string[]; getPropertydependenciesMap(): { forEach(f: (v: { getUrnsList(): string[] }, k: string) => void): void } };
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: Req, cb: unknown): unknown };
+  const register = monitor.registerResource.bind(monitor);
+  const seen = new Map<string, { deps: string[]; props: Record<string, string[]> }>();
+  monitor.registerResource = (req: Req, cb: unknown) => {
+    const props: Record<string, string[]> = {};
+    req.getPropertydependenciesMap().forEach((v, k) => { props[k] = v.getUrnsList(); });
+    seen.set(req.getName(), { deps: req.getDependenciesList(), props });
+    return register(req, cb);
+  };
+  try {
+    const nodes = Array.from({ length: 6 }, (_, i) => new wgmesh.Node(`depn${i + 1}`, { connection: { host: `127.0.5.${i + 1}`, port: 9, user: "root", privateKey: "unused" } }));
+    const mesh = new wgmesh.Mesh("depm", { network: "10.99.0.0/16", nodes });
+    const configs = Object.values(mesh.nodeConfigs);
+    await Promise.all(configs.map((c) => settled(c.urn)));
+    const nodeUrn = (i: number) => `urn:pulumi:dev::wgmesh-test::pulumi-nodejs:dynamic:Resource::depn${i}`;
+    const own = seen.get("depm-depn1");
+    assert.ok(own, "the NodeConfig of depn1 was registered");
+    const all = new Set([...own.deps, ...Object.values(own.props).flat()]);
+    assert.ok(all.has(nodeUrn(1)), `depends on its own Node: ${[...all].join(", ")}`);
+    for (let i = 2; i <= 6; i++) assert.ok(!all.has(nodeUrn(i)), `does not depend on peer Node depn${i}`);
+    assert.ok((own.props.peers ?? []).length <= 2, `peers depends on the declaration and its own Node only: ${(own.props.peers ?? []).join(", ")}`);
+  } finally {
+    monitor.registerResource = register;
+  }
+});

@@ -28,6 +28,7 @@ import type { MeshInputs } from "./lifecycle/mesh";
 import type { NodePolicyTest } from "./lifecycle/nodeConfig";
 import { PLANNED_HOST_FILES } from "./lifecycle/types";
 import { wireSecret } from "./lifecycle/common";
+import { withoutPromiseStacks } from "./quiet";
 import { presharedKeysFor, type PairKey, type PairKeyTable } from "../core/psk";
 import { peerLine } from "./lifecycle/peerLines";
 import { firewallText, type FirewallWire } from "./lifecycle/firewallText";
@@ -173,39 +174,26 @@ function partsOf(o: O<unknown>): ReadParts {
   return r;
 }
 
-function fanIn<U>(values: O<unknown>[], f: (v: unknown[]) => U): O<U> {
+/**
+ * `dependOn`: how many of the first values give the result its resources (dependencies); default all.
+ * The rest are read for their values only.
+ */
+function fanIn<U>(values: O<unknown>[], f: (v: unknown[]) => U, dependOn = values.length): O<U> {
   // A peer's identity is read by every NodeConfig that has it as a peer (N−1 of them in a full mesh): its
   // promises are awaited once (partsOf), each fan-in then costs one reaction per value, not five.
   const parts = values.map(partsOf);
   const resolved = Promise.all(parts.map((p) => p.value));
   const isSecret = Promise.all(parts.map((p) => p.isSecret)).then((s) => s.some((x) => x === true));
-  const allResources = Promise.all(parts.map((p) => p.allResources)).then((sets) => {
+  const deps = parts.slice(0, dependOn);
+  const allResources = Promise.all(deps.map((p) => p.allResources)).then((sets) => {
     const union = new Set<pulumi.Resource>();
     for (const set of sets) for (const r of set) union.add(r);
     return union;
   });
   const resources = new Set<pulumi.Resource>();
-  for (const p of parts) for (const r of p.resources) resources.add(r);
+  for (const p of deps) for (const r of p.resources) resources.add(r);
   const Output = pulumi.Output as unknown as OutputCtor;
   return new Output(resources, resolved.then(f), Promise.resolve(true), isSecret, allResources) as O<U>;
-}
-
-/**
- * Construct with V8's stack capture off. Pulumi's Resource constructor records, for each output property,
- * four promise-creation stack traces (source-mapped in a TypeScript program: ~90 KB of garbage each) that
- * are read only by PULUMI_DEBUG_PROMISE_LEAKS reports, plus a source position; for the Mesh's NodeConfigs
- * (created here, not in the user's code) neither says anything, and they were a third of the program's CPU.
- * With PULUMI_DEBUG_PROMISE_LEAKS set, the stacks are kept.
- */
-function withoutPromiseStacks<T>(construct: () => T): T {
-  if (process.env.PULUMI_DEBUG_PROMISE_LEAKS) return construct();
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return construct();
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
 }
 
 /**
@@ -277,6 +265,10 @@ export function composeMesh<R extends pulumi.Resource>(c: MeshComposition<R>): C
     outputs++;
     // Lines in hostname order (the text's canonical order).
     const ordered = names.map((y, i) => [y, i] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    // Its dependencies: the declaration (own) and x's Node (keepaliveOfX), not every peer's Node. The peers'
+    // keys flow in as values (x is registered only once they are known, or unknown in a preview); a Node's
+    // delete does nothing on a host, so no delete order needs the edges; and recorded, they were the URNs of
+    // all peers in every NodeConfig's state twice (dependencies + propertyDependencies: O(N²) per checkpoint).
     const peers = fanIn([own, keepaliveOfX, ...names.map((y) => identityOf.get(y) as O<unknown>)], (v) => {
       const [n, ka] = v as [MeshTopology["nodes"][string] | Unknown, number | undefined | Unknown];
       const keepaliveX = known<number | undefined>(ka);
@@ -292,7 +284,7 @@ export function composeMesh<R extends pulumi.Resource>(c: MeshComposition<R>): C
         out += peerLine(y, { publicKey: id.publicKey, allowedIps, endpoint: id.endpoint ?? null, persistentKeepalive: keepaliveX ?? null }) + "\n";
       }
       return out;
-    });
+    }, 2);
     // Per-pair PSKs: x's share of the table (O(x's peers)), two Outputs per node.
     const table = c.presharedKeyTable;
     const presharedKeys = table ? pairSecrets(table, (t) => presharedKeysFor(t, h, names)) : undefined;

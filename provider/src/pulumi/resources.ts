@@ -9,6 +9,7 @@
  *   export const meshIps = mesh.meshIps;   // { web1: "10.99.0.1", … }
  */
 import * as pulumi from "@pulumi/pulumi";
+import { QuietDynamicResource } from "./quiet";
 import { dynamicUrn, providerFor, URN_KEY } from "./providers";
 import { composeMesh, type ConnectionArgs, type HealthCheckArgs, type NodeConfigArgs } from "./composition";
 import type { MeshInputs, MeshNodeInputs } from "./lifecycle/mesh";
@@ -49,7 +50,7 @@ export interface NodeArgs {
 }
 
 /** A host of the mesh: its WireGuard identity (keypair) and facts read over SSH. */
-export class Node extends pulumi.dynamic.Resource {
+export class Node extends QuietDynamicResource {
   declare public readonly publicKey: pulumi.Output<string>;
   /** Secret; undefined when keyOnHost. */
   declare public readonly privateKey: pulumi.Output<string | undefined>;
@@ -142,7 +143,7 @@ export interface GroupArgs {
 }
 
 /** A named set of nodes that policies speak about. */
-export class Group extends pulumi.dynamic.Resource {
+export class Group extends QuietDynamicResource {
   declare public readonly members: pulumi.Output<string[]>;
   declare public readonly description: pulumi.Output<string | undefined>;
   public readonly groupName: string;
@@ -175,7 +176,7 @@ export interface PolicyArgs {
 }
 
 /** Access rule: members of `from` may reach members of `to` (they become WireGuard peers). */
-export class Policy extends pulumi.dynamic.Resource {
+export class Policy extends QuietDynamicResource {
   public readonly policyName: string;
   public readonly fromGroupNames: string[];
   public readonly toGroupNames: string[];
@@ -207,7 +208,7 @@ export class Policy extends pulumi.dynamic.Resource {
 }
 
 /** One node's planned WireGuard state, applied to its host (created by the Mesh; rarely declared directly). */
-export class NodeConfig extends pulumi.dynamic.Resource {
+export class NodeConfig extends QuietDynamicResource {
   /** One line per peer, sorted by hostname: "<hostname> key=… allowedIps=…,… [endpoint=…] [keepalive=…]" (`parsePeerLines` reads it). */
   declare public readonly peers: pulumi.Output<string>;
   declare public readonly address: pulumi.Output<string>;
@@ -261,7 +262,7 @@ export interface MeshArgs {
 }
 
 /** The deployment: validates the declaration, allocates mesh IPs, and applies one NodeConfig per node. */
-export class Mesh extends pulumi.dynamic.Resource {
+export class Mesh extends QuietDynamicResource {
   /** hostname → mesh IP. */
   declare public readonly meshIps: pulumi.Output<Record<string, string>>;
   /** @internal With presharedKeys: the pairs' preshared keys (a secret; each NodeConfig gets its own pairs'). */
