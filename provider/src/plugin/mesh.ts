@@ -11,7 +11,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as provider from "@pulumi/pulumi/provider";
 import { composeMesh, type HealthCheckArgs } from "../pulumi/composition";
-import { withoutPromiseStacks } from "../pulumi/quiet";
+import "../pulumi/quiet";
 import type { MeshInputs, MeshNodeInputs } from "../pulumi/lifecycle/mesh";
 import { PACKAGE, TOKENS } from "./schema";
 import { urnName } from "./values";
@@ -77,15 +77,12 @@ export function registerResourceModule(version: string): void {
   pulumi.runtime.registerResourceModule(PACKAGE, "index", {
     version,
     construct(name: string, type: string, urn: string): pulumi.Resource {
-      // A reference has a dozen output properties: without their promise-creation stacks (../pulumi/quiet.ts).
-      return withoutPromiseStacks(() => {
-        switch (type) {
-          case TOKENS.node: return new NodeRef(name, urn);
-          case TOKENS.group: return new GroupRef(name, urn);
-          case TOKENS.policy: return new PolicyRef(name, urn);
-          default: throw new Error(`wgmesh: cannot reference a resource of type ${type}`);
-        }
-      });
+      switch (type) {
+        case TOKENS.node: return new NodeRef(name, urn);
+        case TOKENS.group: return new GroupRef(name, urn);
+        case TOKENS.policy: return new PolicyRef(name, urn);
+        default: throw new Error(`wgmesh: cannot reference a resource of type ${type}`);
+      }
     },
   });
 }

@@ -28,7 +28,6 @@ import type { MeshInputs } from "./lifecycle/mesh";
 import type { NodePolicyTest } from "./lifecycle/nodeConfig";
 import { PLANNED_HOST_FILES } from "./lifecycle/types";
 import { wireSecret } from "./lifecycle/common";
-import { withoutPromiseStacks } from "./quiet";
 import { presharedKeysFor, type PairKey, type PairKeyTable } from "../core/psk";
 import { peerLine } from "./lifecycle/peerLines";
 import { firewallText, type FirewallWire } from "./lifecycle/firewallText";
@@ -289,7 +288,7 @@ export function composeMesh<R extends pulumi.Resource>(c: MeshComposition<R>): C
     const table = c.presharedKeyTable;
     const presharedKeys = table ? pairSecrets(table, (t) => presharedKeysFor(t, h, names)) : undefined;
     if (presharedKeys) outputs += 2;
-    nodeConfigs[h] = withoutPromiseStacks(() => c.nodeConfig(
+    nodeConfigs[h] = c.nodeConfig(
       `${name}-${h}`,
       {
         mesh: c.meshName,
@@ -312,7 +311,7 @@ export function composeMesh<R extends pulumi.Resource>(c: MeshComposition<R>): C
         ...(c.healthCheck !== undefined ? { healthCheck: c.healthCheck } : {}),
       },
       [x.node],
-    ));
+    );
   }
 
   // The summary outputs: one plan with every key and NAT status (it also rejects duplicate keys).

@@ -7,7 +7,7 @@
  *   export const meshIp = a.meshIp;   // "10.x.y.z"
  */
 import * as pulumi from "@pulumi/pulumi";
-import { QuietDynamicResource } from "./quiet";
+import "./quiet";
 import { dynamicUrn, providerFor, URN_KEY } from "./providers";
 import { PLANNED_DAEMON_STATE } from "../engine/daemonstate";
 import type { ConnectionArgs } from "./resources";
@@ -18,7 +18,7 @@ export interface MeshSecretArgs {
 }
 
 /** The shared secret of a decentralized mesh, as a Pulumi secret, plus the non-secret parameters derived from it. */
-export class MeshSecret extends QuietDynamicResource {
+export class MeshSecret extends pulumi.dynamic.Resource {
   /** The secret URI (a Pulumi secret). */
   declare public readonly secret: pulumi.Output<string>;
   /** The IPv4 mesh subnet every node derives (e.g. "10.42.0.0/16"). */
@@ -65,7 +65,7 @@ export interface DecentralizedNodeArgs {
 }
 
 /** A host running the wgmesh daemon (wgmesh.service), which keys, addresses and peers it from the secret. */
-export class DecentralizedNode extends QuietDynamicResource {
+export class DecentralizedNode extends pulumi.dynamic.Resource {
   /** WireGuard public key (the private key is made on the host and never leaves it). */
   declare public readonly publicKey: pulumi.Output<string>;
   declare public readonly meshIp: pulumi.Output<string>;

@@ -1,60 +1,45 @@
-// quiet.ts: our resources' SDK constructors run with V8's stack capture off (the promise-creation stacks
-// Pulumi records per output property), the limit comes back afterwards — also when the constructor throws —
-// and PULUMI_DEBUG_PROMISE_LEAKS keeps the stacks.
+// quiet.ts: loading the package wraps Pulumi's debuggablePromise so that its creation stacks are empty; the
+// bookkeeping (leak candidates, their report) is Pulumi's own and unchanged; the stack limit is restored;
+// PULUMI_DEBUG_PROMISE_LEAKS keeps the stacks. Fails when an SDK upgrade moves the function.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import * as pulumi from "@pulumi/pulumi";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import "./resources";
 
-pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, "wgmesh-quiet", "dev", true);
+type Debuggable = {
+  debuggablePromise(p: Promise<unknown>, ctx: string): Promise<unknown>;
+  leakedPromises(): [Set<Promise<unknown>>, string];
+};
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { QuietDynamicResource, withoutPromiseStacks } = require("./quiet") as typeof import("./quiet");
+const debuggable = require("@pulumi/pulumi/runtime/debuggable") as Debuggable;
 
-const provider: pulumi.dynamic.ResourceProvider = { async create(inputs: unknown) { return { id: "x", outs: inputs }; } };
-
-/** Props whose getter records the stack limit when the SDK reads them (synchronously, in the constructor). */
-function spyProps(seen: number[]): pulumi.Inputs {
-  const props: Record<string, unknown> = {};
-  Object.defineProperty(props, "watched", { enumerable: true, get: () => { seen.push(Error.stackTraceLimit); return "v"; } });
-  return props;
-}
-
-test("a quiet resource's SDK constructor sees stack capture off; the limit is restored after", () => {
-  const before = Error.stackTraceLimit;
-  const seen: number[] = [];
-  new QuietDynamicResource(provider, "q1", spyProps(seen));
-  assert.ok(seen.length > 0, "the SDK read the props in the constructor");
-  assert.ok(seen.every((l) => l === 0), `limit while constructing: ${seen.join(",")}`);
-  assert.equal(Error.stackTraceLimit, before);
+test("loading the package wraps debuggablePromise: empty creation stacks, the limit restored", () => {
+  assert.equal((debuggable.debuggablePromise as unknown as Record<symbol, unknown>)[Symbol.for("wgmesh.quietPromiseStacks")], true, "wrapped (if this fails after an SDK upgrade: see quiet.ts)");
+  const limit = Error.stackTraceLimit;
+  const p = Promise.resolve(1);
+  void debuggable.debuggablePromise(p, "quiet-test");
+  assert.equal((p as unknown as { _debugStackTrace: string })._debugStackTrace, "Error", "no frames recorded");
+  assert.equal((p as unknown as { _debugCtx: string })._debugCtx, "quiet-test", "the context is kept");
+  assert.equal(Error.stackTraceLimit, limit);
+  assert.throws(() => debuggable.debuggablePromise(null as unknown as Promise<unknown>, "x"));
+  assert.equal(Error.stackTraceLimit, limit, "restored when the SDK's function throws");
 });
 
-test("the limit is restored when construction throws", () => {
-  const before = Error.stackTraceLimit;
-  // The SDK's constructor throws synchronously without a name.
-  assert.throws(() => new QuietDynamicResource(provider, undefined as unknown as string, {}), /name/);
-  assert.equal(Error.stackTraceLimit, before);
-  assert.throws(() => withoutPromiseStacks(() => { throw new Error("x"); }), /x/);
-  assert.equal(Error.stackTraceLimit, before);
+test("leak detection is Pulumi's own and still works", async () => {
+  debuggable.leakedPromises(); // start from none
+  const pending = new Promise<never>(() => {});
+  void debuggable.debuggablePromise(pending, "never settles");
+  await debuggable.debuggablePromise(Promise.resolve(2), "settles");
+  const [leaked] = debuggable.leakedPromises();
+  assert.deepEqual([...leaked], [pending], "the pending promise is a leak candidate, the settled one is not");
 });
 
-test("with PULUMI_DEBUG_PROMISE_LEAKS set, stacks are kept", () => {
-  process.env.PULUMI_DEBUG_PROMISE_LEAKS = "1";
-  try {
-    const before = Error.stackTraceLimit;
-    const seen: number[] = [];
-    new QuietDynamicResource(provider, "q3", spyProps(seen));
-    assert.ok(seen.length > 0 && seen.every((l) => l === before));
-    assert.equal(withoutPromiseStacks(() => Error.stackTraceLimit), before);
-  } finally {
-    delete process.env.PULUMI_DEBUG_PROMISE_LEAKS;
-  }
-});
-
-test("the mesh resources are quiet resources", () => {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const r = require("./resources") as typeof import("./resources");
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const d = require("./decentralized") as typeof import("./decentralized");
-  for (const C of [r.Node, r.Group, r.Policy, r.NodeConfig, r.Mesh, d.MeshSecret, d.DecentralizedNode]) {
-    assert.ok(C.prototype instanceof QuietDynamicResource, C.name);
-  }
+test("with PULUMI_DEBUG_PROMISE_LEAKS set, nothing is wrapped", () => {
+  const r = spawnSync(process.execPath, ["-e", `require(${JSON.stringify(path.join(__dirname, "quiet.js"))}); console.log(!!require("@pulumi/pulumi/runtime/debuggable").debuggablePromise[Symbol.for("wgmesh.quietPromiseStacks")])`], {
+    env: { ...process.env, PULUMI_DEBUG_PROMISE_LEAKS: "1" },
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), "false");
 });

@@ -9,7 +9,7 @@
  *   export const meshIps = mesh.meshIps;   // { web1: "10.99.0.1", … }
  */
 import * as pulumi from "@pulumi/pulumi";
-import { QuietDynamicResource } from "./quiet";
+import "./quiet";
 import { dynamicUrn, providerFor, URN_KEY } from "./providers";
 import { composeMesh, type ConnectionArgs, type HealthCheckArgs, type NodeConfigArgs } from "./composition";
 import type { MeshInputs, MeshNodeInputs } from "./lifecycle/mesh";
@@ -50,7 +50,7 @@ export interface NodeArgs {
 }
 
 /** A host of the mesh: its WireGuard identity (keypair) and facts read over SSH. */
-export class Node extends QuietDynamicResource {
+export class Node extends pulumi.dynamic.Resource {
   declare public readonly publicKey: pulumi.Output<string>;
   /** Secret; undefined when keyOnHost. */
   declare public readonly privateKey: pulumi.Output<string | undefined>;
@@ -143,7 +143,7 @@ export interface GroupArgs {
 }
 
 /** A named set of nodes that policies speak about. */
-export class Group extends QuietDynamicResource {
+export class Group extends pulumi.dynamic.Resource {
   declare public readonly members: pulumi.Output<string[]>;
   declare public readonly description: pulumi.Output<string | undefined>;
   public readonly groupName: string;
@@ -176,7 +176,7 @@ export interface PolicyArgs {
 }
 
 /** Access rule: members of `from` may reach members of `to` (they become WireGuard peers). */
-export class Policy extends QuietDynamicResource {
+export class Policy extends pulumi.dynamic.Resource {
   public readonly policyName: string;
   public readonly fromGroupNames: string[];
   public readonly toGroupNames: string[];
@@ -208,7 +208,7 @@ export class Policy extends QuietDynamicResource {
 }
 
 /** One node's planned WireGuard state, applied to its host (created by the Mesh; rarely declared directly). */
-export class NodeConfig extends QuietDynamicResource {
+export class NodeConfig extends pulumi.dynamic.Resource {
   /** One line per peer, sorted by hostname: "<hostname> key=… allowedIps=…,… [endpoint=…] [keepalive=…]" (`parsePeerLines` reads it). */
   declare public readonly peers: pulumi.Output<string>;
   declare public readonly address: pulumi.Output<string>;
@@ -262,7 +262,7 @@ export interface MeshArgs {
 }
 
 /** The deployment: validates the declaration, allocates mesh IPs, and applies one NodeConfig per node. */
-export class Mesh extends QuietDynamicResource {
+export class Mesh extends pulumi.dynamic.Resource {
   /** hostname → mesh IP. */
   declare public readonly meshIps: pulumi.Output<Record<string, string>>;
   /** @internal With presharedKeys: the pairs' preshared keys (a secret; each NodeConfig gets its own pairs'). */
