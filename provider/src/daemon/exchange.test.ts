@@ -20,17 +20,24 @@ function node(name: string, opts: { gossip?: boolean; nowMs?: () => number } = {
   return { ex, store, local, events };
 }
 
-async function udpClient(): Promise<{ sock: dgram.Socket; port: number; next: () => Promise<Buffer | undefined> }> {
+/**
+ * How long a test waits for a datagram it expects: long, so that a loaded machine (CI beside other work)
+ * cannot fail it; only a missing datagram costs the wait. A check that one does NOT come uses `next()`'s
+ * short default instead.
+ */
+const EXPECTED_MS = 15_000;
+
+async function udpClient(): Promise<{ sock: dgram.Socket; port: number; next: (waitMs?: number) => Promise<Buffer | undefined> }> {
   const sock = dgram.createSocket("udp4");
   await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
   const queue: Buffer[] = [];
   const waiters: ((b: Buffer) => void)[] = [];
   sock.on("message", (m) => { const w = waiters.shift(); if (w) w(m); else queue.push(m); });
-  const next = (): Promise<Buffer | undefined> => {
+  const next = (waitMs = 500): Promise<Buffer | undefined> => {
     const q = queue.shift();
     if (q) return Promise.resolve(q);
     return new Promise((r) => {
-      const t = setTimeout(() => { waiters.splice(waiters.indexOf(f), 1); r(undefined); }, 500);
+      const t = setTimeout(() => { waiters.splice(waiters.indexOf(f), 1); r(undefined); }, waitMs);
       const f = (b: Buffer): void => { clearTimeout(t); r(b); };
       waiters.push(f);
     });
@@ -86,7 +93,7 @@ test("HELLO resends: the initiator repeats until a REPLY from that exact ip:port
     const kp = generateKeyPair();
     const hello = sealEnvelope("HELLO", encodeAnnouncement({ protocol: "wgmesh-v1", wg_pubkey: kp.publicKey, mesh_ip: "10.53.1.2", wg_endpoint: "0.0.0.0:51820", timestamp: Math.floor(Date.now() / 1000) }), params.gossipKey);
     for (let i = 0; i < 3; i++) cl.sock.send(hello, pb, "127.0.0.1");
-    const replies = [await cl.next(), await cl.next(), await cl.next()];
+    const replies = [await cl.next(EXPECTED_MS), await cl.next(EXPECTED_MS), await cl.next(EXPECTED_MS)];
     assert.ok(replies.every((r) => r !== undefined), "each copy of the HELLO is answered");
     assert.equal(b.ex.stats.duplicateHellos, 2);
     assert.equal(b.events.filter((e) => e.kind === "hello").length, 1, "processed once");
@@ -109,7 +116,9 @@ test("HELLO resends: the initiator repeats until a REPLY from that exact ip:port
     assert.equal(r, undefined);
     const got: Buffer[] = [];
     for (;;) { const m = await sink.next(); if (!m) break; got.push(m); }
-    assert.ok(got.length >= 4 && got.length <= 6, `${got.length} sends`);
+    // About timeout / interval sends (4–6 on a quiet machine); a loaded one delays timers, so only "resent,
+    // never more than the bound allows" is asserted, not a count.
+    assert.ok(got.length >= 2 && got.length <= 6, `${got.length} sends`);
     assert.ok(got.every((m) => m.equals(got[0] as Buffer)), "the same datagram each time");
   } finally {
     sink.sock.close();
@@ -124,7 +133,7 @@ test("an authenticated HELLO with invalid fields (Go test-peer's 'test-pubkey') 
   try {
     const hello = sealEnvelope("HELLO", encodeAnnouncement({ protocol: "wgmesh-v1", wg_pubkey: "test-pubkey", mesh_ip: "10.0.0.1", wg_endpoint: "test:51820", timestamp: Math.floor(Date.now() / 1000) }), params.gossipKey);
     cl.sock.send(hello, pb, "127.0.0.1");
-    assert.ok(await cl.next());
+    assert.ok(await cl.next(EXPECTED_MS));
     assert.equal(b.store.size, 0);
     assert.equal(b.ex.counters.get("invalid-field"), 1);
   } finally {
@@ -348,16 +357,16 @@ test("HELLOs started at the same moment with the same store share one sealed dat
   const c2 = await udpClient();
   try {
     const pending = [a.ex.exchange("127.0.0.1", c1.port, { timeoutMs: 50, intervalMs: 1000 }), a.ex.exchange("127.0.0.1", c2.port, { timeoutMs: 50, intervalMs: 1000 })];
-    const [h1, h2] = [await c1.next(), await c2.next()];
+    const [h1, h2] = [await c1.next(EXPECTED_MS), await c2.next(EXPECTED_MS)];
     assert.ok(h1 && h2);
     assert.ok(h1.equals(h2), "same moment, same store: one datagram");
     a.store.upsert({ wg_pubkey: generateKeyPair().publicKey, mesh_ip: "10.9.9.9", endpoint: "198.51.100.9:51820" }, "dht");
     pending.push(a.ex.exchange("127.0.0.1", c1.port, { timeoutMs: 50, intervalMs: 1000 }));
-    const h3 = await c1.next();
+    const h3 = await c1.next(EXPECTED_MS);
     assert.ok(h3 && !h3.equals(h1), "the store changed: sealed anew");
     now += 1;
     pending.push(a.ex.exchange("127.0.0.1", c2.port, { timeoutMs: 50, intervalMs: 1000 }));
-    const h4 = await c2.next();
+    const h4 = await c2.next(EXPECTED_MS);
     assert.ok(h4 && !h4.equals(h3), "a later moment: sealed anew");
     await Promise.all(pending);
   } finally {
