@@ -10,7 +10,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type * as provider from "@pulumi/pulumi/provider";
-import { composeMesh, type HealthCheckArgs } from "../pulumi/composition";
+import { composeMesh, dependingOnlyOn, type HealthCheckArgs } from "../pulumi/composition";
 import "../pulumi/quiet";
 import type { MeshInputs, MeshNodeInputs } from "../pulumi/lifecycle/mesh";
 import { PACKAGE, TOKENS } from "./schema";
@@ -181,7 +181,9 @@ export async function constructMesh(name: string, inputs: pulumi.Inputs, options
     meshName,
     interfaceName: inputs.interfaceName as pulumi.Input<string | undefined>,
     healthCheck: inputs.healthCheck as pulumi.Input<HealthCheckArgs | undefined>,
-    checked: pulumi.unsecret(pulumi.all({ ...declared, meshIps: meshIpsOut }) as unknown as O<MeshInputs>),
+    // Read by every NodeConfig: it depends on the declaration (which depends on every Node), not on every
+    // Node itself — as in the TypeScript Mesh, whose declared inputs are plain values.
+    checked: dependingOnlyOn(pulumi.unsecret(pulumi.all({ ...declared, meshIps: meshIpsOut }) as unknown as O<MeshInputs>), [declaration]),
     members: nodes.map((n, i) => ({
       hostname: hostnames[i] as string,
       node: n,

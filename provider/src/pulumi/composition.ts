@@ -196,6 +196,21 @@ function fanIn<U>(values: O<unknown>[], f: (v: unknown[]) => U, dependOn = value
 }
 
 /**
+ * `o` with `on` as its only resources (dependencies), its value, known and secret flags as they are. For a
+ * whole-mesh value built from every Node's outputs (the plugin's checked declaration, plugin/mesh.ts): the
+ * declaration resource it is the value of depends on those Nodes already, so whatever reads the plan depends
+ * on them through it. Without this every NodeConfig the plugin registered recorded every Node's URN under
+ * address, listenPort, routes, forwarding and peers — O(N²) URNs in the state, rewritten at every
+ * checkpoint (the YAML/Python previews' engine CPU was twice the TypeScript program's for the same mesh).
+ */
+export function dependingOnlyOn<T>(o: O<T>, on: readonly pulumi.Resource[]): O<T> {
+  const p = o as unknown as OutputParts;
+  const set = new Set(on);
+  const Output = pulumi.Output as unknown as OutputCtor;
+  return new Output(set, p.promise(true), p.isKnown, p.isSecret, Promise.resolve(set)) as O<T>;
+}
+
+/**
  * One node's PSKs (peer → { id, key }, from the secret table) as a plain map in which each KEY is a secret:
  * the engine stores each encrypted and a preview shows per pair what changes — `+ web2: { id, key: [secret] }`,
  * `~ id: "…" => "…"` — where a secret Output would make the whole map one [secret] (and Pulumi shows any two
