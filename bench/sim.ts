@@ -1,5 +1,6 @@
 /**
  * `npm run -s sim -- --nodes N [--loss PCT] [--churn PCT_PER_MIN] [--seed S] [--json]`
+ *   (also --churn-minutes M, default 5; --max-peers P, the members' store maximum, default 1000)
  * The daemon's real discovery/exchange/gossip/store/expiry code for N members on an in-memory network and
  * a virtual clock (bench/sim/scenario.ts). With --json: exactly one JSON document on stdout,
  *   {"nodes": N, "converged": true|false, "virtualSecondsToConverge": …, "messagesPerNodePerSecond": …,
@@ -12,7 +13,7 @@ import { parseArgs } from "node:util";
 import { runSimulation } from "./sim/scenario";
 
 function usage(msg: string): never {
-  process.stderr.write(`sim: ${msg}\nusage: npm run -s sim -- --nodes N [--loss PCT] [--churn PCT_PER_MIN] [--seed S] [--json] [--quiet]\n`);
+  process.stderr.write(`sim: ${msg}\nusage: npm run -s sim -- --nodes N [--loss PCT] [--churn PCT_PER_MIN] [--seed S] [--json] [--quiet] [--churn-minutes M] [--max-peers P]\n`);
   process.exit(2);
 }
 
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
     ({ values } = parseArgs({
       options: {
         nodes: { type: "string" }, loss: { type: "string" }, churn: { type: "string" }, seed: { type: "string" },
-        json: { type: "boolean" }, quiet: { type: "boolean" }, "churn-minutes": { type: "string" },
+        json: { type: "boolean" }, quiet: { type: "boolean" }, "churn-minutes": { type: "string" }, "max-peers": { type: "string" },
       },
     }));
   } catch (e) {
@@ -41,14 +42,15 @@ async function main(): Promise<void> {
   const churnPctPerMin = num(values.churn, "churn", 0, 0, 50);
   const seed = num(values.seed, "seed", 1, 0, 2 ** 31 - 1, true);
   const churnMinutes = num(values["churn-minutes"], "churn-minutes", 5, 1, 60, true);
+  const maxPeers = values["max-peers"] === undefined ? undefined : num(values["max-peers"], "max-peers", 1000, 1, 100_000, true);
   const progress = values.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`);
-  const { report, detail } = await runSimulation({ nodes, lossPct, churnPctPerMin, seed, churnMinutes, ...(progress ? { progress } : {}) });
+  const { report, detail } = await runSimulation({ nodes, lossPct, churnPctPerMin, seed, churnMinutes, ...(maxPeers !== undefined ? { maxPeers } : {}), ...(progress ? { progress } : {}) });
   if (values.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     if (progress) progress(`[sim] detail ${JSON.stringify(detail)}`);
   } else {
     const v = (x: number | null): string => (x === null ? "never" : `${x} s`);
-    console.log(`sim: ${nodes} members, loss ${lossPct} %, churn ${churnPctPerMin} %/min (${churnMinutes} min), seed ${seed}`);
+    console.log(`sim: ${nodes} members, loss ${lossPct} %, churn ${churnPctPerMin} %/min (${churnMinutes} min), seed ${seed}${maxPeers !== undefined ? `, store maximum ${maxPeers}` : ""}`);
     console.log(`  converged: ${report.converged}; all ${nodes} knew each other after ${v(detail.initialConvergeS)} (virtual)${churnPctPerMin ? `; after churn (${detail.joined} joined, ${detail.leftGracefully} left, ${detail.crashed} crashed): exact again ${v(detail.afterChurnConvergeS)} after the last churn event` : ""}`);
     console.log(`  ghost peers ${report.ghostPeers}, lost members ${report.lostMembers}; largest store ${detail.largestStore}`);
     console.log(`  traffic: ${report.messagesPerNodePerSecond} datagrams and ${(detail.bytesPerNodePerSecond / 1024).toFixed(1)} KiB per member per virtual second`);

@@ -31,6 +31,8 @@ export interface SimNodeOptions {
   bootstrap: string;
   /** "10.S0." of the mesh's 10.S0.0.0/16. */
   meshPrefix: string;
+  /** The peer store's maximum (default: the daemon's, 1000). */
+  maxPeers?: number;
 }
 
 const quiet = new Logger("error", () => undefined);
@@ -69,6 +71,7 @@ export class SimNode {
       sinks: [new Greeter(() => this.core)],
       isTunnelSource: (ip) => ip.startsWith(o.meshPrefix), // = cidrHasAddress(meshCidr, ip) for the /16, without parsing
       socketFactory: () => o.net.socket(o.ip, "exchange"),
+      ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
     });
   }
 

@@ -39,6 +39,11 @@ export interface SimOptions {
   /** Members start at seeded times in [0, startSpreadS). */
   startSpreadS?: number;
   churnMinutes?: number;
+  /**
+   * The members' peer-store maximum (default: the daemon's, Go's 1000). Lowered to N, a run of N members
+   * meets what a 1,000-member mesh meets at its store limit, at a fraction of the cost.
+   */
+  maxPeers?: number;
   /** Give up converging after this many virtual seconds (per phase). */
   deadlineS?: number;
   /** Progress lines (stderr), one per virtual `progressEveryS`. */
@@ -176,6 +181,7 @@ export async function runSimulation(o: SimOptions): Promise<{ report: SimReport;
       rng,
       bootstrap: `${BOOTSTRAP_IP}:${DHT_PORT}`,
       meshPrefix,
+      ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
     });
     all.push(n);
     byIp.set(n.o.ip, n);

@@ -66,6 +66,8 @@ export interface DaemonCoreOptions {
   isTunnelSource?: (ip: string) => boolean;
   /** Makes the exchange socket (default node:dgram). */
   socketFactory?: SocketFactory;
+  /** The peer store's maximum (default MAX_PEERS, Go's 1000; the simulation lowers it to study a full store at small N). */
+  maxPeers?: number;
 }
 
 export class DaemonCore {
@@ -85,7 +87,7 @@ export class DaemonCore {
     this.params = deriveParams(opts.secret);
     this.nowMs = opts.nowMs ?? Date.now;
     this.log = opts.log ?? (() => undefined);
-    this.store = new PeerStore(this.nowMs);
+    this.store = new PeerStore(this.nowMs, opts.maxPeers);
     this.wgEndpoint = joinHostPort("0.0.0.0", opts.wgListenPort);
     for (const s of opts.sinks ?? []) this.store.onEvent((e) => s.onStoreEvent(e));
     this.exchange = new PeerExchange({

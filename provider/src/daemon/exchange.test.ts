@@ -349,6 +349,42 @@ test("announcementText is the encoding of buildAnnouncement, cut to the datagram
   assert.doesNotMatch(a.ex.announcementText(), new RegExp(first.wg_pubkey.replace(/[+/]/g, "\\$&")));
 });
 
+test("known_peers carries only peers heard from directly: a second-hand entry is not passed on until it answers us itself", () => {
+  const a = node("a");
+  const direct = generateKeyPair().publicKey;
+  const second = generateKeyPair().publicKey;
+  const cached = generateKeyPair().publicKey;
+  a.store.upsert({ wg_pubkey: direct, mesh_ip: meshIPv4(params, direct), endpoint: "198.51.100.1:51820" }, "dht");
+  a.store.upsert({ wg_pubkey: second, mesh_ip: meshIPv4(params, second), endpoint: "198.51.100.2:51820" }, "dht-transitive");
+  a.store.upsert({ wg_pubkey: cached, mesh_ip: meshIPv4(params, cached), endpoint: "198.51.100.3:51820", last_seen_ms: Date.now() }, "cache");
+  const keys = (): string[] => (a.ex.buildAnnouncement().known_peers ?? []).map((k) => k.wg_pubkey);
+  assert.deepEqual(keys(), [direct]);
+  assert.equal(a.store.active().length, 3, "second-hand and cached entries are still active (configured, listed)");
+  a.store.upsert({ wg_pubkey: second, mesh_ip: meshIPv4(params, second), endpoint: "198.51.100.2:51820" }, "dht");
+  assert.deepEqual(keys(), [second, direct], "once heard directly it is passed on (newest first)");
+  assert.equal(a.ex.announcementText(), encodeAnnouncement(a.ex.buildAnnouncement()));
+});
+
+test("a known_peers entry for a peer that said GOODBYE is not added again, and is counted", async () => {
+  const a = node("node-a");
+  const b = node("node-b");
+  await a.ex.start(0, "127.0.0.1");
+  await b.ex.start(0, "127.0.0.1");
+  try {
+    const gone = generateKeyPair().publicKey;
+    b.store.upsert({ wg_pubkey: gone, mesh_ip: meshIPv4(params, gone), endpoint: "127.0.0.1:9" }, "dht");
+    a.store.upsert({ wg_pubkey: gone, mesh_ip: meshIPv4(params, gone), endpoint: "127.0.0.1:9" }, "dht");
+    a.store.remove(gone, "goodbye");
+    assert.ok(await a.ex.exchange("127.0.0.1", b.ex.port as number, { timeoutMs: EXPECTED_MS }));
+    assert.equal(a.store.get(gone), undefined, "b's REPLY mentioned it; a did not add it again");
+    assert.equal(a.ex.counters.get("departed-peer"), 1);
+    assert.ok(a.store.get(b.local.pubkey), "the sender itself is stored");
+  } finally {
+    await a.ex.stop();
+    await b.ex.stop();
+  }
+});
+
 test("HELLOs started at the same moment with the same store share one sealed datagram; a store change or a new moment seals anew", async () => {
   let now = 1_800_000_000_000;
   const a = node("node-a", { nowMs: () => now });

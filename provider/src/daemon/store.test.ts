@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { PeerStore, endpointMethodRank, resolvePeerEndpoint, knownPeerEndpoint, StoreEvent } from "./store";
+import fc from "fast-check";
+import { PeerStore, endpointMethodRank, resolvePeerEndpoint, knownPeerEndpoint, StoreEvent, heardDirectly, DEPARTED_MS, PEER_DEAD_MS, PEER_REMOVE_MS } from "./store";
 
 const K = (i: number): string => Buffer.alloc(32, i).toString("base64");
 
@@ -104,12 +105,125 @@ test("active < 5 min, dead ≥ 5 min, removed > 10 min; counts", () => {
   assert.equal(s.size, 1);
 });
 
-test("at most 1000 peers: new ones beyond are refused, existing still update", () => {
+test("at most 1000 peers: new ones beyond are refused while none is dead, existing still update", () => {
   const s = new PeerStore(clock().now, 3);
   for (let i = 1; i <= 3; i++) assert.equal(s.upsert({ wg_pubkey: K(i) }, "dht"), "new");
   assert.equal(s.upsert({ wg_pubkey: K(4) }, "dht"), "full");
+  assert.equal(s.upsert({ wg_pubkey: K(4) }, "dht-transitive"), "full");
   assert.equal(s.upsert({ wg_pubkey: K(1), mesh_ip: "10.0.0.1" }, "dht"), "updated");
   assert.equal(new PeerStore().upsert({ wg_pubkey: K(9) }, "dht"), "new");
+});
+
+test("a full store gives the slot of its longest-dead record to a new peer, never an active one's", () => {
+  const c = clock();
+  const s = new PeerStore(c.now, 3);
+  const ev: StoreEvent[] = [];
+  s.onEvent((e) => ev.push(e));
+  s.upsert({ wg_pubkey: K(1) }, "dht");
+  c.advance(60_000);
+  s.upsert({ wg_pubkey: K(2) }, "dht");
+  s.upsert({ wg_pubkey: K(3) }, "dht");
+  c.advance(PEER_DEAD_MS - 60_000 - 1);
+  assert.equal(s.upsert({ wg_pubkey: K(4) }, "dht-transitive"), "full", "K(1) is one ms short of dead");
+  c.advance(1);
+  s.upsert({ wg_pubkey: K(3) }, "dht"); // K(3) stays alive, K(2) is 1 min younger than K(1)
+  assert.equal(s.upsert({ wg_pubkey: K(4) }, "dht-transitive"), "new", "K(1) is dead: its slot is taken");
+  assert.deepEqual(ev.filter((e) => e.kind === "removed"), [{ kind: "removed", pubkey: K(1), reason: "displaced" }]);
+  assert.equal(s.get(K(1)), undefined);
+  assert.equal(s.size, 3);
+  assert.equal(s.upsert({ wg_pubkey: K(5) }, "dht"), "full", "K(2) is not dead yet");
+  c.advance(60_000);
+  assert.equal(s.upsert({ wg_pubkey: K(5) }, "dht"), "new", "now K(2) is");
+  assert.equal(s.get(K(2)), undefined);
+  assert.deepEqual(new Set(s.all().map((p) => p.wg_pubkey)), new Set([K(3), K(4), K(5)]));
+  // A displaced record is kept out of second-hand mentions until its removal time (last_seen + 10 min), as
+  // the dead record would have been: it comes back earlier only by contacting us itself.
+  s.upsert({ wg_pubkey: K(3) }, "dht");
+  s.upsert({ wg_pubkey: K(4) }, "dht");
+  s.upsert({ wg_pubkey: K(5) }, "dht");
+  assert.equal(s.upsert({ wg_pubkey: K(1) }, "dht-transitive"), "departed", "K(1) was displaced");
+  c.advance(1_000_000 + PEER_REMOVE_MS - c.now() - 1);
+  assert.equal(s.upsert({ wg_pubkey: K(1) }, "gossip-transitive"), "departed", "1 ms before K(1)'s removal time");
+  c.advance(1);
+  s.remove(K(4), "evicted");
+  s.remove(K(5), "evicted"); // room for two (an eviction marks nothing)
+  assert.equal(s.upsert({ wg_pubkey: K(1) }, "dht-transitive"), "new", "its removal time has come: a mention adds it, as in Go");
+  assert.equal(s.upsert({ wg_pubkey: K(2) }, "dht"), "new", "direct contact from a displaced peer is taken at once");
+});
+
+test("a full store notices a dead record restored from the cache (older than the others) at once", () => {
+  const c = clock(10 * PEER_DEAD_MS);
+  const s = new PeerStore(c.now, 2);
+  s.upsert({ wg_pubkey: K(1) }, "dht");
+  s.upsert({ wg_pubkey: K(2), last_seen_ms: c.now() - 2 * PEER_DEAD_MS + 1 }, "cache"); // room left: restored as it was
+  assert.equal(s.upsert({ wg_pubkey: K(3) }, "dht"), "new", "the cached record is dead");
+  assert.equal(s.get(K(2)), undefined);
+  assert.equal(s.upsert({ wg_pubkey: K(4) }, "dht"), "full");
+  s.remove(K(3));
+  assert.equal(s.upsert({ wg_pubkey: K(5), last_seen_ms: c.now() - PEER_DEAD_MS }, "cache"), "new");
+  assert.equal(s.upsert({ wg_pubkey: K(4) }, "dht"), "new", "the bound from the last look does not hide a record restored since");
+  assert.equal(s.get(K(5)), undefined);
+});
+
+test("property: the store never exceeds its maximum, never drops an active record for a new one, and refuses only when none is dead", () => {
+  fc.assert(fc.property(
+    fc.integer({ min: 1, max: 6 }),
+    fc.array(fc.tuple(fc.integer({ min: 1, max: 12 }), fc.constantFrom("dht", "dht-transitive", "gossip", "cache"), fc.integer({ min: 0, max: 4 * 60_000 })), { maxLength: 80 }),
+    (max, steps) => {
+      const c = clock(10 * PEER_DEAD_MS);
+      const s = new PeerStore(c.now, max);
+      for (const [k, method, dt] of steps) {
+        c.advance(dt);
+        const before = s.all();
+        const r = s.upsert({ wg_pubkey: K(k), last_seen_ms: c.now() - dt }, method);
+        const after = s.all();
+        assert.ok(after.length <= max);
+        const activeBefore = before.filter((p) => c.now() - p.last_seen_ms < PEER_DEAD_MS).map((p) => p.wg_pubkey);
+        for (const key of activeBefore) assert.ok(after.some((p) => p.wg_pubkey === key), "an active record stays");
+        if (r === "full") {
+          assert.equal(before.length, max);
+          assert.equal(activeBefore.length, max, "refused only when every record is active");
+        }
+      }
+    },
+  ));
+});
+
+test("a peer removed by its GOODBYE is not added again second-hand for 10 min; direct contact brings it back at once", () => {
+  const c = clock();
+  const s = new PeerStore(c.now);
+  s.upsert({ wg_pubkey: K(1) }, "dht");
+  s.upsert({ wg_pubkey: K(2) }, "dht");
+  assert.ok(s.remove(K(1)));
+  assert.ok(s.remove(K(2), "evicted"));
+  assert.equal(s.upsert({ wg_pubkey: K(1) }, "dht-transitive"), "departed");
+  assert.equal(s.upsert({ wg_pubkey: K(1) }, "gossip-transitive"), "departed");
+  assert.equal(s.upsert({ wg_pubkey: K(1) }, "cache"), "departed");
+  assert.equal(s.upsert({ wg_pubkey: K(2) }, "dht-transitive"), "new", "only a GOODBYE marks a peer departed");
+  c.advance(DEPARTED_MS - 1);
+  assert.equal(s.upsert({ wg_pubkey: K(1) }, "dht-transitive"), "departed");
+  c.advance(1);
+  assert.equal(s.upsert({ wg_pubkey: K(1) }, "dht-transitive"), "new", "after 10 min a mention adds it again, as before");
+  assert.ok(s.remove(K(1)));
+  assert.equal(s.upsert({ wg_pubkey: K(1) }, "dht"), "new", "it came back itself");
+  assert.equal(s.upsert({ wg_pubkey: K(1) }, "dht-transitive"), "updated");
+  s.upsert({ wg_pubkey: K(3) }, "dht-transitive");
+  assert.ok(!s.remove(K(9)), "a GOODBYE for a key we do not hold marks nothing");
+  assert.equal(s.upsert({ wg_pubkey: K(9) }, "dht-transitive"), "new");
+});
+
+test("heardDirectly: some method that refreshes last_seen, not only transitive mentions or the cache", () => {
+  const s = new PeerStore(clock().now);
+  s.upsert({ wg_pubkey: K(1) }, "dht-transitive");
+  s.upsert({ wg_pubkey: K(1) }, "gossip-transitive");
+  s.upsert({ wg_pubkey: K(1) }, "cache");
+  assert.equal(heardDirectly(s.get(K(1))!), false);
+  ["dht", "gossip", "lan", "dht-rendezvous"].forEach((m, i) => {
+    s.upsert({ wg_pubkey: K(10 + i) }, "gossip-transitive");
+    assert.equal(heardDirectly(s.get(K(10 + i))!), false, m);
+    s.upsert({ wg_pubkey: K(10 + i) }, m);
+    assert.equal(heardDirectly(s.get(K(10 + i))!), true, m);
+  });
 });
 
 test("remove (GOODBYE) emits an event; latency is kept", () => {

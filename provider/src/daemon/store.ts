@@ -3,6 +3,16 @@
  * Deviation from Go (weakness 26): a *direct* announcement from the peer itself (any method without
  * "transitive" and other than "cache") replaces routable_networks even when empty, so withdrawn routes
  * are withdrawn at the next direct contact. Known peers carry no routes and never clear them.
+ *
+ * Two more deviations, found with the 1,000-member churn simulation (bench/sim), both local policy with the
+ * same wire format:
+ *  - A store at its maximum gives the slot of its longest-dead record (no direct contact for ≥ 5 min: left
+ *    out of every list already) to a new peer, instead of refusing the new peer until that record's 10-min
+ *    removal (Go). A mesh near the maximum with members crashing refused its joiners for 10 min.
+ *  - A peer removed by its GOODBYE is not added again from another member's `known_peers` (second-hand) for
+ *    DEPARTED_MS; only direct contact from it brings it back. In Go a mention by a member that missed the
+ *    GOODBYE re-adds it with last_seen = now, and it is passed on and configured for another 5 min.
+ * The third part of that finding (a second-hand entry is not passed on) is in exchange.ts: `heardDirectly`.
  */
 import { memoize } from "./memo";
 import { isIP, isIPv6, joinHostPort, splitHostPort, type PeerAnnouncement } from "./messages";
@@ -10,6 +20,8 @@ import { isIP, isIPv6, joinHostPort, splitHostPort, type PeerAnnouncement } from
 export const PEER_DEAD_MS = 5 * 60_000;
 export const PEER_REMOVE_MS = 10 * 60_000;
 export const MAX_PEERS = 1000;
+/** How long a GOODBYE keeps the departed peer from being added again second-hand (its 10-min removal time). */
+export const DEPARTED_MS = PEER_REMOVE_MS;
 
 export interface PeerUpdate {
   wg_pubkey: string;
@@ -53,11 +65,13 @@ export interface PeerRecord {
   latency_ms?: number;
 }
 
-export type UpsertResult = "new" | "updated" | "full";
+/** "departed": a second-hand mention of a peer that said GOODBYE less than DEPARTED_MS ago (not added). */
+export type UpsertResult = "new" | "updated" | "full" | "departed";
 
 export type StoreEvent =
   | { kind: "new" | "updated"; peer: PeerRecord; method: string }
-  | { kind: "removed"; pubkey: string; reason: "goodbye" | "expired" | "evicted" };
+  /** "displaced": a dead record whose slot a new peer took while the store was at its maximum. */
+  | { kind: "removed"; pubkey: string; reason: "goodbye" | "expired" | "evicted" | "displaced" };
 
 /** Endpoint rank by discovery method (§5.6). */
 export function endpointMethodRank(method: string): number {
@@ -73,6 +87,19 @@ export function endpointMethodRank(method: string): number {
 
 export function refreshesLastSeen(method: string): boolean {
   return method !== "cache" && !method.includes("transitive");
+}
+
+/**
+ * Whether we have heard from the peer itself (some method that refreshes last_seen), not only about it from
+ * others or our cache. Only such peers are passed on in our `known_peers` (exchange.ts): otherwise a member
+ * that crashed or left keeps being re-added second-hand — each re-add with last_seen = now, passed on again
+ * for 5 min — by whichever store did not hold it yet (a joiner, a store that was full), long after everyone
+ * who heard it directly has let it die. Second-hand entries are still active (configured, listed) for 5 min,
+ * and the keep-alive round HELLOs them, which makes a live one first-hand within one round.
+ */
+export function heardDirectly(p: Readonly<PeerRecord>): boolean {
+  for (const m of p.discovered_via) if (refreshesLastSeen(m)) return true;
+  return false;
 }
 
 function endpointIsV6(ep: string): boolean {
@@ -107,6 +134,17 @@ export class PeerStore {
   private readonly peers = new Map<string, Slot>();
   private newest: Slot | undefined;
   private readonly listeners: ((e: StoreEvent) => void)[] = [];
+  /**
+   * Keys that left the store by their GOODBYE or by giving their slot up, and until when a second-hand
+   * mention may not add them again (bounded: the oldest are forgotten first).
+   */
+  private readonly goneUntil = new Map<string, number>();
+  /**
+   * No record can be dead before this time (the oldest last_seen at the last look + 5 min): a full store
+   * looks for a dead record to displace only from then on, so refusing at the maximum costs no scan.
+   * last_seen values only grow, except for records restored from the cache, which reset it.
+   */
+  private noDeadBeforeMs = 0;
 
   constructor(private readonly nowMs: () => number = Date.now, private readonly maxPeers = MAX_PEERS) {}
 
@@ -145,7 +183,14 @@ export class PeerStore {
     const now = this.nowMs();
     const cur = this.peers.get(u.wg_pubkey)?.rec;
     if (!cur) {
-      if (this.peers.size >= this.maxPeers) return "full";
+      if (this.goneUntil.size > 0) {
+        const until = this.goneUntil.get(u.wg_pubkey);
+        if (until !== undefined) {
+          if (!refreshesLastSeen(method) && now < until) return "departed";
+          this.goneUntil.delete(u.wg_pubkey); // it is back (direct contact), or long enough gone
+        }
+      }
+      if (this.peers.size >= this.maxPeers && !this.displaceDead(now)) return "full";
       const rec: PeerRecord = {
         wg_pubkey: u.wg_pubkey,
         hostname: u.hostname ?? "",
@@ -159,6 +204,7 @@ export class PeerStore {
         last_seen_ms: method === "cache" && u.last_seen_ms !== undefined ? u.last_seen_ms : now,
         discovered_via: [method],
       };
+      if (rec.last_seen_ms + PEER_DEAD_MS < this.noDeadBeforeMs) this.noDeadBeforeMs = 0;
       this.insert(rec);
       this.emit({ kind: "new", peer: { ...rec }, method });
       return "new";
@@ -217,8 +263,35 @@ export class PeerStore {
 
   remove(pubkey: string, reason: "goodbye" | "evicted" = "goodbye"): boolean {
     const had = this.delete(pubkey);
+    if (had && reason === "goodbye") this.markGone(pubkey, this.nowMs() + DEPARTED_MS);
     if (had) this.emit({ kind: "removed", pubkey, reason });
     return had;
+  }
+
+  /**
+   * At the maximum: remove the record with the oldest last_seen if it is dead (≥ 5 min without direct
+   * contact), so that a new peer can have its slot. False when no record is dead.
+   */
+  private displaceDead(now: number): boolean {
+    if (now < this.noDeadBeforeMs) return false;
+    let oldest: PeerRecord | undefined;
+    for (const { rec } of this.peers.values()) if (!oldest || rec.last_seen_ms < oldest.last_seen_ms) oldest = rec;
+    if (!oldest) return false;
+    if (now - oldest.last_seen_ms < PEER_DEAD_MS) {
+      this.noDeadBeforeMs = oldest.last_seen_ms + PEER_DEAD_MS;
+      return false;
+    }
+    this.delete(oldest.wg_pubkey);
+    // As a dead record would have: no second-hand mention brings it back before its removal time.
+    this.markGone(oldest.wg_pubkey, oldest.last_seen_ms + PEER_REMOVE_MS);
+    this.emit({ kind: "removed", pubkey: oldest.wg_pubkey, reason: "displaced" });
+    return true;
+  }
+
+  private markGone(pubkey: string, until: number): void {
+    this.goneUntil.delete(pubkey);
+    this.goneUntil.set(pubkey, until);
+    if (this.goneUntil.size > this.maxPeers) this.goneUntil.delete(this.goneUntil.keys().next().value as string);
   }
 
   setLatency(pubkey: string, ms: number): void {

@@ -1,0 +1,43 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Greeter, GREET_INTERVAL_MS } from "./greet";
+import type { DaemonCore } from "./core";
+import type { PeerRecord, StoreEvent } from "./store";
+
+const K = (i: number): string => Buffer.alloc(32, i).toString("base64");
+
+function peer(i: number, endpoint = `198.51.100.${i}:51820`): PeerRecord {
+  return { wg_pubkey: K(i), hostname: "", mesh_ip: `10.53.0.${i}`, mesh_ipv6: "", endpoint, endpoint_method: "dht", introducer: false, routable_networks: [], nat_type: "", last_seen_ms: 0, discovered_via: [] };
+}
+
+function rig() {
+  let now = 1_000_000;
+  const hellos: string[] = [];
+  const core = {
+    controlEndpoint: (p: PeerRecord) => ({ ip: p.endpoint.split(":")[0] as string, port: 52311 }),
+    exchange: { exchange: (ip: string, port: number) => { hellos.push(`${ip}:${port}`); return Promise.resolve(undefined); } },
+  } as unknown as DaemonCore;
+  const g = new Greeter(() => core, () => now);
+  return { g, hellos, advance: (ms: number) => (now += ms) };
+}
+
+test("greets a peer that announced itself (LAN, gossip) and one first heard of second-hand, once per interval", () => {
+  const { g, hellos, advance } = rig();
+  const ev = (kind: "new" | "updated", i: number, method: string, endpoint?: string): StoreEvent => ({ kind, peer: peer(i, endpoint), method });
+  g.onStoreEvent(ev("new", 1, "lan"));
+  g.onStoreEvent(ev("updated", 2, "gossip"));
+  g.onStoreEvent(ev("new", 3, "dht-transitive"));
+  g.onStoreEvent(ev("new", 4, "gossip-transitive"));
+  assert.deepEqual(hellos, ["198.51.100.1:52311", "198.51.100.2:52311", "198.51.100.3:52311", "198.51.100.4:52311"]);
+  hellos.length = 0;
+  g.onStoreEvent(ev("updated", 5, "dht-transitive")); // a change to a peer we hold already: the keep-alive round's
+  g.onStoreEvent(ev("new", 6, "dht")); // it contacted us itself: HELLO/REPLY went both ways already
+  g.onStoreEvent(ev("new", 7, "cache"));
+  g.onStoreEvent(ev("new", 8, "dht-transitive", "")); // no endpoint to greet
+  g.onStoreEvent({ kind: "removed", pubkey: K(9), reason: "goodbye" });
+  g.onStoreEvent(ev("new", 3, "dht-transitive")); // greeted moments ago
+  assert.deepEqual(hellos, []);
+  advance(GREET_INTERVAL_MS);
+  g.onStoreEvent(ev("new", 3, "dht-transitive"));
+  assert.deepEqual(hellos, ["198.51.100.3:52311"]);
+});
