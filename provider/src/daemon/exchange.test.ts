@@ -349,19 +349,25 @@ test("announcementText is the encoding of buildAnnouncement, cut to the datagram
   assert.doesNotMatch(a.ex.announcementText(), new RegExp(first.wg_pubkey.replace(/[+/]/g, "\\$&")));
 });
 
-test("known_peers carries only peers heard from directly: a second-hand entry is not passed on until it answers us itself", () => {
-  const a = node("a");
+test("known_peers: peers heard from directly, and second-hand ones only in their first minute with us; never cached ones", () => {
+  let now = 1_800_000_000_000;
+  const a = node("a", { nowMs: () => now });
   const direct = generateKeyPair().publicKey;
   const second = generateKeyPair().publicKey;
   const cached = generateKeyPair().publicKey;
   a.store.upsert({ wg_pubkey: direct, mesh_ip: meshIPv4(params, direct), endpoint: "198.51.100.1:51820" }, "dht");
   a.store.upsert({ wg_pubkey: second, mesh_ip: meshIPv4(params, second), endpoint: "198.51.100.2:51820" }, "dht-transitive");
-  a.store.upsert({ wg_pubkey: cached, mesh_ip: meshIPv4(params, cached), endpoint: "198.51.100.3:51820", last_seen_ms: Date.now() }, "cache");
+  a.store.upsert({ wg_pubkey: cached, mesh_ip: meshIPv4(params, cached), endpoint: "198.51.100.3:51820", last_seen_ms: now }, "cache");
   const keys = (): string[] => (a.ex.buildAnnouncement().known_peers ?? []).map((k) => k.wg_pubkey);
-  assert.deepEqual(keys(), [direct]);
+  assert.deepEqual(keys(), [second, direct], "newest first; a second-hand newcomer spreads as in Go");
+  now += 60_000 - 1;
+  a.store.upsert({ wg_pubkey: direct, mesh_ip: meshIPv4(params, direct), endpoint: "198.51.100.1:51820" }, "dht");
+  assert.deepEqual(keys(), [second, direct]);
+  now += 1;
+  assert.deepEqual(keys(), [direct], "after a minute a second-hand entry is no longer passed on");
   assert.equal(a.store.active().length, 3, "second-hand and cached entries are still active (configured, listed)");
   a.store.upsert({ wg_pubkey: second, mesh_ip: meshIPv4(params, second), endpoint: "198.51.100.2:51820" }, "dht");
-  assert.deepEqual(keys(), [second, direct], "once heard directly it is passed on (newest first)");
+  assert.deepEqual(keys(), [second, direct], "once heard directly it is passed on again");
   assert.equal(a.ex.announcementText(), encodeAnnouncement(a.ex.buildAnnouncement()));
 });
 

@@ -24,7 +24,7 @@ import { isPublicIp, normalizeIp } from "./netaddr";
 import { SourceRateLimiter } from "./ratelimit";
 import { ReplayCache } from "./replay";
 import { createUdpSocket, DatagramSocket, SocketFactory } from "./transport";
-import { heardDirectly, knownPeerEndpoint, PeerRecord, PeerStore, PeerUpdate, resolvePeerEndpoint, senderUpdate } from "./store";
+import { knownPeerEndpoint, PeerRecord, PeerStore, PeerUpdate, resolvePeerEndpoint, senderUpdate } from "./store";
 
 /** A cached `known_peers` element: the record fields it was encoded from, the entry, its text and length. */
 interface KnownEntry {
@@ -245,16 +245,17 @@ export class PeerExchange {
    * (`LIMITS.sendBudgetBytes`: 8 IPv4 fragments, weakness 12), newest first — what the receiver is least
    * likely to know yet: joins spread in a few exchanges even when a datagram carries only ≈ 40 of
    * hundreds of peers. One pass that stops at the budget, each entry encoded once per change of the peer.
-   * Only peers we heard from directly are passed on (store.ts `heardDirectly`; Go passes on every active
-   * peer): a second-hand entry passed on again re-adds departed members wherever they were not held yet.
+   * Only peers we heard from directly, or first heard of second-hand within the last minute, are passed on
+   * (store.ts `announceable`; Go passes on every active peer): a second-hand entry passed on for 5 min re-adds
+   * departed members wherever they were not held yet.
    */
   private announcementParts(extra: { observed_endpoint?: string }): { a: PeerAnnouncement; known: KnownPeer[]; texts: string[] } {
     const a = this.ownAnnouncement(extra);
     const known: KnownPeer[] = [];
     const texts: string[] = [];
     let size = Buffer.byteLength(encodeAnnouncement(a)) + KNOWN_PEERS_MEMBER_BYTES;
-    for (const p of this.opts.store.activeRecords("newest-first")) {
-      if (p.wg_pubkey === a.wg_pubkey || !heardDirectly(p)) continue;
+    for (const p of this.opts.store.announceable()) {
+      if (p.wg_pubkey === a.wg_pubkey) continue;
       const e = this.knownEntry(p);
       const add = e.bytes + (texts.length ? 1 : 0);
       if (size + add > LIMITS.sendBudgetBytes || texts.length >= LIMITS.knownPeers) break;

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { PeerStore, endpointMethodRank, resolvePeerEndpoint, knownPeerEndpoint, StoreEvent, heardDirectly, DEPARTED_MS, PEER_DEAD_MS, PEER_REMOVE_MS } from "./store";
+import { PeerStore, endpointMethodRank, resolvePeerEndpoint, knownPeerEndpoint, StoreEvent, heardDirectly, DEPARTED_MS, PEER_DEAD_MS, PEER_REMOVE_MS, PASS_ON_SECOND_HAND_MS } from "./store";
 
 const K = (i: number): string => Buffer.alloc(32, i).toString("base64");
 
@@ -210,6 +210,39 @@ test("a peer removed by its GOODBYE is not added again second-hand for 10 min; d
   s.upsert({ wg_pubkey: K(3) }, "dht-transitive");
   assert.ok(!s.remove(K(9)), "a GOODBYE for a key we do not hold marks nothing");
   assert.equal(s.upsert({ wg_pubkey: K(9) }, "dht-transitive"), "new");
+});
+
+test("announceable: active first-hand peers, second-hand ones for a minute after they were added, never cached ones; newest first", () => {
+  const c = clock();
+  const s = new PeerStore(c.now);
+  s.upsert({ wg_pubkey: K(1) }, "dht");
+  s.upsert({ wg_pubkey: K(2) }, "gossip-transitive");
+  s.upsert({ wg_pubkey: K(3), last_seen_ms: c.now() }, "cache");
+  s.upsert({ wg_pubkey: K(4) }, "dht-transitive");
+  const keys = () => [...s.announceable()].map((p) => p.wg_pubkey);
+  assert.deepEqual(keys(), [K(4), K(2), K(1)]);
+  c.advance(PASS_ON_SECOND_HAND_MS);
+  assert.deepEqual(keys(), [K(1)]);
+  s.upsert({ wg_pubkey: K(2) }, "gossip");
+  assert.deepEqual(keys(), [K(2), K(1)], "heard directly: passed on while active");
+  c.advance(PEER_DEAD_MS - PASS_ON_SECOND_HAND_MS);
+  assert.deepEqual(keys(), [K(2)], "K(1) is dead: never passed on");
+  c.advance(PASS_ON_SECOND_HAND_MS);
+  assert.deepEqual(keys(), [], "nor K(2) once dead");
+});
+
+test("a peer removed by expiry is not added again second-hand for another 10 min; its own contact brings it back", () => {
+  const c = clock();
+  const s = new PeerStore(c.now);
+  s.upsert({ wg_pubkey: K(1) }, "dht");
+  c.advance(PEER_REMOVE_MS + 1);
+  assert.deepEqual(s.expire(), [K(1)]);
+  assert.equal(s.upsert({ wg_pubkey: K(1) }, "dht-transitive"), "departed");
+  c.advance(PEER_REMOVE_MS);
+  assert.equal(s.upsert({ wg_pubkey: K(1) }, "dht-transitive"), "new");
+  c.advance(PEER_REMOVE_MS + 1);
+  assert.deepEqual(s.expire(), [K(1)]);
+  assert.equal(s.upsert({ wg_pubkey: K(1) }, "dht"), "new");
 });
 
 test("heardDirectly: some method that refreshes last_seen, not only transitive mentions or the cache", () => {

@@ -12,7 +12,9 @@
  *  - A peer removed by its GOODBYE is not added again from another member's `known_peers` (second-hand) for
  *    DEPARTED_MS; only direct contact from it brings it back. In Go a mention by a member that missed the
  *    GOODBYE re-adds it with last_seen = now, and it is passed on and configured for another 5 min.
- * The third part of that finding (a second-hand entry is not passed on) is in exchange.ts: `heardDirectly`.
+ *  - A peer silent for 10 min (expired) is not added again second-hand for another 10 min either.
+ *  - What we pass on (`announceable`): peers heard from directly, and second-hand ones only in their first
+ *    minute with us (Go: every active peer, for as long as it is active).
  */
 import { memoize } from "./memo";
 import { isIP, isIPv6, joinHostPort, splitHostPort, type PeerAnnouncement } from "./messages";
@@ -22,6 +24,8 @@ export const PEER_REMOVE_MS = 10 * 60_000;
 export const MAX_PEERS = 1000;
 /** How long a GOODBYE keeps the departed peer from being added again second-hand (its 10-min removal time). */
 export const DEPARTED_MS = PEER_REMOVE_MS;
+/** A peer first heard of second-hand is passed on for this long after we added it (then only once heard directly). */
+export const PASS_ON_SECOND_HAND_MS = 60_000;
 
 export interface PeerUpdate {
   wg_pubkey: string;
@@ -91,11 +95,12 @@ export function refreshesLastSeen(method: string): boolean {
 
 /**
  * Whether we have heard from the peer itself (some method that refreshes last_seen), not only about it from
- * others or our cache. Only such peers are passed on in our `known_peers` (exchange.ts): otherwise a member
- * that crashed or left keeps being re-added second-hand — each re-add with last_seen = now, passed on again
- * for 5 min — by whichever store did not hold it yet (a joiner, a store that was full), long after everyone
- * who heard it directly has let it die. Second-hand entries are still active (configured, listed) for 5 min,
- * and the keep-alive round HELLOs them, which makes a live one first-hand within one round.
+ * others or our cache. Such peers are passed on in our `known_peers` while active; a second-hand one only in
+ * its first minute with us (`announceable`): passed on for 5 min, a member that crashed or left kept being
+ * re-added second-hand — each re-add with last_seen = now, passed on again — by whichever store did not hold
+ * it yet (a joiner, a store that was full), long after everyone who heard it directly had let it die.
+ * Second-hand entries are still active (configured, listed) for 5 min, and they are greeted (greet.ts), which
+ * makes a live one first-hand within seconds.
  */
 export function heardDirectly(p: Readonly<PeerRecord>): boolean {
   for (const m of p.discovered_via) if (refreshesLastSeen(m)) return true;
@@ -127,6 +132,8 @@ interface Slot {
   rec: PeerRecord;
   older: Slot | undefined;
   newer: Slot | undefined;
+  /** When the record was added (ms). */
+  addedMs: number;
 }
 
 export class PeerStore {
@@ -162,8 +169,8 @@ export class PeerStore {
     }
   }
 
-  private insert(rec: PeerRecord): void {
-    const slot: Slot = { rec, older: this.newest, newer: undefined };
+  private insert(rec: PeerRecord, now: number): void {
+    const slot: Slot = { rec, older: this.newest, newer: undefined, addedMs: now };
     if (this.newest) this.newest.newer = slot;
     this.newest = slot;
     this.peers.set(rec.wg_pubkey, slot);
@@ -205,7 +212,7 @@ export class PeerStore {
         discovered_via: [method],
       };
       if (rec.last_seen_ms + PEER_DEAD_MS < this.noDeadBeforeMs) this.noDeadBeforeMs = 0;
-      this.insert(rec);
+      this.insert(rec, now);
       this.emit({ kind: "new", peer: { ...rec }, method });
       return "new";
     }
@@ -325,6 +332,21 @@ export class PeerStore {
     for (let s = this.newest; s; s = s.older) if (now - s.rec.last_seen_ms < PEER_DEAD_MS) yield s.rec;
   }
 
+  /**
+   * What we pass on in `known_peers`, newest first: active peers we heard from directly, and peers first heard
+   * of second-hand in the last PASS_ON_SECOND_HAND_MS (so a newcomer spreads through the mesh as in Go). A
+   * second-hand entry older than that is not passed on: in Go it is, and departed members came back again and
+   * again through stores that did not hold them yet (see `heardDirectly`). Same rules as `activeRecords`.
+   */
+  *announceable(): IterableIterator<Readonly<PeerRecord>> {
+    const now = this.nowMs();
+    for (let s = this.newest; s; s = s.older) {
+      const r = s.rec;
+      if (now - r.last_seen_ms >= PEER_DEAD_MS) continue;
+      if (heardDirectly(r) || (now - s.addedMs < PASS_ON_SECOND_HAND_MS && (r.discovered_via[0] ?? "").includes("transitive"))) yield r;
+    }
+  }
+
   counts(): { active: number; total: number; dead: number } {
     const total = this.peers.size;
     let active = 0;
@@ -339,6 +361,8 @@ export class PeerStore {
     for (const [k, { rec }] of this.peers) {
       if (now - rec.last_seen_ms > PEER_REMOVE_MS) {
         this.delete(k);
+        // Silent for 10 min: no second-hand mention brings it back for another 10 (only its own contact).
+        this.markGone(k, now + PEER_REMOVE_MS);
         gone.push(k);
         this.emit({ kind: "removed", pubkey: k, reason: "expired" });
       }
