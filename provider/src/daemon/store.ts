@@ -99,8 +99,8 @@ export function refreshesLastSeen(method: string): boolean {
  * its first minute with us (`announceable`): passed on for 5 min, a member that crashed or left kept being
  * re-added second-hand — each re-add with last_seen = now, passed on again — by whichever store did not hold
  * it yet (a joiner, a store that was full), long after everyone who heard it directly had let it die.
- * Second-hand entries are still active (configured, listed) for 5 min, and they are greeted (greet.ts), which
- * makes a live one first-hand within seconds.
+ * Second-hand entries are still active (configured, listed) for 5 min, and the keep-alive round HELLOs them
+ * within 45 s, which makes a live one first-hand.
  */
 export function heardDirectly(p: Readonly<PeerRecord>): boolean {
   for (const m of p.discovered_via) if (refreshesLastSeen(m)) return true;
