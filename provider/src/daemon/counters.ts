@@ -21,7 +21,7 @@ export const DROP_REASONS = [
   "unsolicited-reply", // REPLY with no pending HELLO (still processed, as Go does) — informational
   "unhandled", // valid message type this build does not act on (rendezvous)
   "store-full", // new peer while the store holds 1000 and none of them is dead
-  "departed-peer", // a known_peers entry for a peer that said GOODBYE < 10 min ago (not re-added) — informational
+  "departed-peer", // a known_peers entry for a peer that left < 10 min ago by GOODBYE, expiry or displacement (not re-added) — informational
   "internal-error", // a bug: caught so the receive path never throws
 ] as const;
 

@@ -353,7 +353,7 @@ export class PeerExchange {
       if (k.nat_type) u.nat_type = k.nat_type;
       const r = this.opts.store.upsert(u, method);
       if (r === "full") this.drop(from, "store-full", `peer store holds its maximum; ${k.wg_pubkey} not added`);
-      else if (r === "departed") this.drop(from, "departed-peer", `${k.wg_pubkey} said GOODBYE; not added again second-hand`);
+      else if (r === "departed") this.drop(from, "departed-peer", `${k.wg_pubkey} left recently (GOODBYE, expiry or displaced); not added again second-hand`);
     }
   }
 

@@ -4,8 +4,8 @@
  * "transitive" and other than "cache") replaces routable_networks even when empty, so withdrawn routes
  * are withdrawn at the next direct contact. Known peers carry no routes and never clear them.
  *
- * Two more deviations, found with the 1,000-member churn simulation (bench/sim), both local policy with the
- * same wire format:
+ * More deviations, found with the 1,000-member churn simulation (bench/sim), all local policy with the same
+ * wire format:
  *  - A store at its maximum gives the slot of its longest-dead record (no direct contact for ≥ 5 min: left
  *    out of every list already) to a new peer, instead of refusing the new peer until that record's 10-min
  *    removal (Go). A mesh near the maximum with members crashing refused its joiners for 10 min.
@@ -69,7 +69,7 @@ export interface PeerRecord {
   latency_ms?: number;
 }
 
-/** "departed": a second-hand mention of a peer that said GOODBYE less than DEPARTED_MS ago (not added). */
+/** "departed": a second-hand mention of a peer that left by GOODBYE, expiry or displacement, too recently (not added). */
 export type UpsertResult = "new" | "updated" | "full" | "departed";
 
 export type StoreEvent =
@@ -142,8 +142,8 @@ export class PeerStore {
   private newest: Slot | undefined;
   private readonly listeners: ((e: StoreEvent) => void)[] = [];
   /**
-   * Keys that left the store by their GOODBYE or by giving their slot up, and until when a second-hand
-   * mention may not add them again (bounded: the oldest are forgotten first).
+   * Keys that left the store by their GOODBYE, by expiry or by giving their slot up, and until when a
+   * second-hand mention may not add them again (bounded: the oldest are forgotten first).
    */
   private readonly goneUntil = new Map<string, number>();
   /**
