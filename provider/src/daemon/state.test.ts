@@ -68,6 +68,10 @@ test("peer cache: saved 0600, restored as 'cache' with last_seen kept, stale and
     assert.deepEqual(p.routable_networks, ["192.168.9.0/24"]);
     assert.equal(p.introducer, true);
     assert.deepEqual(restorePeerCache("nonsense", t, nowS, "own"), { restored: 0, skipped: 1 });
+    // A peer that said GOODBYE moments ago is not brought back by the cache (and is counted as skipped).
+    assert.ok(t.remove(k1, "goodbye"));
+    assert.deepEqual(restorePeerCache(JSON.stringify(doc), t, nowS, "own"), { restored: 0, skipped: 4 });
+    assert.equal(t.get(k1), undefined);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

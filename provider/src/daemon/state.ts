@@ -131,8 +131,8 @@ export function restorePeerCache(text: string, store: PeerStore, nowS: number, o
       ...(Array.isArray(o["routable_networks"]) ? { routable_networks: o["routable_networks"] as string[] } : {}),
       ...(typeof o["nat_type"] === "string" && ["cone", "symmetric", "unknown"].includes(o["nat_type"]) ? { nat_type: o["nat_type"] } : {}),
     }, "cache");
-    if (r === "full") skipped++;
-    else restored++;
+    if (r === "new" || r === "updated") restored++;
+    else skipped++; // full, or a peer that left (GOODBYE/expiry/displaced) moments ago
   }
   return { restored, skipped };
 }
