@@ -28,12 +28,17 @@
  * string — an experiment sizing what a compact NodeConfig peers input would save.
  * Usage: node dist/bench/pulumi.js [--sizes 10,50] [--skip-sizes 500] [--no-plugin] [--no-segmented]
  *                                  [--converged 100] [--converged-sizes 25,50,100] [--psk] [--compact] [--keep]
+ *        node dist/bench/pulumi.js --reuse ROOT [--repeat 3]
+ * --keep leaves the workspace (its passphrase in ROOT/passphrase, 0600), the testbed and the converged stacks;
+ * --reuse ROOT re-measures those converged previews (mesh and floor alternately, --repeat times each, medians)
+ * without hosts — a preview never connects — e.g. after `npm run -s testbed -- down bpfleet`.
  */
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
 import * as os from "node:os";
+import * as path from "node:path";
 import { Workspace, pulumiEnv, toolchainMissing } from "../test/pulumi/harness";
-import { installPlugin, installPythonSdk, ok, runMeasured, unreachableHosts, writeProgram, type FleetHost, type MeasuredRun, type ProgramKind, type ProgramOptions } from "../test/pulumi/fleet";
+import { installPlugin, installPythonSdk, meshResources, ok, runMeasured, unreachableHosts, writeProgram, type FleetHost, type MeasuredRun, type ProgramKind, type ProgramOptions } from "../test/pulumi/fleet";
 import { down, up } from "../test/testbed";
 
 type Mode = "default" | "skip";
@@ -160,12 +165,15 @@ async function main(): Promise<void> {
       converged: { type: "string" },
       "converged-sizes": { type: "string" },
       keep: { type: "boolean" },
+      reuse: { type: "string" },
+      repeat: { type: "string" },
       psk: { type: "boolean" },
       compact: { type: "boolean" },
     },
   });
   const why = toolchainMissing(env);
   if (why) throw new Error(why);
+  if (values.reuse) return remeasure(values.reuse, Number(values.repeat ?? 3));
   const list = (v: string | undefined, d: string) => (v ?? d).split(",").filter((x) => x !== "").map(Number);
   const sizes = list(values.sizes, "10,50,100,200");
   const skipSizes = list(values["skip-sizes"], "100,200,500");
@@ -176,6 +184,7 @@ async function main(): Promise<void> {
     else delete ws.env.PULUMI_SKIP_CHECKPOINTS;
   };
   const emit = (r: Row) => { rows.push(r); print(r); };
+  if (values.keep) fs.writeFileSync(path.join(ws.root, "passphrase"), ws.passphrase, { mode: 0o600 });
   console.log(`bench:pulumi — ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}; workspace ${ws.root}`);
   try {
     if (values.psk) {
@@ -261,7 +270,10 @@ async function main(): Promise<void> {
           ok(await runMeasured(ws, floorProject.dir, ["up", "--yes", "--skip-preview"]), "floor up");
           const floor = ok(await runMeasured(ws, floorProject.dir, ["preview", "--expect-no-changes"]), "floor preview");
           emit({ ...row("converged preview, TS full mesh", "default", n, n * (n - 1), resources, preview, floor), stateBytes: state, upWallS: upRun.wallS });
-          ok(await runMeasured(ws, dir, ["destroy", "--yes", "--skip-preview", "--parallel", "64"]), `pulumi destroy (${n} hosts)`);
+          // --keep: the converged stack and its floor stay for re-measurement (a preview never connects: the
+          // testbed may go down first).
+          if (values.keep) console.log(`kept: converged stack ${dir}, floor ${floorProject.dir}`);
+          else ok(await runMeasured(ws, dir, ["destroy", "--yes", "--skip-preview", "--parallel", "64"]), `pulumi destroy (${n} hosts)`);
         }
       } finally {
         if (!values.keep) await down(tbName);
@@ -269,6 +281,46 @@ async function main(): Promise<void> {
     }
   } finally {
     if (!values.keep) ws.cleanup();
+  }
+  console.log(JSON.stringify({ bench: "pulumi", rows }));
+}
+
+/** The run of median wall time among `runs`. */
+function median(runs: MeasuredRun[]): MeasuredRun {
+  return [...runs].sort((a, b) => a.wallS - b.wallS)[Math.floor(runs.length / 2)] as MeasuredRun;
+}
+
+/** --reuse: the converged previews of a workspace kept by `--converged … --keep`, again, without hosts. */
+async function remeasure(root: string, repeat: number): Promise<void> {
+  const ws = {
+    env: {
+      ...env,
+      PULUMI_HOME: path.join(root, "pulumi-home"),
+      PULUMI_BACKEND_URL: `file://${path.join(root, "state")}`,
+      PULUMI_CONFIG_PASSPHRASE: fs.readFileSync(path.join(root, "passphrase"), "utf8"),
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+    },
+  } as unknown as Workspace;
+  delete ws.env.PULUMI_CONFIG_PASSPHRASE_FILE;
+  const rows: Row[] = [];
+  console.log(`bench:pulumi --reuse — ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}; workspace ${root}`);
+  for (const d of fs.readdirSync(root).filter((f) => /^conv-\d+$/.test(f)).sort()) {
+    const n = Number(d.slice("conv-".length));
+    const dir = path.join(root, d);
+    const floorDir = path.join(root, `conv-floor-${n}`);
+    const mesh: MeasuredRun[] = [];
+    const floor: MeasuredRun[] = [];
+    for (let i = 0; i < repeat; i++) {
+      mesh.push(ok(await runMeasured(ws, dir, ["preview", "--expect-no-changes"]), `converged preview (${n} hosts)`));
+      floor.push(ok(await runMeasured(ws, floorDir, ["preview", "--expect-no-changes"]), "floor preview"));
+    }
+    const r = row(`converged preview, TS full mesh (kept stack, median of ${repeat})`, "default", n, n * (n - 1), meshResources("ts-mesh", n), median(mesh), median(floor));
+    rows.push(r);
+    print(r);
+    const runs = (ms: MeasuredRun[]) => ms.map((m) => `${m.wallS.toFixed(1)}/${m.cpuS.toFixed(1)}`).join(", ");
+    const cpuMedian = (ms: MeasuredRun[]) => [...ms].map((m) => m.cpuS).sort((a, b) => a - b)[Math.floor(ms.length / 2)] as number;
+    console.log(`  runs (wall/cpu s): mesh ${runs(mesh)}; floor ${runs(floor)}; median cpu ×${ratio(cpuMedian(mesh), cpuMedian(floor))}`);
   }
   console.log(JSON.stringify({ bench: "pulumi", rows }));
 }

@@ -12,13 +12,19 @@ import { checkMesh, type MeshInputs } from "./lifecycle/mesh";
 import { unwrapSecret } from "./lifecycle/common";
 import { isValidKey } from "../core/keys";
 import { parsePeerLines } from "./lifecycle/peerLines";
+import { unpackSpec } from "./spec";
+
+/** Resource name → its inputs as the provider's check sees them. */
+const registered = new Map<string, Record<string, unknown>>();
 
 // A preview against state: the Mesh's check allocates mesh IPs, every Node has its key and NAT status —
 // every value known, so every apply runs (the most work a program does).
 pulumi.runtime.setMocks(
   {
     newResource(args) {
-      const inputs = args.inputs as Record<string, unknown>;
+      // What the provider's check does first: the packed inputs back at the top level (spec.ts).
+      const inputs = unpackSpec(args.inputs as Record<string, unknown>, pulumi.runtime.unknownValue).props;
+      registered.set(args.name, inputs);
       if (Array.isArray(inputs.nodes) && "network" in inputs) {
         const checked = checkMesh(undefined, inputs as unknown as MeshInputs).inputs;
         return { id: undefined, state: { ...inputs, meshIps: checked.meshIps, ...(checked.presharedKeyTable ? { presharedKeyTable: checked.presharedKeyTable } : {}) } };
@@ -139,14 +145,17 @@ test("Mesh.healthCheck reaches every NodeConfig as one shared value: no Output m
   assert.equal(mesh.compositionOutputs, plain.compositionOutputs);
   const configs = Object.values(mesh.nodeConfigs);
   assert.equal(configs.length, 4);
-  const seen = await new Promise<unknown[]>((resolve) => {
-    pulumi.all(configs.map((c) => (c as unknown as { healthCheck: pulumi.Output<unknown> }).healthCheck)).apply(resolve);
-  });
-  assert.deepEqual(seen, [healthCheck, healthCheck, healthCheck, healthCheck]);
-  const none = await new Promise<unknown[]>((resolve) => {
-    pulumi.all(Object.values(plain.nodeConfigs).map((c) => (c as unknown as { healthCheck: pulumi.Output<unknown> }).healthCheck)).apply(resolve);
-  });
-  assert.deepEqual(none, [undefined, undefined, undefined, undefined], "absent: the NodeConfig's default applies");
+  // The healthCheck each NodeConfig registered (`<mesh>-<hostname>`), as its provider's check sees it.
+  const inputsOf = async (m: InstanceType<typeof wgmesh.Mesh>, meshName: string) => {
+    await new Promise<void>((resolve) => { pulumi.all(Object.values(m.nodeConfigs).map((c) => c.urn)).apply(() => resolve()); });
+    return Object.keys(m.nodeConfigs).map((h) => {
+      const inputs = registered.get(`${meshName}-${h}`);
+      assert.ok(inputs, `${meshName}-${h} registered`);
+      return inputs.healthCheck;
+    });
+  };
+  assert.deepEqual(await inputsOf(mesh, "hcm"), [healthCheck, healthCheck, healthCheck, healthCheck]);
+  assert.deepEqual(await inputsOf(plain, "hcp"), [undefined, undefined, undefined, undefined], "absent: the NodeConfig's default applies");
 });
 
 test("a NodeConfig depends on its own Node and the Mesh, not on every peer's Node (O(N) URNs, not O(N²))", async () => {

@@ -31,6 +31,7 @@ import { wireSecret } from "./lifecycle/common";
 import { presharedKeysFor, type PairKey, type PairKeyTable } from "../core/psk";
 import { peerLine } from "./lifecycle/peerLines";
 import { firewallText, type FirewallWire } from "./lifecycle/firewallText";
+import { SECRET_MARK } from "./spec";
 import { endpointFor, keepaliveFor, peerSets, planMeshConfigs, planTopology, type MeshTopology } from "./plan";
 
 type O<T> = pulumi.Output<T>;
@@ -177,12 +178,13 @@ function partsOf(o: O<unknown>): ReadParts {
  * `dependOn`: how many of the first values give the result its resources (dependencies); default all.
  * The rest are read for their values only.
  */
-function fanIn<U>(values: O<unknown>[], f: (v: unknown[]) => U, dependOn = values.length): O<U> {
+function fanIn<U>(values: O<unknown>[], f: (v: unknown[], secret: boolean[]) => U, dependOn = values.length): O<U> {
   // A peer's identity is read by every NodeConfig that has it as a peer (N−1 of them in a full mesh): its
   // promises are awaited once (partsOf), each fan-in then costs one reaction per value, not five.
   const parts = values.map(partsOf);
   const resolved = Promise.all(parts.map((p) => p.value));
-  const isSecret = Promise.all(parts.map((p) => p.isSecret)).then((s) => s.some((x) => x === true));
+  const secrets = Promise.all(parts.map((p) => p.isSecret)).then((s) => s.map((x) => x === true));
+  const isSecret = secrets.then((s) => s.some((x) => x));
   const deps = parts.slice(0, dependOn);
   const allResources = Promise.all(deps.map((p) => p.allResources)).then((sets) => {
     const union = new Set<pulumi.Resource>();
@@ -192,7 +194,44 @@ function fanIn<U>(values: O<unknown>[], f: (v: unknown[]) => U, dependOn = value
   const resources = new Set<pulumi.Resource>();
   for (const p of deps) for (const r of p.resources) resources.add(r);
   const Output = pulumi.Output as unknown as OutputCtor;
-  return new Output(resources, resolved.then(f), Promise.resolve(true), isSecret, allResources) as O<U>;
+  return new Output(resources, Promise.all([resolved, secrets]).then(([v, secret]) => f(v, secret)), Promise.resolve(true), isSecret, allResources) as O<U>;
+}
+
+/** Whether `v` holds an Output or a promise anywhere (plain JSON values are taken as they are). */
+function holdsOutputs(v: unknown): boolean {
+  if (v === null || typeof v !== "object") return false;
+  if (pulumi.Output.isInstance(v) || v instanceof Promise) return true;
+  return Array.isArray(v) ? v.some(holdsOutputs) : Object.values(v as Record<string, unknown>).some(holdsOutputs);
+}
+
+/**
+ * `fields` as ONE Output of an object (for a resource's SPEC_KEY input, ./spec.ts): known, with the wire's
+ * unknown value in place of each unknown field (so a preview shows exactly those fields unknown), secret
+ * when any field is — and then listing the secret fields' names under SECRET_MARK, so the provider's check
+ * returns exactly those as secrets. Its resources (dependencies) are all the fields'. Undefined fields are
+ * left out.
+ */
+export function packSpec(fields: Record<string, unknown>): O<Record<string, unknown>> {
+  const keys = Object.keys(fields).filter((k) => fields[k] !== undefined);
+  const literal: Record<string, unknown> = {};
+  const lifted: string[] = [];
+  for (const k of keys) {
+    if (holdsOutputs(fields[k])) lifted.push(k);
+    else literal[k] = fields[k];
+  }
+  const values = lifted.map((k) => (pulumi.Output.isInstance(fields[k]) ? fields[k] : pulumi.output(fields[k] as pulumi.Input<unknown>)) as O<unknown>);
+  return fanIn(values, (v, secret) => {
+    const out: Record<string, unknown> = { ...literal };
+    const secretKeys: string[] = [];
+    lifted.forEach((k, i) => {
+      const x = v[i];
+      if (x === undefined) return;
+      out[k] = pulumi.isUnknown(x) ? UNKNOWN : x;
+      if (secret[i]) secretKeys.push(k);
+    });
+    if (secretKeys.length > 0) out[SECRET_MARK] = secretKeys;
+    return out;
+  });
 }
 
 /**

@@ -11,6 +11,9 @@ import { EngineLog, dynamicProviderEngineAddress } from "./enginelog";
 import { lifecycles, type ResourceKind } from "./lifecycle/index";
 import type { LifecycleContext } from "./lifecycle/types";
 import { URN_KEY } from "./urnkey";
+import { unpackSpec } from "./spec";
+import { UNKNOWN } from "./lifecycle/types";
+import { isWireSecret, wireSecret } from "./lifecycle/common";
 
 const PROVIDER_KEY = "__provider";
 
@@ -21,11 +24,20 @@ function log(): EngineLog {
 
 type Props = Record<string, unknown>;
 
-/** The lifecycle's properties: without the dynamic provider's own internal keys. */
+/** The lifecycle's properties: without the dynamic provider's own internal keys, the packed inputs unpacked (./spec.ts). */
 function strip<T>(props: T): T {
   if (props === null || typeof props !== "object") return props;
   const { [PROVIDER_KEY]: _p, [URN_KEY]: _u, ...rest } = props as Props;
-  return rest as T;
+  return unpackSpec(rest, UNKNOWN).props as T;
+}
+
+/** Check's inputs with the values unpacked from a secret-holding SPEC_KEY object returned as secrets. */
+function resecret(inputs: unknown, news: Props): unknown {
+  const { secretKeys } = unpackSpec(news, UNKNOWN);
+  if (secretKeys.length === 0 || inputs === null || typeof inputs !== "object") return inputs;
+  const out = { ...(inputs as Props) };
+  for (const k of secretKeys) if (out[k] !== undefined && !isWireSecret(out[k])) out[k] = wireSecret(out[k]);
+  return out;
 }
 
 function urnOf(props: unknown): string | undefined {
@@ -59,7 +71,7 @@ export async function run(kind: ResourceKind, method: Method, args: unknown[]): 
       case "check": {
         const [olds, news] = args as [Props | undefined, Props];
         const r = await lc.check(olds ? strip(olds) : undefined, strip(news) as never, ctx);
-        return { inputs: json(r.inputs, urn), failures: r.failures };
+        return { inputs: json(resecret(r.inputs, news), urn), failures: r.failures };
       }
       case "diff": {
         const [id, olds, news] = args as [string, Props, Props];

@@ -11,7 +11,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import "./quiet";
 import { dynamicUrn, providerFor, URN_KEY } from "./providers";
-import { composeMesh, type ConnectionArgs, type HealthCheckArgs, type NodeConfigArgs } from "./composition";
+import { SPEC_KEY } from "./spec";
+import { composeMesh, packSpec, type ConnectionArgs, type HealthCheckArgs, type NodeConfigArgs } from "./composition";
 import type { MeshInputs, MeshNodeInputs } from "./lifecycle/mesh";
 import type { NodeHealthLines } from "./lifecycle/healthLines";
 import type { Enforcement, PolicyTestInput } from "../core/model";
@@ -81,17 +82,16 @@ export class Node extends pulumi.dynamic.Resource {
       providerFor("node"),
       name,
       {
-        hostname,
         connection,
-        keyOnHost: args.keyOnHost ?? false,
         privateKey: args.privateKey === undefined ? undefined : pulumi.secret(args.privateKey),
-        interfaceName: args.interfaceName ?? "wg0",
+        // An Input (a user's secret keeps its own property).
         rotationTrigger: args.rotationTrigger,
         publicKey: undefined,
-        privateKeyImported: undefined,
         natDetected: undefined,
         remoteHostname: undefined,
         os: undefined,
+        // Plain values, never secret: one packed input (./spec.ts).
+        [SPEC_KEY]: { hostname, keyOnHost: args.keyOnHost ?? false, interfaceName: args.interfaceName ?? "wg0" },
         [URN_KEY]: dynamicUrn(name, opts),
       },
       { ...opts, additionalSecretOutputs: ["privateKey", "connection"] },
@@ -221,7 +221,22 @@ export class NodeConfig extends pulumi.dynamic.Resource {
   declare public readonly health: pulumi.Output<NodeHealthLines | undefined>;
 
   constructor(name: string, args: NodeConfigArgs, opts?: pulumi.CustomResourceOptions) {
-    super(providerFor("nodeConfig"), name, { ...args, connection: pulumi.secret(args.connection), privateKey: args.privateKey, health: undefined, [URN_KEY]: dynamicUrn(name, opts) }, { ...opts, additionalSecretOutputs: ["privateKey", "connection"] });
+    // At the top level: the outputs read back (peers, address, routes, health) and the secrets; the rest in
+    // one packed input (./spec.ts: Pulumi's cost is per top-level property).
+    const { peers, address, routes, connection, privateKey, presharedKeys, ...rest } = args;
+    super(
+      providerFor("nodeConfig"),
+      name,
+      {
+        peers, address, routes,
+        connection: pulumi.secret(connection), privateKey,
+        ...(presharedKeys !== undefined ? { presharedKeys } : {}),
+        health: undefined,
+        [SPEC_KEY]: packSpec(rest),
+        [URN_KEY]: dynamicUrn(name, opts),
+      },
+      { ...opts, additionalSecretOutputs: ["privateKey", "connection"] },
+    );
   }
 }
 

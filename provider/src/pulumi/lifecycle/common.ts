@@ -51,6 +51,7 @@ export function absent(value: unknown): boolean {
 
 /** Deep equality of JSON values, treating undefined and null alike; object key order is irrelevant. */
 export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
   if (absent(a) && absent(b)) return true;
   if (absent(a) || absent(b)) return false;
   if (Array.isArray(a) || Array.isArray(b)) {

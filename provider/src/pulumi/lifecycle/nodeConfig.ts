@@ -398,17 +398,23 @@ function encoded(o: NodeConfigOutputs): NodeConfigWireOutputs {
  * text stays the caller's text) and turns a text that does not read into a failure naming the line.
  */
 export const nodeConfigLifecycle: Lifecycle<NodeConfigWire, NodeConfigWireOutputs> = {
-  async check(olds, news, ctx) {
+  async check(_olds, news, ctx) {
     const d = decodePeers(news.peers);
     if (!d.ok) return { inputs: news, failures: d.errors.map((e) => ({ property: "peers", reason: `node ${JSON.stringify(news.hostname)}: peers: ${e}; one line per peer: "<hostname> key=<public key> allowedIps=<cidr>,… [endpoint=<host:port>] [keepalive=<seconds>]"` })) };
-    const prior = olds && typeof olds.peers !== "undefined" ? decodePeers(olds.peers) : undefined;
     const firewall = news.firewall === undefined ? {} : { firewall: firewallPlanOf(news.firewall) as FirewallPlan | null };
-    const oldFirewall = olds?.firewall === undefined ? {} : { firewall: firewallPlanOf(olds.firewall) as FirewallPlan | null };
-    const r = await objectLifecycle.check(olds ? ({ ...olds, ...oldFirewall, peers: prior?.ok ? prior.peers : undefined } as Partial<NodeConfigInputs>) : undefined, { ...news, ...firewall, peers: d.peers } as NodeConfigInputs, ctx);
+    // The object check reads the new inputs only: the old ones are not decoded (a converged preview checks
+    // every node, each with a peer line per peer).
+    const r = await objectLifecycle.check(undefined, { ...news, ...firewall, peers: d.peers } as NodeConfigInputs, ctx);
     return { inputs: { ...r.inputs, peers: news.peers, ...(news.firewall === undefined ? {} : { firewall: news.firewall }) } as NodeConfigWire, failures: r.failures };
   },
   async diff(id, olds, news, ctx) {
-    return objectLifecycle.diff(id, decodedState(olds), decoded(news), ctx);
+    const n = decoded(news);
+    if (typeof olds.peers === "string" && olds.peers === news.peers) {
+      // The same text (a converged node): decoded once, and the comparison finds the same object on both sides.
+      const { health: _h, ...rest } = olds;
+      return objectLifecycle.diff(id, { ...decoded({ ...rest, peers: "" }), peers: n.peers } as NodeConfigOutputs, n, ctx);
+    }
+    return objectLifecycle.diff(id, decodedState(olds), n, ctx);
   },
   async create(inputs, ctx) {
     const r = await objectLifecycle.create(decoded(inputs), ctx);

@@ -71,28 +71,31 @@ function value(v: string): string {
  * Read a `peers` text back (the inverse of `formatPeerLines`). Errors name the line and what is wrong;
  * validating the values themselves (keys, CIDRs, endpoints) is the engine's, as for the object shape.
  */
+const FIELDS: ReadonlySet<string> = new Set(["key", "allowedIps", "endpoint", "keepalive"]);
+
 export function parsePeerLines(text: string): DecodedPeers {
   const peers: Record<string, PeerInputs> = {};
   const errors: string[] = [];
   text.split("\n").forEach((raw, i) => {
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     if (line.trim() === "") return;
-    const at = `line ${i + 1} (${JSON.stringify(line.length > 60 ? `${line.slice(0, 60)}…` : line)})`;
+    // Where a line is named in an error (written only for a line that has one: a node has a line per peer).
+    const fail = (why: string) => void errors.push(`line ${i + 1} (${JSON.stringify(line.length > 60 ? `${line.slice(0, 60)}…` : line)}): ${why}`);
     const [hostname, ...rest] = line.trim().split(/\s+/);
-    if (!hostname || hostname.includes("=")) return void errors.push(`${at}: it must start with the peer's hostname`);
-    if (Object.prototype.hasOwnProperty.call(peers, hostname)) return void errors.push(`${at}: peer ${JSON.stringify(hostname)} appears twice`);
+    if (!hostname || hostname.includes("=")) return fail("it must start with the peer's hostname");
+    if (Object.prototype.hasOwnProperty.call(peers, hostname)) return fail(`peer ${JSON.stringify(hostname)} appears twice`);
     const kv = new Map<string, string>();
     for (const t of rest) {
       const eq = t.indexOf("=");
       const k = eq > 0 ? t.slice(0, eq) : "";
-      if (!["key", "allowedIps", "endpoint", "keepalive"].includes(k)) return void errors.push(`${at}: ${JSON.stringify(t)} is not one of key=, allowedIps=, endpoint=, keepalive=`);
-      if (kv.has(k)) return void errors.push(`${at}: ${k}= appears twice`);
+      if (!FIELDS.has(k)) return fail(`${JSON.stringify(t)} is not one of key=, allowedIps=, endpoint=, keepalive=`);
+      if (kv.has(k)) return fail(`${k}= appears twice`);
       kv.set(k, t.slice(eq + 1));
     }
     const key = kv.get("key");
     const ips = kv.get("allowedIps");
-    if (!key) return void errors.push(`${at}: key= (the peer's public key) is missing`);
-    if (ips === undefined) return void errors.push(`${at}: allowedIps= is missing (comma-separated CIDRs)`);
+    if (!key) return fail("key= (the peer's public key) is missing");
+    if (ips === undefined) return fail("allowedIps= is missing (comma-separated CIDRs)");
     const p: PeerInputs = { publicKey: value(key), allowedIps: ips === UNKNOWN_FIELD ? (UNKNOWN as unknown as string[]) : ips === "" ? [] : ips.split(",").map(value) };
     const ep = kv.get("endpoint");
     if (ep !== undefined) p.endpoint = value(ep);
@@ -100,7 +103,7 @@ export function parsePeerLines(text: string): DecodedPeers {
     if (ka !== undefined) {
       if (ka === UNKNOWN_FIELD) p.persistentKeepalive = UNKNOWN as unknown as number;
       else if (/^\d{1,5}$/.test(ka) && Number(ka) <= 65535) p.persistentKeepalive = Number(ka);
-      else return void errors.push(`${at}: keepalive=${ka} is not a number of seconds (0–65535)`);
+      else return fail(`keepalive=${ka} is not a number of seconds (0–65535)`);
     }
     peers[hostname] = p;
   });
