@@ -24,16 +24,20 @@ function log(): EngineLog {
 
 type Props = Record<string, unknown>;
 
-/** The lifecycle's properties: without the dynamic provider's own internal keys, the packed inputs unpacked (./spec.ts). */
-function strip<T>(props: T): T {
-  if (props === null || typeof props !== "object") return props;
+/** The lifecycle's properties and the keys unpacked from secrets: without the dynamic provider's own internal keys, the packed inputs unpacked (./spec.ts). */
+function unpacked<T>(props: T): { props: T; secretKeys: string[] } {
+  if (props === null || typeof props !== "object") return { props, secretKeys: [] };
   const { [PROVIDER_KEY]: _p, [URN_KEY]: _u, ...rest } = props as Props;
-  return unpackSpec(rest, UNKNOWN).props as T;
+  const u = unpackSpec(rest, UNKNOWN);
+  return { props: u.props as T, secretKeys: u.secretKeys };
 }
 
-/** Check's inputs with the values unpacked from a secret-holding SPEC_KEY object returned as secrets. */
-function resecret(inputs: unknown, news: Props): unknown {
-  const { secretKeys } = unpackSpec(news, UNKNOWN);
+function strip<T>(props: T): T {
+  return unpacked(props).props;
+}
+
+/** Check's inputs with the values unpacked from a packed object's secrets returned as secrets. */
+function resecret(inputs: unknown, secretKeys: string[]): unknown {
   if (secretKeys.length === 0 || inputs === null || typeof inputs !== "object") return inputs;
   const out = { ...(inputs as Props) };
   for (const k of secretKeys) if (out[k] !== undefined && !isWireSecret(out[k])) out[k] = wireSecret(out[k]);
@@ -70,8 +74,9 @@ export async function run(kind: ResourceKind, method: Method, args: unknown[]): 
     switch (method) {
       case "check": {
         const [olds, news] = args as [Props | undefined, Props];
-        const r = await lc.check(olds ? strip(olds) : undefined, strip(news) as never, ctx);
-        return { inputs: json(resecret(r.inputs, news), urn), failures: r.failures };
+        const n = unpacked(news);
+        const r = await lc.check(olds ? strip(olds) : undefined, n.props as never, ctx);
+        return { inputs: json(resecret(r.inputs, n.secretKeys), urn), failures: r.failures };
       }
       case "diff": {
         const [id, olds, news] = args as [string, Props, Props];
