@@ -24,7 +24,10 @@ function log(): EngineLog {
 
 type Props = Record<string, unknown>;
 
-/** The lifecycle's properties and the keys unpacked from secrets: without the dynamic provider's own internal keys, the packed inputs unpacked (./spec.ts). */
+/**
+ * The lifecycle's properties — without the dynamic provider's own internal keys, the packed inputs back at
+ * the top level (./spec.ts) — and which unpacked keys held secrets.
+ */
 function unpacked<T>(props: T): { props: T; secretKeys: string[] } {
   if (props === null || typeof props !== "object") return { props, secretKeys: [] };
   const { [PROVIDER_KEY]: _p, [URN_KEY]: _u, ...rest } = props as Props;
@@ -32,6 +35,7 @@ function unpacked<T>(props: T): { props: T; secretKeys: string[] } {
   return { props: u.props as T, secretKeys: u.secretKeys };
 }
 
+/** The lifecycle's properties (see `unpacked`). */
 function strip<T>(props: T): T {
   return unpacked(props).props;
 }

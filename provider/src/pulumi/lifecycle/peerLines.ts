@@ -67,12 +67,13 @@ function value(v: string): string {
   return v === UNKNOWN_FIELD ? UNKNOWN : v;
 }
 
+/** The fields a peer line may carry after its hostname. */
+const FIELDS: ReadonlySet<string> = new Set(["key", "allowedIps", "endpoint", "keepalive"]);
+
 /**
  * Read a `peers` text back (the inverse of `formatPeerLines`). Errors name the line and what is wrong;
  * validating the values themselves (keys, CIDRs, endpoints) is the engine's, as for the object shape.
  */
-const FIELDS: ReadonlySet<string> = new Set(["key", "allowedIps", "endpoint", "keepalive"]);
-
 export function parsePeerLines(text: string): DecodedPeers {
   const peers: Record<string, PeerInputs> = {};
   const errors: string[] = [];
