@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { PeerStore, endpointMethodRank, resolvePeerEndpoint, knownPeerEndpoint, StoreEvent, heardDirectly, DEPARTED_MS, PEER_DEAD_MS, PEER_REMOVE_MS, PASS_ON_SECOND_HAND_MS } from "./store";
+import { PeerStore, endpointMethodRank, resolvePeerEndpoint, knownPeerEndpoint, StoreEvent, heardDirectly, DEPARTED_MS, PEER_DEAD_MS, PEER_REMOVE_MS, PASS_ON_SECOND_HAND_MS, RUMOUR_ACTIVE_MS } from "./store";
 
 const K = (i: number): string => Buffer.alloc(32, i).toString("base64");
 
@@ -124,10 +124,13 @@ test("a full store gives the slot of its longest-dead record to a new peer, neve
   s.upsert({ wg_pubkey: K(2) }, "dht");
   s.upsert({ wg_pubkey: K(3) }, "dht");
   c.advance(PEER_DEAD_MS - 60_000 - 1);
-  assert.equal(s.upsert({ wg_pubkey: K(4) }, "dht-transitive"), "full", "K(1) is one ms short of dead");
+  assert.equal(s.upsert({ wg_pubkey: K(4) }, "dht"), "full", "K(1) is one ms short of dead");
   c.advance(1);
   s.upsert({ wg_pubkey: K(3) }, "dht"); // K(3) stays alive, K(2) is 1 min younger than K(1)
-  assert.equal(s.upsert({ wg_pubkey: K(4) }, "dht-transitive"), "new", "K(1) is dead: its slot is taken");
+  assert.equal(s.upsert({ wg_pubkey: K(4) }, "dht-transitive"), "full", "a second-hand mention waits for room, dead records or not");
+  assert.equal(s.upsert({ wg_pubkey: K(4) }, "gossip-transitive"), "full");
+  assert.deepEqual(ev.filter((e) => e.kind === "removed"), []);
+  assert.equal(s.upsert({ wg_pubkey: K(4) }, "dht"), "new", "K(1) is dead: its slot is taken by a peer that contacted us");
   assert.deepEqual(ev.filter((e) => e.kind === "removed"), [{ kind: "removed", pubkey: K(1), reason: "displaced" }]);
   assert.equal(s.get(K(1)), undefined);
   assert.equal(s.size, 3);
@@ -165,7 +168,7 @@ test("a full store notices a dead record restored from the cache (older than the
   assert.equal(s.get(K(5)), undefined);
 });
 
-test("property: the store never exceeds its maximum, never drops an active record for a new one, and refuses only when none is dead", () => {
+test("property: the store never exceeds its maximum, never drops an active record for a new one, and refuses a direct contact only when none is dead", () => {
   fc.assert(fc.property(
     fc.integer({ min: 1, max: 6 }),
     fc.array(fc.tuple(fc.integer({ min: 1, max: 12 }), fc.constantFrom("dht", "dht-transitive", "gossip", "cache"), fc.integer({ min: 0, max: 4 * 60_000 })), { maxLength: 80 }),
@@ -175,18 +178,63 @@ test("property: the store never exceeds its maximum, never drops an active recor
       for (const [k, method, dt] of steps) {
         c.advance(dt);
         const before = s.all();
+        const activeBefore = before.filter((p) => s.isActive(p)).map((p) => p.wg_pubkey);
         const r = s.upsert({ wg_pubkey: K(k), last_seen_ms: c.now() - dt }, method);
         const after = s.all();
         assert.ok(after.length <= max);
-        const activeBefore = before.filter((p) => c.now() - p.last_seen_ms < PEER_DEAD_MS).map((p) => p.wg_pubkey);
         for (const key of activeBefore) assert.ok(after.some((p) => p.wg_pubkey === key), "an active record stays");
+        assert.deepEqual(new Set(s.active().map((p) => p.wg_pubkey)), new Set([...s.activeRecords()].map((p) => p.wg_pubkey)));
         if (r === "full") {
           assert.equal(before.length, max);
-          assert.equal(activeBefore.length, max, "refused only when every record is active");
+          // Only a peer that contacted us takes a dead record's slot (mentions and the cache need room).
+          if (method === "dht" || method === "gossip") assert.equal(activeBefore.length, max, "a peer that contacted us is refused only when every record is active");
         }
       }
     },
   ));
+});
+
+test("a rumour (a peer heard of only second-hand) is active for RUMOUR_ACTIVE_MS; the peer's own contact makes it first-hand", () => {
+  const c = clock();
+  const s = new PeerStore(c.now);
+  s.upsert({ wg_pubkey: K(1) }, "dht-transitive");
+  s.upsert({ wg_pubkey: K(1) }, "gossip-transitive"); // more mentions are no evidence either
+  s.upsert({ wg_pubkey: K(2) }, "gossip-transitive");
+  s.upsert({ wg_pubkey: K(3), last_seen_ms: c.now() }, "cache"); // restored: Go's rule (its last contact + 5 min)
+  s.upsert({ wg_pubkey: K(4) }, "dht");
+  const active = () => [...s.activeRecords()].map((p) => p.wg_pubkey).sort();
+  c.advance(60_000);
+  s.upsert({ wg_pubkey: K(2) }, "gossip"); // K(2) contacts us: first-hand from now on
+  c.advance(RUMOUR_ACTIVE_MS - 60_000 - 1);
+  assert.deepEqual(active(), [K(1), K(2), K(3), K(4)].sort());
+  c.advance(1);
+  assert.deepEqual(active(), [K(2), K(3), K(4)].sort(), "K(1) was never heard from: not configured, not listed");
+  assert.equal(s.isActive(s.get(K(1))!), false);
+  assert.deepEqual(s.active().map((p) => p.wg_pubkey).sort(), active());
+  assert.deepEqual(s.counts(), { active: 3, total: 4, dead: 1 });
+  assert.equal(s.get(K(1))!.last_seen_ms, 1_000_000, "last_seen stays when we added it (RPC shows it as Go does)");
+  assert.equal(s.upsert({ wg_pubkey: K(1) }, "dht-transitive"), "updated", "a held rumour is not revived by a mention");
+  assert.equal(s.isActive(s.get(K(1))!), false);
+  s.upsert({ wg_pubkey: K(1) }, "dht");
+  assert.equal(s.isActive(s.get(K(1))!), true, "its own contact revives it");
+  c.advance(PEER_DEAD_MS - RUMOUR_ACTIVE_MS);
+  assert.deepEqual(active(), [K(1), K(2)].sort(), "cache and first-hand records: dead 5 min after their last contact");
+  c.advance(PEER_REMOVE_MS);
+  assert.deepEqual(s.expire().sort(), [K(1), K(2), K(3), K(4)].sort());
+});
+
+test("at the maximum a dead rumour gives its slot before an older first-hand record, and only to a peer that contacted us", () => {
+  const c = clock();
+  const s = new PeerStore(c.now, 2);
+  s.upsert({ wg_pubkey: K(1) }, "dht");
+  c.advance(60_000);
+  s.upsert({ wg_pubkey: K(2) }, "gossip-transitive");
+  c.advance(RUMOUR_ACTIVE_MS);
+  assert.equal(s.upsert({ wg_pubkey: K(3) }, "gossip-transitive"), "full");
+  assert.equal(s.upsert({ wg_pubkey: K(3) }, "gossip"), "new", "K(2) is dead (a rumour never confirmed), K(1) is not");
+  assert.equal(s.get(K(2)), undefined);
+  assert.ok(s.get(K(1)));
+  assert.equal(s.upsert({ wg_pubkey: K(2) }, "dht-transitive"), "departed", "displaced: not added again second-hand before its removal time");
 });
 
 test("a peer removed by its GOODBYE is not added again second-hand for 10 min; direct contact brings it back at once", () => {

@@ -6,9 +6,12 @@
  *
  * More deviations, found with the 1,000-member churn simulation (bench/sim), all local policy with the same
  * wire format:
- *  - A store at its maximum gives the slot of its longest-dead record (no direct contact for ≥ 5 min: left
- *    out of every list already) to a new peer, instead of refusing the new peer until that record's 10-min
- *    removal (Go). A mesh near the maximum with members crashing refused its joiners for 10 min.
+ *  - A store at its maximum gives the slot of its longest-dead record (left out of every list already) to a
+ *    new peer that contacted us itself, instead of refusing it until that record's 10-min removal (Go). A
+ *    mesh near the maximum with members crashing refused its joiners for 10 min. A second-hand mention
+ *    waits for room: the slots that freed up went to departed members passed on by newer stores.
+ *  - A *rumour* — a peer we have only heard of second-hand, never from itself — is active for
+ *    RUMOUR_ACTIVE_MS after we added it, not PEER_DEAD_MS (Go: 5 min, like a peer heard directly).
  *  - A peer removed by its GOODBYE is not added again from another member's `known_peers` (second-hand) for
  *    DEPARTED_MS; only direct contact from it brings it back. In Go a mention by a member that missed the
  *    GOODBYE re-adds it with last_seen = now, and it is passed on and configured for another 5 min.
@@ -26,6 +29,13 @@ export const MAX_PEERS = 1000;
 export const DEPARTED_MS = PEER_REMOVE_MS;
 /** A peer first heard of second-hand is passed on for this long after we added it (then only once heard directly). */
 export const PASS_ON_SECOND_HAND_MS = 60_000;
+/**
+ * A peer we have only heard of second-hand (every method "transitive") and never from itself is active for
+ * this long after we added it, not PEER_DEAD_MS: long enough for two keep-alive rounds of ours (every 45 s)
+ * and the peer's own round (it HELLOs us when it has had no exchange with us for 100 s: ≤ 145 s), either of
+ * which makes a live peer first-hand.
+ */
+export const RUMOUR_ACTIVE_MS = 150_000;
 
 export interface PeerUpdate {
   wg_pubkey: string;
@@ -99,8 +109,8 @@ export function refreshesLastSeen(method: string): boolean {
  * its first minute with us (`announceable`): passed on for 5 min, a member that crashed or left kept being
  * re-added second-hand — each re-add with last_seen = now, passed on again — by whichever store did not hold
  * it yet (a joiner, a store that was full), long after everyone who heard it directly had let it die.
- * Second-hand entries are still active (configured, listed) for 5 min, and the keep-alive round HELLOs them
- * within 45 s, which makes a live one first-hand.
+ * Second-hand entries are still active (configured, listed) for RUMOUR_ACTIVE_MS, and the keep-alive round
+ * HELLOs them within 45 s, which makes a live one first-hand.
  */
 export function heardDirectly(p: Readonly<PeerRecord>): boolean {
   for (const m of p.discovered_via) if (refreshesLastSeen(m)) return true;
@@ -134,6 +144,13 @@ interface Slot {
   newer: Slot | undefined;
   /** When the record was added (ms). */
   addedMs: number;
+  /** Heard of only second-hand so far (added by a transitive mention, no direct contact since). */
+  rumour: boolean;
+}
+
+/** When a stored record stops being active: PEER_DEAD_MS after direct contact, RUMOUR_ACTIVE_MS for a rumour. */
+function deadAtMs(s: Slot): number {
+  return s.rec.last_seen_ms + (s.rumour ? RUMOUR_ACTIVE_MS : PEER_DEAD_MS);
 }
 
 export class PeerStore {
@@ -169,11 +186,12 @@ export class PeerStore {
     }
   }
 
-  private insert(rec: PeerRecord, now: number): void {
-    const slot: Slot = { rec, older: this.newest, newer: undefined, addedMs: now };
+  private insert(rec: PeerRecord, now: number, method: string): Slot {
+    const slot: Slot = { rec, older: this.newest, newer: undefined, addedMs: now, rumour: method.includes("transitive") };
     if (this.newest) this.newest.newer = slot;
     this.newest = slot;
     this.peers.set(rec.wg_pubkey, slot);
+    return slot;
   }
 
   private delete(pubkey: string): boolean {
@@ -188,8 +206,9 @@ export class PeerStore {
 
   upsert(u: PeerUpdate, method: string): UpsertResult {
     const now = this.nowMs();
-    const cur = this.peers.get(u.wg_pubkey)?.rec;
-    if (!cur) {
+    const curSlot = this.peers.get(u.wg_pubkey);
+    const cur = curSlot?.rec;
+    if (!curSlot || !cur) {
       if (this.goneUntil.size > 0) {
         const until = this.goneUntil.get(u.wg_pubkey);
         if (until !== undefined) {
@@ -197,7 +216,10 @@ export class PeerStore {
           this.goneUntil.delete(u.wg_pubkey); // it is back (direct contact), or long enough gone
         }
       }
-      if (this.peers.size >= this.maxPeers && !this.displaceDead(now)) return "full";
+      // At the maximum, only a peer that contacted us itself may take a dead record's slot: a rumour (a
+      // second-hand mention) waits for room. Else every slot that frees up at the maximum goes to whatever
+      // is mentioned next — at the end of churn, mostly departed members passed on by newer stores.
+      if (this.peers.size >= this.maxPeers && !(refreshesLastSeen(method) && this.displaceDead(now))) return "full";
       const rec: PeerRecord = {
         wg_pubkey: u.wg_pubkey,
         hostname: u.hostname ?? "",
@@ -211,8 +233,8 @@ export class PeerStore {
         last_seen_ms: method === "cache" && u.last_seen_ms !== undefined ? u.last_seen_ms : now,
         discovered_via: [method],
       };
-      if (rec.last_seen_ms + PEER_DEAD_MS < this.noDeadBeforeMs) this.noDeadBeforeMs = 0;
-      this.insert(rec, now);
+      const slot = this.insert(rec, now, method);
+      this.noDeadBeforeMs = Math.min(this.noDeadBeforeMs, deadAtMs(slot));
       this.emit({ kind: "new", peer: { ...rec }, method });
       return "new";
     }
@@ -253,6 +275,7 @@ export class PeerStore {
     }
     if (direct) {
       cur.last_seen_ms = now;
+      curSlot.rumour = false;
       changed = true;
     }
     if (!cur.discovered_via.includes(method)) {
@@ -281,17 +304,25 @@ export class PeerStore {
    */
   private displaceDead(now: number): boolean {
     if (now < this.noDeadBeforeMs) return false;
-    let oldest: PeerRecord | undefined;
-    for (const { rec } of this.peers.values()) if (!oldest || rec.last_seen_ms < oldest.last_seen_ms) oldest = rec;
+    let oldest: Slot | undefined;
+    let oldestDeadAt = Infinity;
+    for (const slot of this.peers.values()) {
+      const at = deadAtMs(slot);
+      if (at < oldestDeadAt) {
+        oldest = slot;
+        oldestDeadAt = at;
+      }
+    }
     if (!oldest) return false;
-    if (now - oldest.last_seen_ms < PEER_DEAD_MS) {
-      this.noDeadBeforeMs = oldest.last_seen_ms + PEER_DEAD_MS;
+    if (now < oldestDeadAt) {
+      this.noDeadBeforeMs = oldestDeadAt;
       return false;
     }
-    this.delete(oldest.wg_pubkey);
+    const rec = oldest.rec;
+    this.delete(rec.wg_pubkey);
     // As a dead record would have: no second-hand mention brings it back before its removal time.
-    this.markGone(oldest.wg_pubkey, oldest.last_seen_ms + PEER_REMOVE_MS);
-    this.emit({ kind: "removed", pubkey: oldest.wg_pubkey, reason: "displaced" });
+    this.markGone(rec.wg_pubkey, rec.last_seen_ms + PEER_REMOVE_MS);
+    this.emit({ kind: "removed", pubkey: rec.wg_pubkey, reason: "displaced" });
     return true;
   }
 
@@ -306,8 +337,10 @@ export class PeerStore {
     if (p) p.latency_ms = ms;
   }
 
+  /** Whether a record (of this store) is active: PEER_DEAD_MS after direct contact, RUMOUR_ACTIVE_MS for a rumour. */
   isActive(p: PeerRecord): boolean {
-    return this.nowMs() - p.last_seen_ms < PEER_DEAD_MS;
+    const slot = this.peers.get(p.wg_pubkey);
+    return this.nowMs() < (slot ? deadAtMs(slot) : p.last_seen_ms + PEER_DEAD_MS);
   }
 
   all(): PeerRecord[] {
@@ -326,10 +359,10 @@ export class PeerStore {
   *activeRecords(order: "oldest-first" | "newest-first" = "oldest-first"): IterableIterator<Readonly<PeerRecord>> {
     const now = this.nowMs();
     if (order === "oldest-first") {
-      for (const { rec } of this.peers.values()) if (now - rec.last_seen_ms < PEER_DEAD_MS) yield rec;
+      for (const s of this.peers.values()) if (now < deadAtMs(s)) yield s.rec;
       return;
     }
-    for (let s = this.newest; s; s = s.older) if (now - s.rec.last_seen_ms < PEER_DEAD_MS) yield s.rec;
+    for (let s = this.newest; s; s = s.older) if (now < deadAtMs(s)) yield s.rec;
   }
 
   /**
@@ -342,7 +375,7 @@ export class PeerStore {
     const now = this.nowMs();
     for (let s = this.newest; s; s = s.older) {
       const r = s.rec;
-      if (now - r.last_seen_ms >= PEER_DEAD_MS) continue;
+      if (now >= deadAtMs(s)) continue;
       if (heardDirectly(r) || (now - s.addedMs < PASS_ON_SECOND_HAND_MS && (r.discovered_via[0] ?? "").includes("transitive"))) yield r;
     }
   }
