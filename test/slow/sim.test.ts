@@ -49,8 +49,9 @@ test("churn (10 %/min leave — half crash, half GOODBYE — and 10 %/min join, 
 test("churn at the store maximum (--max-peers N): exact again within the 10-min removal time of the last departure", () => {
   // Each store holds at most N peers, as the daemon's 1,000 at 1,000 members: joiners find full stores.
   // Go's rules (kept until session 8) took 665 s here: refused joiners, departed members re-added second-hand.
-  // Now a dead record gives its slot to a newcomer and a second-hand entry is passed on only in its first
-  // minute with a member (311 s here), so the last departed member is out of every list well within
+  // Now a dead record gives its slot to a newcomer that contacted the member itself, a second-hand entry is
+  // passed on only in its first minute with a member and is active 150 s unless the peer answers (298 s
+  // here; 311 s before the last two rules), so the last departed member is out of every list well within
   // PEER_REMOVE_MS (600 s) of the last churn event.
   const r = sim(["--nodes", "40", "--churn", "10", "--churn-minutes", "2", "--max-peers", "40", "--seed", "3", "--json", "--quiet"]);
   assert.equal(r.status, 0, r.stderr.slice(-3000));
