@@ -20,7 +20,7 @@ const OTHER = "wgmesh://v1/testbed-other-secret-that-must-stay-outside-012345678
 const NAME = "dmesh";
 
 
-test("testbed: 5 Debian hosts (one behind NAT) installed with install-service converge to a full mesh; a sixth with another secret learns nothing", { skip: testbedSkipReason(), timeout: 420_000 }, async () => {
+test("testbed: 5 Debian hosts (one behind NAT) installed with install-service converge to a full mesh; a sixth with another secret learns nothing", { skip: testbedSkipReason(), timeout: 600_000 }, async () => {
   const tb = await up(5, {
     nat: 1, name: NAME, subnet: "172.31.91.0/24",
     binds: [{ source: fs.realpathSync(process.execPath), target: "/usr/local/bin/node", readOnly: true }, { source: REPO_ROOT, target: "/opt/wgmesh", readOnly: true }],
@@ -86,6 +86,22 @@ test("testbed: 5 Debian hosts (one behind NAT) installed with install-service co
       return true;
     }, 90_000);
     const vip = await meshIp(victim);
+    // A GOODBYE reaches a host behind NAT only while the NAT still maps its exchange socket towards the victim:
+    // Linux conntrack keeps a UDP mapping 30 s after its last packet (one HELLO/REPLY is not a "stream"), and
+    // a pair exchanges every 100–145 s (keep-alive). So stop the victim just after the host behind NAT heard
+    // from it directly (its last_seen for the victim, which only a datagram through the mapping refreshes, at
+    // most 5 s old); the daemons would otherwise drop the victim only when it is dead (5 min) — Go's rule, kept.
+    const victimKey = (JSON.parse(await tb.execOk(victim, ["cat", "/var/lib/wgmesh/wg0.json"])) as { wg_pubkey: string }).wg_pubkey;
+    const natted = members.filter((h) => h !== victim && tb.hosts.find((x) => x.name === h)?.behindNat);
+    await waitFor("a fresh exchange between the host behind NAT and the victim", async () => {
+      for (const h of natted) {
+        const get = (await tb.exec(h, [...wgmesh, "peers", "get", victimKey])).stdout;
+        const seen = /^Last Seen:\s+(\S+)/m.exec(get)?.[1];
+        const now = Number((await tb.execOk(h, ["date", "+%s%3N"])).trim());
+        if (!seen || !(now - Date.parse(seen) <= 5_000)) return false;
+      }
+      return true;
+    }, 200_000);
     await tb.execOk(victim, ["systemctl", "stop", "wgmesh.service"]);
     assert.notEqual((await tb.exec(victim, ["ip", "link", "show", "wg0"])).code, 0, "interface removed on stop");
     await waitFor("others drop the stopped member", async () => {
