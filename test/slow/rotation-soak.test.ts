@@ -52,11 +52,17 @@ describe(`key rotation soak: ${ROUNDS} rotations with traffic between every pair
       const r = s.pulumiOk(["up", "--yes", "--skip-preview"]);
       const report: PairReport[] = await trafficReport(m, t0, Date.now());
       t.diagnostic(`${label}: pulumi up ${r.ms} ms; ${worstLine(report)}`);
+      let roundBroken = false;
       for (const x of report) {
         const w = worstPerPair.get(x.pair) ?? { ping: 0, tcp: 0 };
         worstPerPair.set(x.pair, { ping: Math.max(w.ping, x.pingGapMs), tcp: Math.max(w.tcp, x.tcpGapMs) });
-        if (!x.tcpSurvived || !x.pingResumed || x.pingGapMs > 3000) broken.push(`${label}: ${formatReport([x])[0]}`);
+        if (!x.tcpSurvived || !x.pingResumed || x.pingGapMs > 3000) {
+          broken.push(`${label}: ${formatReport([x])[0]}`);
+          roundBroken = true;
+        }
       }
+      // What the engine said about the switch (handshake re-starts, the gate's waits) on a round that broke.
+      if (roundBroken) for (const line of r.stdout.split("\n").filter((l) => /no handshake with peer|health gate|reported, not rolled back/.test(l))) t.diagnostic(`${label}: ${line.trim()}`);
       perRound.push(Math.max(0, ...report.map((x) => x.pingGapMs)));
     }
     for (const [pair, w] of worstPerPair) t.diagnostic(`over all rounds, ${pair}: worst ping gap ${gapText(w.ping)}, worst TCP gap ${gapText(w.tcp)}`);
