@@ -171,15 +171,17 @@ test("health from a read: connected within 180 s, stale after, never; unknown pe
   assert.equal(h.peers.web2!.latestHandshakeAgeSeconds, null);
 });
 
-test("a change of the pair's keys (own private key, the pair's PSK) is waited for and reported, never rolled back", () => {
+test("a change of the pair's keys (own private key, the pair's PSK) is waited for and reported, never rolled back; a PSK change alone is not waited for", () => {
   const d = desired();
   const before = live(d);
   const rotated = { ...d, interface: { ...d.interface, publicKey: K("T") } };
   const g = planGate(rotated, before, diff(rotated, before), NOW, CHECK);
   assert.deepEqual(g.peers.map((p) => [p.hostname, p.healthyBefore, p.keyChange, p.rollbackOnFailure]), [["app1", true, true, false], ["db1", true, true, false], ["web2", true, true, false]]);
   const psk = { ...d, peers: d.peers.map((p) => (p.hostname === "app1" ? { ...p, presharedKey: true } : p)) };
-  const gp = planGate(psk, before, diff(psk, before), NOW, CHECK);
-  assert.deepEqual(gp.peers.map((p) => [p.hostname, p.changes, p.keyChange, p.rollbackOnFailure]), [["app1", ["preshared key set"], true, false]]);
+  assert.deepEqual(planGate(psk, before, diff(psk, before), NOW, CHECK).peers, [], "a PSK change alone ends no session (planner/rekey.ts): nothing to wait for");
+  const pskMoved = { ...psk, peers: psk.peers.map((p) => (p.hostname === "app1" ? { ...p, endpoint: "198.51.100.3:9999" } : p)) };
+  const gp = planGate(pskMoved, before, diff(pskMoved, before), NOW, CHECK);
+  assert.deepEqual(gp.peers.map((p) => [p.hostname, p.changes, p.keyChange, p.rollbackOnFailure]), [["app1", ["endpoint 198.51.100.3:51820 → 198.51.100.3:9999", "preshared key set"], true, false]]);
   const outcome: GateOutcome = { ran: true, waitedMs: 15_000, peers: gp.peers.map((p) => ({ publicKey: p.publicKey, ok: false, waitedMs: 15_000 })) };
   const v = judgeGate(gp, outcome, before, NOW);
   assert.deepEqual([v.unreachable.map((p) => p.hostname), v.rollback], [["app1"], []], "reported unreachable, no rollback");
@@ -193,7 +195,7 @@ test("a change of the pair's keys (own private key, the pair's PSK) is waited fo
   assert.equal(planGate(d, withPsk, removed, NOW, CHECK).keepPrevious, false, "a removed PSK is retired");
   const both = { ...psk, peers: psk.peers.map((p) => (p.hostname === "web2" ? { ...p, endpoint: "198.51.100.5:9999" } : p)) };
   const gb = planGate(both, withPsk, diff(both, withPsk, { presharedKeyFingerprint: "new-fingerprint" }), NOW, CHECK);
-  assert.deepEqual(gb.peers.map((p) => [p.hostname, p.keyChange, p.rollbackOnFailure]), [["app1", true, false], ["web2", false, false]], "nothing to roll back to in an apply that retires a key");
+  assert.deepEqual(gb.peers.map((p) => [p.hostname, p.keyChange, p.rollbackOnFailure]), [["web2", false, false]], "nothing to roll back to in an apply that retires a key");
   const moved = { ...d, peers: d.peers.map((p) => (p.hostname === "app1" ? { ...p, endpoint: "198.51.100.3:9999" } : p)) };
   const gm = planGate(moved, before, diff(moved, before), NOW, CHECK);
   assert.deepEqual(gm.peers.map((p) => [p.hostname, p.keyChange, p.rollbackOnFailure]), [["app1", false, true]], "an endpoint change still rolls back");

@@ -131,6 +131,11 @@ export interface GatePlan {
   keepPrevious: boolean;
 }
 
+/** A peer-set that changes nothing but the preshared key (set, changed or removed). */
+function pskOnly(op: Extract<Operation, { kind: "peer-set" }>): boolean {
+  return op.presharedKey !== undefined && op.endpoint === undefined && op.allowedIps === undefined && op.persistentKeepalive === undefined;
+}
+
 /**
  * The operations retire a secret the host holds (read as `before`): its private key (a rotation), or a
  * preshared key it has for a peer, changed or removed. A PSK given to a peer entry that had none (a new peer,
@@ -214,7 +219,8 @@ export function planGate(
       const was = hadInterface ? livePeers.get(p.publicKey) : undefined;
       const isNew = was === undefined;
       const op = peerOps.get(p.publicKey);
-      const touched = isNew || op !== undefined || interfaceChanges.length > 0;
+      // A PSK change alone leaves the running session as it is (planner/rekey.ts): nothing to wait for.
+      const touched = isNew || (op !== undefined && !pskOnly(op)) || interfaceChanges.length > 0;
       if (!touched) continue;
       const healthyBefore = healthyAt(was, nowSeconds);
       const keyChange = ownKeyChanges || op?.presharedKey !== undefined;

@@ -78,12 +78,17 @@ test("crossing initiations: the end whose key sorts first confirms each switched
   assert.deepEqual(diff(d, applyOperations(l, ops, d)), [], "no lasting change in the model");
 });
 
-test("a changed PSK is followed by a handshake (the new key is used at once); nothing else changes nothing", () => {
+test("a changed PSK gets no handshake step (it ends no session; the next handshake uses it); nothing else changes nothing", () => {
   const l = live(SELF, B_NEW, D_NEW);
   const same = desired();
   assert.deepEqual(withRekey(same, l, diff(same, l)), [], "converged: no operation, no handshake");
   const withPsk = desired({ peers: desired().peers.map((p) => (p.hostname === "c" ? { ...p, presharedKey: true } : p)) });
-  assert.deepEqual(kinds(withRekey(withPsk, l, diff(withPsk, l))), ["peer-set c", "handshake c", "handshake-confirm"]);
+  assert.deepEqual(kinds(withRekey(withPsk, l, diff(withPsk, l))), ["peer-set c"]);
+  // A PSK changed (the live entry has one) or removed: the operations as the diff gave them, nothing added.
+  for (const presharedKey of [true, false]) {
+    const ops: Operation[] = [{ kind: "peer-set", publicKey: C, hostname: "c", presharedKey }];
+    assert.deepEqual(withRekey(withPsk, l, ops), ops);
+  }
 });
 
 test("a peer new to the mesh (no entry replaced) gets no handshake: it may not be up yet", () => {

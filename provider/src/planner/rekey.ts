@@ -13,10 +13,18 @@
  * - `handshake` right after the change, towards every peer whose session the change ends: all peers after
  *   `private-key` (the kernel and wireguard-go reset the rate limit on a new private key), a peer's entry for
  *   its new key (it replaces an entry being removed with the same AllowedIPs; a new entry's rate limit is
- *   fresh), a peer whose PSK is set or changed. Whichever side switches last therefore starts a handshake the
- *   other side accepts: the window is the skew between the two applies plus one round trip. A peer that is
- *   new to the mesh gets none: it may not be up yet, and a refused initiation would hold back the first real
- *   one for 5 s.
+ *   fresh). Whichever side switches last therefore starts a handshake the other side accepts: the window is
+ *   the skew between the two applies plus one round trip. A peer that is new to the mesh gets none: it may
+ *   not be up yet, and a refused initiation would hold back the first real one for 5 s.
+ * - A changed PSK (set, changed or removed) ends no session: `wg set … preshared-key` keeps the running
+ *   session's keys (measured on wireguard-go: 75 of 75 pings over 15 s with the PSK changed on one end only,
+ *   no new handshake; a keepalive then goes out on the old session, so the `handshake` step starts none
+ *   either). The next handshake — WireGuard's rekey within 2 min of traffic, or the next packet of an idle
+ *   pair — uses the new PSK, and while one end has switched and the other not yet, the initiator retries
+ *   every 5 s on the old, still valid session (refused only 3 min after its handshake). So a PSK change gets
+ *   no step here: no gap while the two ends switch within about a minute of each other. Forcing a handshake
+ *   (the confirm step below used to, for the end whose key sorts first) cut the pair for 5 s whenever the
+ *   other end applied more than 1 s later — Pulumi's parallel updates under load (the rotation soak saw 5.2 s).
  * - A peer behind NAT has no configured endpoint: its peers only know the address it was last seen at. When
  *   its key changes, the new entry inherits that address from the entry it replaces (matched by AllowedIPs),
  *   so the peer can start the handshake (and reach it) without waiting for the NAT'd side.
@@ -61,7 +69,7 @@ export function withRekey(desired: NodeDesiredState, live: LiveState, ops: Opera
     const want = wanted.get(op.publicKey)!;
     const isNew = !present.has(op.publicKey);
     const rekeyedPeer = isNew && want.allowedIps.some((c) => replacedIps.has(c));
-    if (rekeyedPeer || (!isNew && op.presharedKey === true)) kick.add(op.publicKey);
+    if (rekeyedPeer) kick.add(op.publicKey);
     if (!rekeyedPeer || want.endpoint !== null || op.endpoint !== undefined) return op;
     const endpoint = want.allowedIps.map((c) => learned.get(c)).find((e) => e !== undefined);
     return endpoint === undefined ? op : { ...op, endpoint };
