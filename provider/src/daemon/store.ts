@@ -299,8 +299,8 @@ export class PeerStore {
   }
 
   /**
-   * At the maximum: remove the record with the oldest last_seen if it is dead (≥ 5 min without direct
-   * contact), so that a new peer can have its slot. False when no record is dead.
+   * At the maximum: remove the record that died first (`deadAtMs`: 5 min without direct contact, a rumour
+   * 150 s after it was added) if it is dead, so that a new peer can have its slot. False when none is dead.
    */
   private displaceDead(now: number): boolean {
     if (now < this.noDeadBeforeMs) return false;
