@@ -148,6 +148,10 @@ interface Slot {
   rumour: boolean;
 }
 
+function copyRecord(p: Readonly<PeerRecord>): PeerRecord {
+  return { ...p, discovered_via: [...p.discovered_via], routable_networks: [...p.routable_networks] };
+}
+
 /** When a stored record stops being active: PEER_DEAD_MS after direct contact, RUMOUR_ACTIVE_MS for a rumour. */
 function deadAtMs(s: Slot): number {
   return s.rec.last_seen_ms + (s.rumour ? RUMOUR_ACTIVE_MS : PEER_DEAD_MS);
@@ -288,7 +292,7 @@ export class PeerStore {
 
   get(pubkey: string): PeerRecord | undefined {
     const p = this.peers.get(pubkey)?.rec;
-    return p ? { ...p, discovered_via: [...p.discovered_via], routable_networks: [...p.routable_networks] } : undefined;
+    return p ? copyRecord(p) : undefined;
   }
 
   remove(pubkey: string, reason: "goodbye" | "evicted" = "goodbye"): boolean {
@@ -347,8 +351,9 @@ export class PeerStore {
     return [...this.peers.keys()].map((k) => this.get(k) as PeerRecord);
   }
 
+  /** Copies of the active records, in store order (one walk: no look-up per record). */
   active(): PeerRecord[] {
-    return this.all().filter((p) => this.isActive(p));
+    return Array.from(this.activeRecords(), copyRecord);
   }
 
   /**
