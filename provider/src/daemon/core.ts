@@ -225,7 +225,8 @@ export class DaemonCore {
       const c = this.controlEndpoint(p);
       if (c) targets.push(c);
     }
-    this.exchange.sendGoodbyes(targets);
+    // the GOODBYE is the exchange socket's last word: nothing after it may re-add us at a peer
+    await this.exchange.leave(targets);
     for (const l of [...(this.opts.layers ?? [])].reverse()) {
       try {
         await l.stop();
@@ -233,7 +234,5 @@ export class DaemonCore {
         this.log("warn", `stopping ${l.name}: ${(e as Error).message}`);
       }
     }
-    await new Promise((r) => setTimeout(r, 20)); // let the GOODBYE datagrams leave before closing
-    await this.exchange.stop();
   }
 }

@@ -40,7 +40,16 @@ const KNOWN_PEERS_MEMBER_BYTES = Buffer.byteLength(',"known_peers":[]');
 /** How many peers' observed exchange sources are remembered (the store holds at most 1000 peers). */
 const MAX_CONTROL_SOURCES = 4096;
 
+/**
+ * HELLO resends: the first after HELLO_INTERVAL_MS, each next gap doubled up to HELLO_MAX_INTERVAL_MS, until
+ * HELLO_TIMEOUT_MS (sends at 0, 0.1, 0.3, 0.7, 1.5, 2.5, 3.5 s: 7 datagrams, where Go sends one every 100 ms,
+ * 40). The fast first resends cover a lost datagram and a NAT mapping the other side opens a moment later; a
+ * peer that answers none of the first few is mostly one that is gone (a crashed member is HELLOed by every
+ * other member once per keep-alive round until its record dies), and 33 more copies of the same datagram
+ * only cost both ends.
+ */
 export const HELLO_INTERVAL_MS = 100;
+export const HELLO_MAX_INTERVAL_MS = 1000;
 export const HELLO_TIMEOUT_MS = 4000;
 export const GOODBYE_WINDOW_S = 60;
 
@@ -114,6 +123,8 @@ export class PeerExchange {
   private socket: DatagramSocket | undefined;
   private v6 = false;
   private readonly pending = new Map<string, Set<(r: ExchangeResult) => void>>();
+  /** Every exchange in flight, to end at once (resolving undefined) when we leave. */
+  private readonly inflight = new Set<() => void>();
   /**
    * Where each peer's exchange datagrams really come from (UDP source of its last direct HELLO/REPLY):
    * behind NAT that is the mapping its own socket opened, which Go's "endpoint host + gossip_port"
@@ -197,9 +208,36 @@ export class PeerExchange {
   async stop(): Promise<void> {
     const s = this.socket;
     this.socket = undefined;
+    for (const cancel of [...this.inflight]) cancel();
     for (const set of this.pending.values()) set.clear();
     this.pending.clear();
     if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  /**
+   * Leave the mesh: a GOODBYE for our key to each ip:port (every peer's control endpoint) as the socket's
+   * LAST datagrams, then the socket closed. Exchanges in flight end first (no HELLO resend after the
+   * GOODBYE) and nothing received after it is answered — a HELLO resend or a REPLY that reached a peer after
+   * our GOODBYE would add us back there as a direct contact, active for 5 more minutes (seen on a loaded
+   * testbed host, where stopping the other layers took seconds while the socket still answered). Resolves
+   * when the datagrams have left (or failed) and the socket is closed.
+   */
+  async leave(targets: readonly { ip: string; port: number }[]): Promise<void> {
+    const s = this.socket;
+    if (!s) return;
+    this.socket = undefined; // from here: no HELLO, no REPLY (send() needs the socket), exchange() resolves undefined at once
+    for (const cancel of [...this.inflight]) cancel();
+    this.pending.clear();
+    const sends: Promise<void>[] = [];
+    let data: Buffer | undefined;
+    for (const t of targets) {
+      const ip = normalizeIp(t.ip);
+      if (!ip) continue;
+      data ??= sealEnvelope("GOODBYE", encodeGoodbye({ protocol: PROTOCOL_VERSION, timestamp: this.nowS(), wg_pubkey: this.opts.local().pubkey }), this.opts.gossipKey);
+      sends.push(this.sendVia(s, data, ip, t.port));
+    }
+    await Promise.all(sends);
+    await new Promise<void>((r) => s.close(() => r()));
   }
 
   private nowS(): number {
@@ -299,10 +337,17 @@ export class PeerExchange {
 
   private send(data: Buffer, ip: string, port: number): void {
     const s = this.socket;
-    if (!s) return;
+    if (s) void this.sendVia(s, data, ip, port);
+  }
+
+  /** One datagram on socket `s`; resolves when it has left (or failed, logged). */
+  private sendVia(s: DatagramSocket, data: Buffer, ip: string, port: number): Promise<void> {
     const target = this.v6 && !ip.includes(":") ? `::ffff:${ip}` : ip;
-    s.send(data, port, target, (err) => {
-      if (err) this.log("warn", `[Exchange] send to ${joinHostPort(ip, port)} failed: ${err.message}`);
+    return new Promise((resolve) => {
+      s.send(data, port, target, (err) => {
+        if (err) this.log("warn", `[Exchange] send to ${joinHostPort(ip, port)} failed: ${err.message}`);
+        resolve();
+      });
     });
   }
 
@@ -501,10 +546,11 @@ export class PeerExchange {
   }
 
   /**
-   * HELLO exchange with ip:port: the same datagram every `intervalMs` until a REPLY arrives from exactly
-   * that address, or `timeoutMs` passes (resolves undefined).
+   * HELLO exchange with ip:port: the same datagram again after `intervalMs`, each next gap doubled up to
+   * `maxIntervalMs`, until a REPLY arrives from exactly that address, or `timeoutMs` passes (resolves
+   * undefined).
    */
-  exchange(host: string, port: number, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<ExchangeResult | undefined> {
+  exchange(host: string, port: number, opts: { timeoutMs?: number; intervalMs?: number; maxIntervalMs?: number } = {}): Promise<ExchangeResult | undefined> {
     const ip = normalizeIp(host);
     if (!ip || !this.socket) return Promise.resolve(undefined);
     const key = joinHostPort(ip, port);
@@ -513,20 +559,27 @@ export class PeerExchange {
       let set = this.pending.get(key);
       if (!set) this.pending.set(key, (set = new Set()));
       const waiters = set;
+      let gap = opts.intervalMs ?? HELLO_INTERVAL_MS;
+      const maxGap = Math.max(gap, opts.maxIntervalMs ?? HELLO_MAX_INTERVAL_MS);
+      let tick: ReturnType<typeof setTimeout> | undefined;
       const finish = (r: ExchangeResult | undefined): void => {
-        clearInterval(tick);
+        clearTimeout(tick);
         clearTimeout(timer);
+        this.inflight.delete(cancel);
         waiters.delete(onReply);
         if (waiters.size === 0 && this.pending.get(key) === waiters) this.pending.delete(key);
         resolve(r);
       };
       const onReply = (r: ExchangeResult): void => finish(r);
+      const cancel = (): void => finish(undefined);
       waiters.add(onReply);
+      this.inflight.add(cancel);
       const sendOnce = (): void => {
         this.stats.hellosSent++;
         this.send(data, ip, port);
+        tick = setTimeout(sendOnce, gap);
+        gap = Math.min(gap * 2, maxGap);
       };
-      const tick = setInterval(sendOnce, opts.intervalMs ?? HELLO_INTERVAL_MS);
       const timer = setTimeout(() => finish(undefined), opts.timeoutMs ?? HELLO_TIMEOUT_MS);
       sendOnce();
     });
@@ -541,25 +594,6 @@ export class PeerExchange {
     const data = sealEnvelope("HELLO", this.announcementText(), this.opts.gossipKey);
     this.helloCache = { atMs: now, epoch: this.storeEpoch, own, data };
     return data;
-  }
-
-  /**
-   * Send a GOODBYE for our key to each ip:port (on shutdown, to every peer's control endpoint): one sealed
-   * datagram for all of them, as the message is the same.
-   */
-  sendGoodbyes(targets: readonly { ip: string; port: number }[]): void {
-    let data: Buffer | undefined;
-    for (const t of targets) {
-      const ip = normalizeIp(t.ip);
-      if (!ip) continue;
-      data ??= sealEnvelope("GOODBYE", encodeGoodbye({ protocol: PROTOCOL_VERSION, timestamp: this.nowS(), wg_pubkey: this.opts.local().pubkey }), this.opts.gossipKey);
-      this.send(data, ip, t.port);
-    }
-  }
-
-  /** Send a GOODBYE for our key to ip:port. */
-  sendGoodbye(host: string, port: number): void {
-    this.sendGoodbyes([{ ip: host, port }]);
   }
 
   /** Send a gossip ANNOUNCE (with known_peers) to ip:port. */
