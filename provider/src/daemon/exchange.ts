@@ -234,7 +234,8 @@ export class PeerExchange {
       const ip = normalizeIp(t.ip);
       if (!ip) continue;
       data ??= sealEnvelope("GOODBYE", encodeGoodbye({ protocol: PROTOCOL_VERSION, timestamp: this.nowS(), wg_pubkey: this.opts.local().pubkey }), this.opts.gossipKey);
-      sends.push(this.sendVia(s, data, ip, t.port));
+      const d = data;
+      sends.push(new Promise((r) => this.sendOn(s, d, ip, t.port, r)));
     }
     await Promise.all(sends);
     await new Promise<void>((r) => s.close(() => r()));
@@ -337,17 +338,15 @@ export class PeerExchange {
 
   private send(data: Buffer, ip: string, port: number): void {
     const s = this.socket;
-    if (s) void this.sendVia(s, data, ip, port);
+    if (s) this.sendOn(s, data, ip, port);
   }
 
-  /** One datagram on socket `s`; resolves when it has left (or failed, logged). */
-  private sendVia(s: DatagramSocket, data: Buffer, ip: string, port: number): Promise<void> {
+  /** One datagram on socket `s`; `done` when it has left (or failed, logged). */
+  private sendOn(s: DatagramSocket, data: Buffer, ip: string, port: number, done?: () => void): void {
     const target = this.v6 && !ip.includes(":") ? `::ffff:${ip}` : ip;
-    return new Promise((resolve) => {
-      s.send(data, port, target, (err) => {
-        if (err) this.log("warn", `[Exchange] send to ${joinHostPort(ip, port)} failed: ${err.message}`);
-        resolve();
-      });
+    s.send(data, port, target, (err) => {
+      if (err) this.log("warn", `[Exchange] send to ${joinHostPort(ip, port)} failed: ${err.message}`);
+      done?.();
     });
   }
 
