@@ -245,8 +245,8 @@ export class PeerExchange {
     return Math.floor(this.nowMs() / 1000);
   }
 
-  private drop(from: string, reason: DropReason, detail: string): void {
-    this.counters.inc(reason);
+  private drop(from: string, reason: DropReason, detail: string, n = 1): void {
+    this.counters.inc(reason, n);
     this.log("debug", `[Exchange] dropped packet from ${from}: ${reason} (${detail})`);
     this.emit({ kind: "drop", from, reason, detail });
   }
@@ -366,7 +366,7 @@ export class PeerExchange {
       const nowS = this.nowS();
       const opened = openEnvelope(msg, this.opts.gossipKey, nowS);
       if (!opened.ok) return this.drop(from, opened.reason, opened.detail);
-      const verdict = this.replay.check(opened.nonce, opened.type, from, opened.timestamp, nowS);
+      const verdict = this.replay.check(opened.nonce, opened.timestamp, nowS, opened.type === "HELLO" ? from : undefined);
       if (verdict === "replay") return this.drop(from, "replay", "nonce seen before");
       if (verdict === "duplicate") {
         if (opened.type === "HELLO" && this.socket) {
@@ -389,6 +389,9 @@ export class PeerExchange {
   }
 
   private upsertKnown(list: KnownPeer[] | undefined, method: string, ownKey: string, from: string): void {
+    // refusals are counted one by one but reported once per message: at the store maximum a single
+    // datagram can mention hundreds of peers that do not fit
+    let full = 0, departed = 0, firstFull = "", firstDeparted = "";
     for (const k of list ?? []) {
       if (k.wg_pubkey === ownKey) continue;
       const u: PeerUpdate = { wg_pubkey: k.wg_pubkey, mesh_ip: k.mesh_ip, endpoint: knownPeerEndpoint(k.wg_endpoint), introducer: k.introducer ?? false };
@@ -396,9 +399,14 @@ export class PeerExchange {
       if (k.mesh_ipv6) u.mesh_ipv6 = k.mesh_ipv6;
       if (k.nat_type) u.nat_type = k.nat_type;
       const r = this.opts.store.upsert(u, method);
-      if (r === "full") this.drop(from, "store-full", `peer store holds its maximum; ${k.wg_pubkey} not added`);
-      else if (r === "departed") this.drop(from, "departed-peer", `${k.wg_pubkey} left recently (GOODBYE, expiry or displaced); not added again second-hand`);
+      if (r === "full") {
+        if (full++ === 0) firstFull = k.wg_pubkey;
+      } else if (r === "departed") {
+        if (departed++ === 0) firstDeparted = k.wg_pubkey;
+      }
     }
+    if (full) this.drop(from, "store-full", `peer store holds its maximum; ${full === 1 ? firstFull : `${full} known peers (${firstFull}, …)`} not added`, full);
+    if (departed) this.drop(from, "departed-peer", `${departed === 1 ? firstDeparted : `${departed} known peers (${firstDeparted}, …)`} left recently (GOODBYE, expiry or displaced); not added again second-hand`, departed);
   }
 
   private upsertSender(a: PeerAnnouncement, ip: string, method: string, from: string): boolean {

@@ -128,7 +128,7 @@ export class LanLayer implements DiscoveryLayer {
       const opened = openEnvelope(msg, core.params.gossipKey, nowS, { maxBytes: LAN_MAX_BYTES });
       if (!opened.ok) return this.drop(opened.reason, ip, opened.detail);
       if (opened.type !== "ANNOUNCE") return this.drop("type-mismatch", ip, `${opened.type} on the LAN group`);
-      if (this.replay.check(opened.nonce, opened.type, ip, opened.timestamp, nowS) !== "fresh") return this.drop("replay", ip, "nonce seen before");
+      if (this.replay.check(opened.nonce, opened.timestamp, nowS) !== "fresh") return this.drop("replay", ip, "nonce seen before");
       const d = decodeAnnouncement(opened.payload);
       if (!d.ok) return this.drop("invalid-field", ip, d.message);
       const a = d.value;

@@ -33,14 +33,32 @@ test("at most N sources tracked; the least recently used is forgotten", () => {
 
 test("replay cache: fresh, idempotent duplicate from the same source, replay otherwise, expiry", () => {
   const r = new ReplayCache(600, 3);
-  assert.equal(r.check("n1", "HELLO", "1.1.1.1:5", 1000, 1000), "fresh");
-  assert.equal(r.check("n1", "HELLO", "1.1.1.1:5", 1000, 1001), "duplicate");
-  assert.equal(r.check("n1", "HELLO", "2.2.2.2:5", 1000, 1001), "replay");
-  assert.equal(r.check("n1", "REPLY", "1.1.1.1:5", 1000, 1001), "replay", "re-labelled type");
-  assert.equal(r.check("n1", "HELLO", "1.1.1.1:5", 1000, 1601), "fresh", "after the window the envelope check rejects it anyway");
-  r.check("n2", "HELLO", "x", 1000, 1000);
-  r.check("n3", "HELLO", "x", 1000, 1000);
-  r.check("n4", "HELLO", "x", 1000, 1000);
+  assert.equal(r.check("n1", 1000, 1000, "1.1.1.1:5"), "fresh");
+  assert.equal(r.check("n1", 1000, 1001, "1.1.1.1:5"), "duplicate");
+  assert.equal(r.check("n1", 1000, 1001, "2.2.2.2:5"), "replay");
+  assert.equal(r.check("n1", 1000, 1001), "replay", "re-labelled as a one-shot type");
+  assert.equal(r.check("n1", 1000, 1601, "1.1.1.1:5"), "fresh", "after the window the envelope check rejects it anyway");
+  assert.equal(r.check("o1", 1600, 1601), "fresh");
+  assert.equal(r.check("o1", 1600, 1602), "replay", "a one-shot message is never a duplicate");
+  assert.equal(r.check("o1", 1600, 1602, "1.1.1.1:5"), "replay", "nor re-labelled as an idempotent one");
+  r.check("n2", 1600, 1602);
+  r.check("n3", 1600, 1602);
+  assert.equal(r.size, 3);
+  r.check("n4", 1600, 1602);
   assert.equal(r.size, 3);
   assert.equal(r.evictions, 1);
+});
+
+test("replay cache: expired entries are swept once a minute, so it holds about one window of traffic", () => {
+  const r = new ReplayCache(600, 1_000_000, 60);
+  // 10 messages per second for 30 minutes, each stamped with its own arrival time
+  let max = 0;
+  for (let t = 0; t < 1800; t++) {
+    for (let i = 0; i < 10; i++) assert.equal(r.check(`${t}.${i}`, t, t, i % 2 ? "1.1.1.1:5" : undefined), "fresh");
+    max = Math.max(max, r.size);
+  }
+  assert.ok(max <= (600 + 60 + 1) * 10, `at most a window and a sweep interval of entries (max ${max})`);
+  assert.ok(max >= 600 * 10, `nothing still inside the window is forgotten (max ${max})`);
+  assert.equal(r.check("1799.3", 1799, 1800, "1.1.1.1:5"), "duplicate");
+  assert.equal(r.check("1200.4", 1200, 1800), "replay", "600 s old: still remembered");
 });
