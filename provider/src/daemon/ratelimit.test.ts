@@ -41,12 +41,14 @@ test("replay cache: fresh, idempotent duplicate from the same source, replay oth
   assert.equal(r.check("o1", 1600, 1601), "fresh");
   assert.equal(r.check("o1", 1600, 1602), "replay", "a one-shot message is never a duplicate");
   assert.equal(r.check("o1", 1600, 1602, "1.1.1.1:5"), "replay", "nor re-labelled as an idempotent one");
-  r.check("n2", 1600, 1602);
-  r.check("n3", 1600, 1602);
-  assert.equal(r.size, 3);
-  r.check("n4", 1600, 1602);
-  assert.equal(r.size, 3);
-  assert.equal(r.evictions, 1);
+  // at its maximum the oldest entries go, one per new message
+  const small = new ReplayCache(600, 3);
+  for (const n of ["a", "b", "c"]) small.check(n, 1000, 1000);
+  assert.equal(small.check("d", 1000, 1001), "fresh");
+  assert.equal(small.size, 3);
+  assert.equal(small.evictions, 1);
+  assert.equal(small.check("a", 1000, 1002), "fresh", "the evicted nonce is forgotten");
+  assert.equal(small.check("c", 1000, 1002), "replay");
 });
 
 test("replay cache: expired entries are swept once a minute, so it holds about one window of traffic", () => {

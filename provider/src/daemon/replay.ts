@@ -44,7 +44,8 @@ export class ReplayCache {
       }
       this.entries.delete(nonce);
     }
-    if (this.entries.size >= this.maxEntries) this.prune(nowS);
+    // full: the oldest entries go (a sweep here would walk the whole map for every message while nothing
+    // has expired yet)
     while (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next();
       if (oldest.done) break;
