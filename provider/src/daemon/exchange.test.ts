@@ -419,6 +419,19 @@ test("a known_peers entry for a peer that said GOODBYE is not added again, and i
     assert.equal(a.store.get(gone), undefined, "b's REPLY mentioned it; a did not add it again");
     assert.equal(a.ex.counters.get("departed-peer"), 1);
     assert.ok(a.store.get(b.local.pubkey), "the sender itself is stored");
+    // three more in one message: counted one by one, reported once (one event naming how many)
+    const more = [1, 2, 3].map(() => generateKeyPair().publicKey);
+    for (const k of more) {
+      b.store.upsert({ wg_pubkey: k, mesh_ip: meshIPv4(params, k), endpoint: "127.0.0.1:9" }, "dht");
+      a.store.upsert({ wg_pubkey: k, mesh_ip: meshIPv4(params, k), endpoint: "127.0.0.1:9" }, "dht");
+      a.store.remove(k, "goodbye");
+    }
+    a.events.length = 0;
+    assert.ok(await a.ex.exchange("127.0.0.1", b.ex.port as number, { timeoutMs: EXPECTED_MS }));
+    assert.equal(a.ex.counters.get("departed-peer"), 1 + 4, "every refused mention counted (gone again, and the three)");
+    const reported = a.events.filter((e) => e.kind === "drop" && e.reason === "departed-peer");
+    assert.equal(reported.length, 1, "one report for the message");
+    assert.match((reported[0] as { detail: string }).detail, /^4 known peers \(/);
   } finally {
     await a.ex.stop();
     await b.ex.stop();
