@@ -26,9 +26,11 @@
  * what the PSK table and the per-pair secrets add.
  * With --compact: the full-mesh rows also measure the data floor with each peer entry flattened to one
  * string — an experiment sizing what a compact NodeConfig peers input would save.
- * Usage: node dist/bench/pulumi.js [--sizes 10,50] [--skip-sizes 500] [--no-plugin] [--no-segmented]
+ * Usage: node dist/bench/pulumi.js [--sizes 10,50] [--skip-sizes 500] [--no-plugin] [--no-segmented] [--repeat N]
  *                                  [--converged 100] [--converged-sizes 25,50,100] [--psk] [--compact] [--keep]
  *        node dist/bench/pulumi.js --reuse ROOT [--repeat 3]
+ * --repeat N previews every fresh case N times, the mesh and its floors taking turns, and reports each from
+ * its run of median wall time (the runs are printed too): one run each is at the mercy of this machine's noise.
  * --keep leaves the workspace (its passphrase in ROOT/passphrase, 0600), the testbed and the converged stacks;
  * --reuse ROOT re-measures those converged previews (mesh and floor alternately, --repeat times each, medians)
  * without hosts — a preview never connects — e.g. after `npm run -s testbed -- down bpfleet`.
@@ -106,13 +108,33 @@ function print(r: Row): void {
   console.log(lines.join("\n"));
 }
 
-/** A fresh stack's preview of `kind` over `hosts`. */
-async function freshPreview(ws: Workspace, name: string, kind: ProgramKind, hosts: FleetHost[], o: ProgramOptions & { count?: number } = {}): Promise<{ run: MeasuredRun; resources: number }> {
+/** A fresh stack of `kind` over `hosts`, written and initialised (previewed by `previews`). */
+interface FreshStack { name: string; dir: string; resources: number }
+
+function freshStack(ws: Workspace, name: string, kind: ProgramKind, hosts: FleetHost[], o: ProgramOptions & { count?: number } = {}): FreshStack {
   const { dir, resources } = writeProgram(ws, name, kind, hosts, o);
   ws.pulumiOk(dir, ["stack", "init", "dev"]);
-  const run = ok(await runMeasured(ws, dir, ["preview"]), `pulumi preview (${name})`);
-  if (!new RegExp(`\\+ ${resources + 1} to create`).test(run.stdout)) throw new Error(`${name}: expected ${resources + 1} resources to create:\n${run.stdout.slice(-2000)}`);
-  return { run, resources };
+  return { name, dir, resources };
+}
+
+/**
+ * `repeat` previews of each stack, the stacks taking turns (a mesh and its floors see the same machine), and
+ * of each the run of median wall time. A stack stays fresh: a preview creates nothing.
+ */
+async function previews(ws: Workspace, stacks: FreshStack[], repeat: number): Promise<MeasuredRun[]> {
+  const runs: MeasuredRun[][] = stacks.map(() => []);
+  for (let i = 0; i < repeat; i++) {
+    for (const [k, s] of stacks.entries()) {
+      const run = ok(await runMeasured(ws, s.dir, ["preview"]), `pulumi preview (${s.name})`);
+      if (!new RegExp(`\\+ ${s.resources + 1} to create`).test(run.stdout)) throw new Error(`${s.name}: expected ${s.resources + 1} resources to create:\n${run.stdout.slice(-2000)}`);
+      runs[k]?.push(run);
+    }
+  }
+  if (repeat > 1) {
+    const fmt = (ms: MeasuredRun[]) => ms.map((m) => `${m.wallS.toFixed(1)}/${m.cpuS.toFixed(1)}`).join(", ");
+    console.log(`  runs (wall/cpu s): ${stacks.map((s, k) => `${s.name} ${fmt(runs[k] ?? [])}`).join("; ")}`);
+  }
+  return runs.map(median);
 }
 
 /** Peer entries of a ring of `groups` groups (each reaching itself and the next): symmetric peer sets. */
@@ -176,6 +198,10 @@ async function main(): Promise<void> {
   if (values.reuse) return remeasure(values.reuse, Number(values.repeat ?? 3));
   const list = (v: string | undefined, d: string) => (v ?? d).split(",").filter((x) => x !== "").map(Number);
   const sizes = list(values.sizes, "10,50,100,200");
+  // --repeat N: every fresh case N times, the mesh and its floors taking turns; each row from the runs of median wall time.
+  const repeat = Number(values.repeat ?? 1);
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat: a whole number ≥ 1, not ${JSON.stringify(values.repeat)}`);
+  const of = repeat > 1 ? ` (median of ${repeat})` : "";
   const skipSizes = list(values["skip-sizes"], "100,200,500");
   const rows: Row[] = [];
   const ws = new Workspace(env);
@@ -192,9 +218,10 @@ async function main(): Promise<void> {
         setMode(mode);
         for (const n of mode === "default" ? sizes : skipSizes) {
           const hosts = unreachableHosts(n);
-          const psk = await freshPreview(ws, `ts-psk-${mode}-${n}`, "ts-mesh", hosts, { presharedKeys: true });
-          const plain = await freshPreview(ws, `ts-nopsk-${mode}-${n}`, "ts-mesh", hosts);
-          emit(row("fresh preview, TS full mesh + PSKs (floor: without)", mode, n, n * (n - 1), psk.resources, psk.run, plain.run));
+          const psk = freshStack(ws, `ts-psk-${mode}-${n}`, "ts-mesh", hosts, { presharedKeys: true });
+          const plain = freshStack(ws, `ts-nopsk-${mode}-${n}`, "ts-mesh", hosts);
+          const [p, q] = await previews(ws, [psk, plain], repeat);
+          emit(row(`fresh preview, TS full mesh + PSKs (floor: without)${of}`, mode, n, n * (n - 1), psk.resources, p as MeasuredRun, q as MeasuredRun));
         }
       }
       console.log(JSON.stringify({ bench: "pulumi", rows }));
@@ -205,14 +232,18 @@ async function main(): Promise<void> {
       setMode(mode);
       for (const n of mode === "default" ? sizes : skipSizes) {
         const hosts = unreachableHosts(n);
-        const mesh = await freshPreview(ws, `ts-full-${mode}-${n}`, "ts-mesh", hosts);
-        const floor = await freshPreview(ws, `ts-floor-${mode}-${n}`, "ts-floor", [], { count: mesh.resources });
-        const data = await freshPreview(ws, `ts-data-${mode}-${n}`, "ts-floor-data", hosts, { count: mesh.resources });
-        const r = row("fresh preview, TS full mesh", mode, n, n * (n - 1), mesh.resources, mesh.run, floor.run, data.run);
-        if (values.compact) {
-          const compact = await freshPreview(ws, `ts-compact-${mode}-${n}`, "ts-floor-compact", hosts, { count: mesh.resources });
-          r.compactFloor = measure(compact.run);
-          r.compactWallRatio = ratio(compact.run.wallS, floor.run.wallS);
+        const mesh = freshStack(ws, `ts-full-${mode}-${n}`, "ts-mesh", hosts);
+        const stacks = [
+          mesh,
+          freshStack(ws, `ts-floor-${mode}-${n}`, "ts-floor", [], { count: mesh.resources }),
+          freshStack(ws, `ts-data-${mode}-${n}`, "ts-floor-data", hosts, { count: mesh.resources }),
+          ...(values.compact ? [freshStack(ws, `ts-compact-${mode}-${n}`, "ts-floor-compact", hosts, { count: mesh.resources })] : []),
+        ];
+        const [m, floor, data, compact] = (await previews(ws, stacks, repeat)) as [MeasuredRun, MeasuredRun, MeasuredRun, MeasuredRun | undefined];
+        const r = row(`fresh preview, TS full mesh${of}`, mode, n, n * (n - 1), mesh.resources, m, floor, data);
+        if (compact) {
+          r.compactFloor = measure(compact);
+          r.compactWallRatio = ratio(compact.wallS, floor.wallS);
         }
         emit(r);
       }
@@ -221,9 +252,10 @@ async function main(): Promise<void> {
     if (!values["no-segmented"]) {
       for (const [n, groups, mode] of [[100, 5, "default"], [500, 50, "skip"]] as const) {
         setMode(mode);
-        const mesh = await freshPreview(ws, `ts-seg-${n}`, "ts-mesh", unreachableHosts(n), { groups });
-        const floor = await freshPreview(ws, `ts-seg-floor-${n}`, "ts-floor", [], { count: mesh.resources });
-        emit(row(`fresh preview, TS ${groups} groups`, mode, n, ringPeerEntries(n, groups), mesh.resources, mesh.run, floor.run));
+        const mesh = freshStack(ws, `ts-seg-${n}`, "ts-mesh", unreachableHosts(n), { groups });
+        const floor = freshStack(ws, `ts-seg-floor-${n}`, "ts-floor", [], { count: mesh.resources });
+        const [m, f] = await previews(ws, [mesh, floor], repeat);
+        emit(row(`fresh preview, TS ${groups} groups${of}`, mode, n, ringPeerEntries(n, groups), mesh.resources, m as MeasuredRun, f as MeasuredRun));
       }
     }
     setMode("default");
@@ -232,16 +264,15 @@ async function main(): Promise<void> {
       installPlugin(ws);
       installPythonSdk(ws);
       for (const lang of ["yaml", "python"] as const) {
-        const mesh = await freshPreview(ws, `${lang}-full-100`, `${lang}-mesh`, unreachableHosts(100));
-        const floor = await freshPreview(ws, `${lang}-floor-100`, `${lang}-floor`, [], { count: mesh.resources });
-        emit(row(`fresh preview, ${lang === "yaml" ? "YAML" : "Python"} (plugin) full mesh`, "default", 100, 9900, mesh.resources, mesh.run, floor.run));
+        const mesh = freshStack(ws, `${lang}-full-100`, `${lang}-mesh`, unreachableHosts(100));
+        // YAML also against the issue's floor taken literally (below).
+        const stacks = [mesh, freshStack(ws, `${lang}-floor-100`, `${lang}-floor`, [], { count: mesh.resources }), ...(lang === "yaml" ? [freshStack(ws, "yaml-ts-floor-100", "ts-floor", [], { count: mesh.resources })] : [])];
+        const [m, floor, dyn] = (await previews(ws, stacks, repeat)) as [MeasuredRun, MeasuredRun, MeasuredRun | undefined];
+        emit(row(`fresh preview, ${lang === "yaml" ? "YAML" : "Python"} (plugin) full mesh${of}`, "default", 100, 9900, mesh.resources, m, floor));
         // The issue's floor taken literally — a program with as many trivial *dynamic* resources: YAML has none, so
         // a TypeScript program's. (The stricter floor above: trivial resources of our plugin, no Node.js program at
         // all. A Python dynamic-resource floor needs pulumi-resource-pulumi-python, which the toolchain lacks.)
-        if (lang === "yaml") {
-          const dyn = await freshPreview(ws, "yaml-ts-floor-100", "ts-floor", [], { count: mesh.resources });
-          emit(row("fresh preview, YAML (plugin) full mesh vs TypeScript trivial dynamic resources", "default", 100, 9900, mesh.resources, mesh.run, dyn.run));
-        }
+        if (dyn) emit(row(`fresh preview, YAML (plugin) full mesh vs TypeScript trivial dynamic resources${of}`, "default", 100, 9900, mesh.resources, m, dyn));
       }
     }
     // 4. Converged previews on real hosts.
