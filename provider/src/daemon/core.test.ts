@@ -8,7 +8,8 @@ import { deriveParams, meshIPv4 } from "./derive";
 import { generateKeyPair } from "../core/keys";
 import { formatPeersCount, formatPeersGet } from "./format";
 import { RpcClient, RpcError } from "./rpc";
-import { StoreEvent } from "./store";
+import { Greeter } from "./greet";
+import { PEER_DEAD_MS, StoreEvent } from "./store";
 
 const SECRET = "wgmesh-test-vector-secret-0001";
 const params = deriveParams(SECRET);
@@ -68,4 +69,48 @@ test("observed public endpoint sets our announced endpoint (own WG port); privat
   c.setPublicIp("203.0.113.6");
   assert.equal(c.announcedEndpoint, "[2001:db8::5]:51820", "IPv6 is never downgraded");
   assert.equal(c.rpcHandlers().status(), undefined, "status unavailable before start");
+});
+
+test("at the store maximum a peer mentioned second-hand is greeted and takes a dead record's slot when it answers (the pair would stay apart otherwise)", async () => {
+  const kc = generateKeyPair();
+  const kb = generateKeyPair();
+  const core = (kp: { publicKey: string }, name: string, extra: Partial<ConstructorParameters<typeof DaemonCore>[0]> = {}): DaemonCore =>
+    new DaemonCore({ secret: SECRET, interfaceName: "wg0", publicKey: kp.publicKey, meshIp: meshIPv4(params, kp.publicKey), hostname: name, wgListenPort: 51820, version: "test", exchangeHost: "127.0.0.1", exchangePort: 0, ...extra });
+  const c = core(kc, "node-c");
+  const b = core(kb, "node-b");
+  await c.start();
+  await b.start();
+  const cPort = c.exchange.port as number;
+  const bPort = b.exchange.port as number;
+  const started: DaemonCore[] = [];
+  // A: store maximum 2, both slots held by dead records; C's control port is where A looks for mentioned peers
+  const full = async (greet: boolean): Promise<DaemonCore> => {
+    const ka = generateKeyPair();
+    let a: DaemonCore | undefined;
+    a = core(ka, "node-a", { maxPeers: 2, peerControlPort: cPort, ...(greet ? { sinks: [new Greeter(() => a)] } : {}) });
+    for (let i = 0; i < 2; i++) {
+      const k = generateKeyPair().publicKey;
+      a.store.upsert({ wg_pubkey: k, mesh_ip: meshIPv4(params, k), endpoint: `127.0.0.1:9`, last_seen_ms: Date.now() - PEER_DEAD_MS - 1000 }, "cache");
+    }
+    await a.start();
+    started.push(a);
+    return a;
+  };
+  try {
+    assert.ok(await b.exchange.exchange("127.0.0.1", cPort), "B meets C directly: B's announcements mention C");
+    const control = await full(false);
+    assert.ok(await control.exchange.exchange("127.0.0.1", bPort));
+    assert.ok(control.store.get(kb.publicKey), "B answered itself: it took a dead record's slot");
+    assert.equal(control.counters.get("store-full"), 1, "C, mentioned by B, was refused: a mention may not take a dead record's slot");
+    const a = await full(true);
+    assert.ok(await a.exchange.exchange("127.0.0.1", bPort));
+    const deadline = Date.now() + 15_000;
+    while (!a.store.get(kc.publicKey) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(a.store.get(kc.publicKey), "the greeter HELLOed C; C's REPLY took the other dead record's slot");
+    assert.ok(c.store.get(a.localNode().pubkey), "and C now holds A");
+    assert.equal(a.store.size, 2);
+    assert.equal(control.store.get(kc.publicKey), undefined, "without the greeting the pair stays apart");
+  } finally {
+    for (const x of [...started, b, c]) await x.stop().catch(() => undefined);
+  }
 });

@@ -10,7 +10,7 @@ import { ExchangeEvent, LocalNode, LogFn, PeerExchange } from "./exchange";
 import { joinHostPort, splitHostPort } from "./messages";
 import { normalizeIp } from "./netaddr";
 import { DaemonStatus, peerInfoFromRecord, RpcHandlers, RpcServer } from "./rpc";
-import { PeerRecord, PeerStore, StoreEvent } from "./store";
+import { PeerRecord, PeerStore, PeerUpdate, StoreEvent } from "./store";
 import type { SocketFactory } from "./transport";
 
 export const EXPIRY_INTERVAL_MS = 60_000;
@@ -30,9 +30,11 @@ export interface DiscoveryLayer {
   stop(): Promise<void>;
 }
 
-/** Receives store changes (the WireGuard reconciler, later). */
+/** Receives store changes (the WireGuard reconciler, the greeter). */
 export interface PeerSink {
   onStoreEvent(e: StoreEvent): void;
+  /** Peers a message mentioned that the store refused at its maximum (ExchangeOptions.onRefused). */
+  onRefused?(peers: readonly PeerUpdate[]): void;
 }
 
 export interface DaemonCoreOptions {
@@ -99,6 +101,9 @@ export class DaemonCore {
       counters: this.counters,
       log: this.log,
       onObservedEndpoint: (ip) => this.setPublicIp(ip),
+      onRefused: (peers) => {
+        for (const s of opts.sinks ?? []) s.onRefused?.(peers);
+      },
       ...(opts.isTunnelSource ? { isTunnelSource: opts.isTunnelSource } : {}),
       ...(opts.socketFactory ? { socketFactory: opts.socketFactory } : {}),
       ...(opts.onExchangeEvent ? { onEvent: opts.onExchangeEvent } : {}),
@@ -145,7 +150,7 @@ export class DaemonCore {
    * A peer's exchange endpoint: where its last direct HELLO/REPLY came from (right behind NAT), else the
    * host of its WG endpoint + gossip_port (Go's convention).
    */
-  controlEndpoint(p: PeerRecord): { ip: string; port: number } | undefined {
+  controlEndpoint(p: Pick<PeerRecord, "wg_pubkey" | "endpoint">): { ip: string; port: number } | undefined {
     const seen = this.exchange.observedControl(p.wg_pubkey);
     if (seen) return seen;
     const hp = splitHostPort(p.endpoint);

@@ -464,3 +464,33 @@ test("HELLOs started at the same moment with the same store share one sealed dat
     await a.ex.stop();
   }
 });
+
+test("known_peers: the newest peers, then a window that moves round the store with each datagram sent: every peer is passed on", () => {
+  const a = node("a");
+  for (let i = 0; i < 400; i++) {
+    const k = generateKeyPair().publicKey;
+    a.store.upsert({ wg_pubkey: k, mesh_ip: meshIPv4(params, k), endpoint: `198.51.100.${i % 250}:51820`, hostname: `peer-${i}` }, "dht");
+  }
+  const keys = (advance: boolean): string[] => (JSON.parse(a.ex.announcementText({}, advance)) as { known_peers: { wg_pubkey: string }[] }).known_peers.map((k) => k.wg_pubkey);
+  const newest = [...a.store.announceable()].map((p) => p.wg_pubkey);
+  const first = keys(false);
+  assert.deepEqual(keys(false), first, "not sent: the window stays");
+  assert.equal(a.ex.announcementText(), encodeAnnouncement(a.ex.buildAnnouncement()));
+  assert.deepEqual(first, newest.slice(0, first.length), "the window starts just after the newest part");
+  keys(true);
+  const second = keys(false);
+  const head = second.findIndex((k, i) => k !== newest[i]);
+  assert.ok(head >= 10 && head < second.length, `${head} newest of ${second.length} entries`);
+  const seen = new Set<string>();
+  for (let n = 0; n < 40 && seen.size < 400; n++) {
+    const ks = keys(true);
+    assert.deepEqual(ks.slice(0, head), newest.slice(0, head), "the newest part stays");
+    assert.equal(new Set(ks).size, ks.length, "no peer twice in one datagram");
+    for (const k of ks) seen.add(k);
+  }
+  assert.equal(seen.size, 400, "every peer passed on within a few dozen datagrams");
+  // a small store fits whole: newest first, no window
+  const b = node("b");
+  for (let i = 0; i < 5; i++) b.store.upsert({ wg_pubkey: generateKeyPair().publicKey, mesh_ip: "10.53.0.1", endpoint: `198.51.100.${i}:51820` }, "dht");
+  assert.deepEqual((b.ex.buildAnnouncement().known_peers ?? []).map((k) => k.wg_pubkey), [...b.store.announceable()].map((p) => p.wg_pubkey));
+});

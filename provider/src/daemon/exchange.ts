@@ -97,7 +97,22 @@ export interface ExchangeOptions {
   isTunnelSource?: (ip: string) => boolean;
   /** Makes the UDP socket (default node:dgram; the simulation's in-memory network). */
   socketFactory?: SocketFactory;
+  /**
+   * Peers one message mentioned (`known_peers`) that the store refused at its maximum (`store-full`), with
+   * their announced fields. A daemon may HELLO them (greet.ts): a peer that contacts us itself may take a dead
+   * record's slot, a mention may not.
+   */
+  onRefused?: (peers: readonly PeerUpdate[]) => void;
 }
+
+/**
+ * The share of the `known_peers` budget given to our newest peers; the rest carries a window that moves round
+ * the store with every datagram we send (store.ts `announceableRing`). Newest first spreads a joiner in a few
+ * exchanges; the window passes on, over many exchanges, every peer a datagram has no room for: in a store of
+ * hundreds only ≈ 40 fit, and with newest-first alone an early joiner was never mentioned again — two members
+ * that had missed each other (one store full when the other joined) stayed apart.
+ */
+export const NEWEST_SHARE = 0.5;
 
 export interface ExchangeResult {
   from: string;
@@ -135,6 +150,8 @@ export class PeerExchange {
   private readonly lastExchangeByIp = new Map<string, number>();
   /** Encoded known_peers entries by key (see `knownEntry`); entries go with their peer (`forgetPeer`). */
   private readonly knownCache = new Map<string, KnownEntry>();
+  /** Where the moving window of our `known_peers` goes on: after this peer (see NEWEST_SHARE). */
+  private ringAfter: string | undefined;
   /** Store changes seen (any event), to know when a sealed HELLO still says what a new one would. */
   private storeEpoch = 0;
   /**
@@ -281,27 +298,48 @@ export class PeerExchange {
 
   /**
    * Our announcement without known_peers, plus the active peers whose entries fit after it
-   * (`LIMITS.sendBudgetBytes`: 8 IPv4 fragments, weakness 12), newest first — what the receiver is least
-   * likely to know yet: joins spread in a few exchanges even when a datagram carries only ≈ 40 of
-   * hundreds of peers. One pass that stops at the budget, each entry encoded once per change of the peer.
+   * (`LIMITS.sendBudgetBytes`: 8 IPv4 fragments, weakness 12): the newest first, up to NEWEST_SHARE of the
+   * budget — what the receiver is least likely to know yet: joins spread in a few exchanges even when a
+   * datagram carries only ≈ 40 of hundreds of peers — then a window that moves round the store from
+   * `ringAfter`; `advance` (a datagram that is sent) moves it on. Each entry encoded once per change of the peer.
    * Only peers we heard from directly, or first heard of second-hand within the last minute, are passed on
    * (store.ts `announceable`; Go passes on every active peer): a second-hand entry passed on for 5 min re-adds
    * departed members wherever they were not held yet.
    */
-  private announcementParts(extra: { observed_endpoint?: string }): { a: PeerAnnouncement; known: KnownPeer[]; texts: string[] } {
+  private announcementParts(extra: { observed_endpoint?: string }, advance = false): { a: PeerAnnouncement; known: KnownPeer[]; texts: string[] } {
     const a = this.ownAnnouncement(extra);
     const known: KnownPeer[] = [];
     const texts: string[] = [];
     let size = Buffer.byteLength(encodeAnnouncement(a)) + KNOWN_PEERS_MEMBER_BYTES;
+    const newestBudget = size + Math.floor((LIMITS.sendBudgetBytes - size) * NEWEST_SHARE);
+    const fits = (e: KnownEntry, budget: number): boolean => size + e.bytes + (texts.length ? 1 : 0) <= budget && texts.length < LIMITS.knownPeers;
+    const take = (e: KnownEntry): void => {
+      size += e.bytes + (texts.length ? 1 : 0);
+      known.push(e.peer);
+      texts.push(e.text);
+    };
+    let all = true;
+    const taken = new Set<string>();
     for (const p of this.opts.store.announceable()) {
       if (p.wg_pubkey === a.wg_pubkey) continue;
       const e = this.knownEntry(p);
-      const add = e.bytes + (texts.length ? 1 : 0);
-      if (size + add > LIMITS.sendBudgetBytes || texts.length >= LIMITS.knownPeers) break;
-      size += add;
-      known.push(e.peer);
-      texts.push(e.text);
+      if (!fits(e, newestBudget)) {
+        all = false;
+        break;
+      }
+      take(e);
+      taken.add(p.wg_pubkey);
     }
+    if (all) return { a, known, texts };
+    let last: string | undefined;
+    for (const p of this.opts.store.announceableRing(this.ringAfter)) {
+      if (p.wg_pubkey === a.wg_pubkey || taken.has(p.wg_pubkey)) continue;
+      const e = this.knownEntry(p);
+      if (!fits(e, LIMITS.sendBudgetBytes)) break;
+      take(e);
+      last = p.wg_pubkey;
+    }
+    if (advance && last !== undefined) this.ringAfter = last;
     return { a, known, texts };
   }
 
@@ -312,9 +350,12 @@ export class PeerExchange {
     return a;
   }
 
-  /** `encodeAnnouncement(buildAnnouncement(extra))`, from the cached entries. */
-  announcementText(extra: { observed_endpoint?: string } = {}): string {
-    const { a, texts } = this.announcementParts(extra);
+  /**
+   * `encodeAnnouncement(buildAnnouncement(extra))`, from the cached entries; with `advance` (for a datagram
+   * that is sent) the moving window of `known_peers` goes on past the entries it carried.
+   */
+  announcementText(extra: { observed_endpoint?: string } = {}, advance = false): string {
+    const { a, texts } = this.announcementParts(extra, advance);
     return encodeAnnouncement(a, texts);
   }
 
@@ -351,7 +392,7 @@ export class PeerExchange {
   }
 
   private sendReply(ip: string, port: number): void {
-    const reply = this.announcementText({ observed_endpoint: joinHostPort(ip, port) });
+    const reply = this.announcementText({ observed_endpoint: joinHostPort(ip, port) }, true);
     this.send(sealEnvelope("REPLY", reply, this.opts.gossipKey), ip, port);
     this.stats.repliesSent++;
   }
@@ -392,6 +433,7 @@ export class PeerExchange {
     // refusals are counted one by one but reported once per message: at the store maximum a single
     // datagram can mention hundreds of peers that do not fit
     let full = 0, departed = 0, firstFull = "", firstDeparted = "";
+    let refused: PeerUpdate[] | undefined;
     for (const k of list ?? []) {
       if (k.wg_pubkey === ownKey) continue;
       const u: PeerUpdate = { wg_pubkey: k.wg_pubkey, mesh_ip: k.mesh_ip, endpoint: knownPeerEndpoint(k.wg_endpoint), introducer: k.introducer ?? false };
@@ -401,11 +443,19 @@ export class PeerExchange {
       const r = this.opts.store.upsert(u, method);
       if (r === "full") {
         if (full++ === 0) firstFull = k.wg_pubkey;
+        if (this.opts.onRefused && u.endpoint) (refused ??= []).push(u);
       } else if (r === "departed") {
         if (departed++ === 0) firstDeparted = k.wg_pubkey;
       }
     }
     if (full) this.drop(from, "store-full", `peer store holds its maximum; ${full === 1 ? firstFull : `${full} known peers (${firstFull}, …)`} not added`, full);
+    if (refused && this.opts.onRefused) {
+      try {
+        this.opts.onRefused(refused);
+      } catch {
+        // a listener's bug stays out of the receive path
+      }
+    }
     if (departed) this.drop(from, "departed-peer", `${departed === 1 ? firstDeparted : `${departed} known peers (${firstDeparted}, …)`} left recently (GOODBYE, expiry or displaced); not added again second-hand`, departed);
   }
 
@@ -598,7 +648,7 @@ export class PeerExchange {
     const own = encodeAnnouncement(this.ownAnnouncement({}));
     const c = this.helloCache;
     if (c && c.atMs === now && c.epoch === this.storeEpoch && c.own === own) return c.data;
-    const data = sealEnvelope("HELLO", this.announcementText(), this.opts.gossipKey);
+    const data = sealEnvelope("HELLO", this.announcementText({}, true), this.opts.gossipKey);
     this.helloCache = { atMs: now, epoch: this.storeEpoch, own, data };
     return data;
   }
@@ -607,6 +657,6 @@ export class PeerExchange {
   sendAnnounce(host: string, port: number): void {
     const ip = normalizeIp(host);
     if (!ip) return;
-    this.send(sealEnvelope("ANNOUNCE", this.announcementText(), this.opts.gossipKey), ip, port);
+    this.send(sealEnvelope("ANNOUNCE", this.announcementText({}, true), this.opts.gossipKey), ip, port);
   }
 }

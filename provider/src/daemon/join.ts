@@ -259,7 +259,7 @@ export class MeshDaemon {
         version: VERSION,
         socketPath: cfg.socketPath,
         layers: this.layers,
-        sinks: [reconciler, { onStoreEvent: (e) => this.onStoreEvent(e) }],
+        sinks: [reconciler, { onStoreEvent: (e) => this.onStoreEvent(e), onRefused: (peers) => this.greeter.onRefused(peers) }],
         log: log.fn(),
         isTunnelSource: (ip) => (ip.includes(":") ? cidrHasAddress(v6cidr, ip) : cidrHasAddress(this.meshCidr, ip)),
       });

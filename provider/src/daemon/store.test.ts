@@ -363,3 +363,39 @@ test("activeRecords: the active peers in store order, without copies", () => {
   assert.deepEqual([...s.activeRecords()].map((p) => p.wg_pubkey), [K(2)]);
   assert.deepEqual(s.counts(), { active: 1, total: 2, dead: 1 });
 });
+
+test("announceableRing: every announceable record once, starting just older than the given key and wrapping round (property)", () => {
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom("dht", "dht-transitive", "cache"), { minLength: 0, maxLength: 12 }), fc.integer({ min: -1, max: 13 }), fc.integer({ min: 0, max: 2 }), (methods, pick, minutes) => {
+      const c = clock();
+      const s = new PeerStore(c.now);
+      methods.forEach((m, i) => s.upsert({ wg_pubkey: K(i + 1), ...(m === "cache" ? { last_seen_ms: c.now() } : {}) }, m));
+      c.advance(minutes * PASS_ON_SECOND_HAND_MS);
+      const newestFirst = [...s.announceable()].map((p) => p.wg_pubkey);
+      const after = pick < 0 ? undefined : K(pick + 1);
+      const ring = [...s.announceableRing(after)].map((p) => p.wg_pubkey);
+      const held = after !== undefined && s.get(after) !== undefined;
+      if (!held) return assert.deepEqual(ring, newestFirst, "a key not held: newest first, once");
+      // the expected ring: all records newest-first (announceable or not), rotated to start after `after`
+      const all = s.all().map((p) => p.wg_pubkey).reverse();
+      const at = all.indexOf(after);
+      const rotated = [...all.slice(at + 1), ...all.slice(0, at)].filter((k) => newestFirst.includes(k));
+      assert.deepEqual(ring, rotated);
+    }),
+  );
+});
+
+test("admitsDirect: room, or a dead record a direct contact would displace", () => {
+  const c = clock();
+  const s = new PeerStore(c.now, 2);
+  assert.ok(s.admitsDirect());
+  s.upsert({ wg_pubkey: K(1) }, "dht");
+  s.upsert({ wg_pubkey: K(2) }, "dht-transitive");
+  assert.ok(!s.admitsDirect(), "full, nothing dead");
+  c.advance(RUMOUR_ACTIVE_MS);
+  assert.ok(s.admitsDirect(), "the rumour died after 150 s");
+  assert.equal(s.upsert({ wg_pubkey: K(3) }, "dht-transitive"), "full", "a mention still may not take its slot");
+  assert.equal(s.upsert({ wg_pubkey: K(3) }, "dht"), "new", "a peer that contacts us itself may");
+  assert.equal(s.get(K(2)), undefined);
+  assert.ok(!s.admitsDirect());
+});

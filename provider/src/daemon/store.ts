@@ -9,7 +9,8 @@
  *  - A store at its maximum gives the slot of its longest-dead record (left out of every list already) to a
  *    new peer that contacted us itself, instead of refusing it until that record's 10-min removal (Go). A
  *    mesh near the maximum with members crashing refused its joiners for 10 min. A second-hand mention
- *    waits for room: the slots that freed up went to departed members passed on by newer stores.
+ *    waits for room: the slots that freed up went to departed members passed on by newer stores. (The
+ *    daemon HELLOs a refused mention while a direct contact would be stored: `admitsDirect`, greet.ts.)
  *  - A *rumour* — a peer we have only heard of second-hand, never from itself — is active for
  *    RUMOUR_ACTIVE_MS after we added it, not PEER_DEAD_MS (Go: 5 min, like a peer heard directly).
  *  - A peer removed by its GOODBYE is not added again from another member's `known_peers` (second-hand) for
@@ -17,7 +18,8 @@
  *    GOODBYE re-adds it with last_seen = now, and it is passed on and configured for another 5 min.
  *  - A peer silent for 10 min (expired) is not added again second-hand for another 10 min either.
  *  - What we pass on (`announceable`): peers heard from directly, and second-hand ones only in their first
- *    minute with us (Go: every active peer, for as long as it is active).
+ *    minute with us (Go: every active peer, for as long as it is active); walked newest first, and as a
+ *    ring (`announceableRing`) for the window of `known_peers` that moves round the store (exchange.ts).
  */
 import { memoize } from "./memo";
 import { isIP, isIPv6, joinHostPort, splitHostPort, type PeerAnnouncement } from "./messages";
@@ -155,6 +157,13 @@ function copyRecord(p: Readonly<PeerRecord>): PeerRecord {
 /** When a stored record stops being active: PEER_DEAD_MS after direct contact, RUMOUR_ACTIVE_MS for a rumour. */
 function deadAtMs(s: Slot): number {
   return s.rec.last_seen_ms + (s.rumour ? RUMOUR_ACTIVE_MS : PEER_DEAD_MS);
+}
+
+/** Whether a record is passed on in `known_peers` (`announceable`): active, and first-hand or a rumour in its first minute. */
+function passedOn(s: Slot, now: number): boolean {
+  if (now >= deadAtMs(s)) return false;
+  const r = s.rec;
+  return heardDirectly(r) || (now - s.addedMs < PASS_ON_SECOND_HAND_MS && (r.discovered_via[0] ?? "").includes("transitive"));
 }
 
 export class PeerStore {
@@ -379,10 +388,44 @@ export class PeerStore {
   *announceable(): IterableIterator<Readonly<PeerRecord>> {
     const now = this.nowMs();
     for (let s = this.newest; s; s = s.older) {
-      const r = s.rec;
-      if (now >= deadAtMs(s)) continue;
-      if (heardDirectly(r) || (now - s.addedMs < PASS_ON_SECOND_HAND_MS && (r.discovered_via[0] ?? "").includes("transitive"))) yield r;
+      if (passedOn(s, now)) yield s.rec;
     }
+  }
+
+  /**
+   * The same records as `announceable`, walked as a ring: from the record just older than `afterKey` (the
+   * newest when that key is not held) towards the oldest, then from the newest on, ending before `afterKey`
+   * again. What a member passes on beyond its newest peers: a window that moves on with every datagram, so
+   * that over many exchanges the whole store is passed on, not only the newest entries that fit one datagram.
+   */
+  *announceableRing(afterKey: string | undefined): IterableIterator<Readonly<PeerRecord>> {
+    const now = this.nowMs();
+    const stop = afterKey === undefined ? undefined : this.peers.get(afterKey);
+    let s = stop ? stop.older ?? this.newest : this.newest;
+    let wrapped = stop === undefined || stop.older === undefined;
+    while (s && s !== stop) {
+      if (passedOn(s, now)) yield s.rec;
+      if (s.older) s = s.older;
+      else if (wrapped) return;
+      else {
+        wrapped = true;
+        s = this.newest;
+      }
+    }
+  }
+
+  /**
+   * Whether a peer that contacts us itself would be stored now: there is room, or a dead record whose slot
+   * it would take (`displaceDead`). At the maximum, a peer mentioned second-hand is worth a HELLO only then.
+   */
+  admitsDirect(): boolean {
+    if (this.peers.size < this.maxPeers) return true;
+    const now = this.nowMs();
+    if (now < this.noDeadBeforeMs) return false;
+    let first = Infinity;
+    for (const slot of this.peers.values()) first = Math.min(first, deadAtMs(slot));
+    if (now < first) this.noDeadBeforeMs = first;
+    return now >= first;
   }
 
   counts(): { active: number; total: number; dead: number } {
