@@ -399,3 +399,62 @@ test("admitsDirect: room, or a dead record a direct contact would displace", () 
   assert.equal(s.get(K(2)), undefined);
   assert.ok(!s.admitsDirect());
 });
+
+test("at the maximum a direct newcomer displaces exactly the record that died first; admitsDirect agrees (property, against a scan of the records)", () => {
+  type Op = { kind: "upsert"; key: number; method: "dht" | "dht-transitive" | "cache"; ageMs: number } | { kind: "advance"; ms: number } | { kind: "ask" } | { kind: "remove"; key: number } | { kind: "expire" };
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ kind: fc.constant("upsert" as const), key: fc.integer({ min: 1, max: 5 }), method: fc.constantFrom("dht" as const, "dht-transitive" as const, "cache" as const), ageMs: fc.integer({ min: 0, max: PEER_REMOVE_MS }) }),
+    fc.record({ kind: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: PEER_DEAD_MS }) }),
+    fc.constant({ kind: "ask" as const }),
+    fc.record({ kind: fc.constant("remove" as const), key: fc.integer({ min: 1, max: 5 }) }),
+    fc.constant({ kind: "expire" as const }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 80 }), fc.integer({ min: 1, max: 3 }), (ops, max) => {
+      const c = clock(10 * PEER_REMOVE_MS);
+      const s = new PeerStore(c.now, max);
+      const displaced: string[] = [];
+      s.onEvent((e) => { if (e.kind === "removed" && e.reason === "displaced") displaced.push(e.pubkey); });
+      const deadAt = (p: ReturnType<PeerStore["all"]>[number]): number =>
+        p.last_seen_ms + (!heardDirectly(p) && (p.discovered_via[0] ?? "").includes("transitive") ? RUMOUR_ACTIVE_MS : PEER_DEAD_MS);
+      const firstDead = (): { key: string; at: number } | undefined => {
+        let best: { key: string; at: number } | undefined;
+        for (const p of s.all()) if (!best || deadAt(p) < best.at) best = { key: p.wg_pubkey, at: deadAt(p) };
+        return best && best.at <= c.now() ? best : undefined;
+      };
+      for (const o of ops) {
+        if (o.kind === "advance") c.advance(o.ms);
+        else if (o.kind === "ask") assert.equal(s.admitsDirect(), s.size < max || firstDead() !== undefined);
+        else if (o.kind === "remove") s.remove(K(o.key));
+        else if (o.kind === "expire") s.expire();
+        else {
+          const held = s.get(K(o.key)) !== undefined;
+          const expect = !held && s.size >= max && o.method !== "dht-transitive" && o.method !== "cache" ? firstDead() : undefined;
+          const before = displaced.length;
+          s.upsert({ wg_pubkey: K(o.key), ...(o.method === "cache" ? { last_seen_ms: c.now() - o.ageMs } : {}) }, o.method);
+          if (expect) {
+            assert.deepEqual(displaced.slice(before), [expect.key], "the first record (store order) of the earliest dead time");
+            assert.ok(s.get(K(o.key)), "and the newcomer holds its slot");
+          } else assert.equal(displaced.length, before);
+        }
+      }
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test("a record restored from the cache that died before the remembered first-dead one is displaced first", () => {
+  const c = clock(10 * PEER_REMOVE_MS);
+  const s = new PeerStore(c.now, 2);
+  const displaced: string[] = [];
+  s.onEvent((e) => { if (e.kind === "removed" && e.reason === "displaced") displaced.push(e.pubkey); });
+  s.upsert({ wg_pubkey: K(1) }, "dht");
+  c.advance(1000);
+  s.upsert({ wg_pubkey: K(2) }, "dht");
+  c.advance(PEER_DEAD_MS + 10_000);
+  assert.ok(s.admitsDirect(), "K(1) died first");
+  s.remove(K(2));
+  s.upsert({ wg_pubkey: K(3), last_seen_ms: c.now() - 2 * PEER_DEAD_MS }, "cache");
+  assert.equal(s.upsert({ wg_pubkey: K(4) }, "dht"), "new");
+  assert.deepEqual(displaced, [K(3)], "K(3) died before K(1)");
+});

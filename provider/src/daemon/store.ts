@@ -182,6 +182,12 @@ export class PeerStore {
    * last_seen values only grow, except for records restored from the cache, which reset it.
    */
   private noDeadBeforeMs = 0;
+  /**
+   * The record that died first, as the last scan found it (`oldestDead`): still the one while it is held and
+   * dead — last_seen values only grow, and an insert that could die earlier (a cache restore) drops the hint.
+   * A store at its maximum asks on every refused mention (`admitsDirect`); one scan per displacement, not per ask.
+   */
+  private deadHint: Slot | undefined;
 
   constructor(private readonly nowMs: () => number = Date.now, private readonly maxPeers = MAX_PEERS) {}
 
@@ -248,6 +254,7 @@ export class PeerStore {
       };
       const slot = this.insert(rec, now, method);
       this.noDeadBeforeMs = Math.min(this.noDeadBeforeMs, deadAtMs(slot));
+      if (this.deadHint && deadAtMs(slot) < deadAtMs(this.deadHint)) this.deadHint = undefined;
       this.emit({ kind: "new", peer: { ...rec }, method });
       return "new";
     }
@@ -316,7 +323,22 @@ export class PeerStore {
    * 150 s after it was added) if it is dead, so that a new peer can have its slot. False when none is dead.
    */
   private displaceDead(now: number): boolean {
-    if (now < this.noDeadBeforeMs) return false;
+    const oldest = this.oldestDead(now);
+    if (!oldest) return false;
+    const rec = oldest.rec;
+    this.delete(rec.wg_pubkey);
+    this.deadHint = undefined;
+    // As a dead record would have: no second-hand mention brings it back before its removal time.
+    this.markGone(rec.wg_pubkey, rec.last_seen_ms + PEER_REMOVE_MS);
+    this.emit({ kind: "removed", pubkey: rec.wg_pubkey, reason: "displaced" });
+    return true;
+  }
+
+  /** The record that died first (`deadAtMs`), if any is dead now; a scan only when the hint no longer holds. */
+  private oldestDead(now: number): Slot | undefined {
+    if (now < this.noDeadBeforeMs) return undefined;
+    const h = this.deadHint;
+    if (h && this.peers.get(h.rec.wg_pubkey) === h && now >= deadAtMs(h)) return h;
     let oldest: Slot | undefined;
     let oldestDeadAt = Infinity;
     for (const slot of this.peers.values()) {
@@ -326,17 +348,13 @@ export class PeerStore {
         oldestDeadAt = at;
       }
     }
-    if (!oldest) return false;
-    if (now < oldestDeadAt) {
+    if (!oldest || now < oldestDeadAt) {
+      this.deadHint = undefined;
       this.noDeadBeforeMs = oldestDeadAt;
-      return false;
+      return undefined;
     }
-    const rec = oldest.rec;
-    this.delete(rec.wg_pubkey);
-    // As a dead record would have: no second-hand mention brings it back before its removal time.
-    this.markGone(rec.wg_pubkey, rec.last_seen_ms + PEER_REMOVE_MS);
-    this.emit({ kind: "removed", pubkey: rec.wg_pubkey, reason: "displaced" });
-    return true;
+    this.deadHint = oldest;
+    return oldest;
   }
 
   private markGone(pubkey: string, until: number): void {
@@ -419,13 +437,7 @@ export class PeerStore {
    * it would take (`displaceDead`). At the maximum, a peer mentioned second-hand is worth a HELLO only then.
    */
   admitsDirect(): boolean {
-    if (this.peers.size < this.maxPeers) return true;
-    const now = this.nowMs();
-    if (now < this.noDeadBeforeMs) return false;
-    let first = Infinity;
-    for (const slot of this.peers.values()) first = Math.min(first, deadAtMs(slot));
-    if (now < first) this.noDeadBeforeMs = first;
-    return now >= first;
+    return this.peers.size < this.maxPeers || this.oldestDead(this.nowMs()) !== undefined;
   }
 
   counts(): { active: number; total: number; dead: number } {
