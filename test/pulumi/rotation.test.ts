@@ -48,6 +48,10 @@ describe("node key rotation with traffic between every pair (5 hosts, keyOnHost,
     const t1 = Date.now();
     await ps.stop();
     t.diagnostic(`${label}: pulumi up ${r.ms} ms wall`);
+    // The key-switch rendezvous (lifecycle/keySwitch.ts): every node's update switched with all five together.
+    const switched = r.stdout.split("\n").filter((l) => /host\(s\) ready after|switching without|switching after/.test(l)).map((l) => l.trim());
+    for (const l of switched) t.diagnostic(`${label}: ${l}`);
+    assert.deepEqual(NAMES.filter((n) => !switched.some((l) => l.includes(`[${n}] all 5 host(s) ready after`))), [], "every node's update waited for the other four, then switched");
 
     const report = await trafficReport(m, t0, t1);
     for (const line of formatReport(report)) t.diagnostic(`${label}: ${line}`);

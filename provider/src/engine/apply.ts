@@ -132,9 +132,12 @@ export async function applyHost(target: HostTarget, opts: EngineOptions = {}, sy
       arrived = true;
       if (switching) log("info", "the change switches a key: waiting for the other hosts to be ready, so that all switch at once");
       const w = await sync.planned(switching);
-      if (switching) log(w.timedOut ? "warn" : "info", w.timedOut
+      const without = w.notStarted?.length ? w.notStarted.join(", ") : "";
+      if (switching) log(w.timedOut || without ? "warn" : "info", w.timedOut
         ? `waited ${(w.waitedMs / 1000).toFixed(1)} s for the other hosts to be ready; switching without them (their tunnels to this host are down until they apply)`
-        : `all ${w.hosts} host(s) ready after ${(w.waitedMs / 1000).toFixed(1)} s: switching`);
+        : without
+          ? `switching after ${(w.waitedMs / 1000).toFixed(1)} s without ${without}, whose updates have not started (fewer parallel operations than hosts switching: raise pulumi's --parallel); their tunnels to this host are down until they apply`
+          : `all ${w.hosts} host(s) ready after ${(w.waitedMs / 1000).toFixed(1)} s: switching`);
     }
     if (plan.steps.length === 0) {
       result.status = "unchanged";

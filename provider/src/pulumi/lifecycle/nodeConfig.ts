@@ -33,6 +33,7 @@ import { healthOfReading } from "../../engine/gated";
 import { healthLines, type NodeHealthLines } from "./healthLines";
 import { firewallPlanOf, firewallText, type FirewallWire } from "./firewallText";
 import { decodePeers, formatPeerLines, type PeerInputs } from "./peerLines";
+import { keySwitchPartners, keySwitchParty } from "./keySwitch";
 export { PLANNED_HOST_FILES };
 export type { PeerInputs };
 
@@ -289,7 +290,12 @@ export function checkNodeConfig(news: NodeConfigInputs): CheckFailure[] {
 
 const PLAN_PROPS = ["interfaceName", "address", "listenPort", "mtu", "publicKey", "peers", "presharedKeys", "routes", "forwarding", "firewall", "policyTests", "keyOnHost", "privateKey", "connection"] as const;
 
-async function apply(inputs: NodeConfigInputs, ctx: LifecycleContext): Promise<NodeConfigOutputs> {
+/**
+ * Converge the node's host. `olds` (an update): the state it had — the nodes whose tunnels with it switch a key
+ * (keySwitch.ts) are then switched together with it.
+ */
+async function apply(inputs: NodeConfigInputs, ctx: LifecycleContext, olds?: NodeConfigInputs): Promise<NodeConfigOutputs> {
+  const sync = keySwitchParty(inputs.mesh, inputs.hostname, olds ? keySwitchPartners(olds, inputs) : []);
   const result = await applyHost(
     {
       node: inputs.hostname,
@@ -300,6 +306,7 @@ async function apply(inputs: NodeConfigInputs, ctx: LifecycleContext): Promise<N
       presharedKey: presharedKeysByPublicKey(inputs),
     },
     sshOptions(ctx),
+    sync,
   );
   if (result.status === "failed") throw new Error(result.error ?? `node ${inputs.hostname}: apply failed`);
   return compact({ ...inputs, health: result.health });
@@ -354,8 +361,8 @@ const objectLifecycle: Lifecycle<NodeConfigInputs, NodeConfigOutputs> = {
     return { id, props: absent(props.hostFiles) ? live : { ...live, hostFiles: hostFilesFrom(props, reading) } };
   },
 
-  async update(_id, _olds, news, ctx) {
-    return { outs: await apply(news, ctx) };
+  async update(_id, olds, news, ctx) {
+    return { outs: await apply(news, ctx, olds) };
   },
 
   async delete(_id, props, ctx) {
