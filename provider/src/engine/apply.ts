@@ -125,6 +125,8 @@ export async function applyHost(target: HostTarget, opts: EngineOptions = {}, sy
     result.plannedOperations = plan.operations;
     result.installed = plan.installed;
     result.operations = plan.steps.length;
+    /** Peers of the key switch whose own jobs had not started when this host switched (rendezvous.ts). */
+    let notSwitchedYet: string[] = [];
     if (sync) {
       const live = new Set((before.facts.live?.peers ?? []).map((p) => p.publicKey));
       const desired = new Set(target.desired.peers.map((p) => p.publicKey));
@@ -132,7 +134,8 @@ export async function applyHost(target: HostTarget, opts: EngineOptions = {}, sy
       arrived = true;
       if (switching) log("info", "the change switches a key: waiting for the other hosts to be ready, so that all switch at once");
       const w = await sync.planned(switching);
-      const without = w.notStarted?.length ? w.notStarted.join(", ") : "";
+      notSwitchedYet = w.notStarted ?? [];
+      const without = notSwitchedYet.join(", ");
       if (switching) log(w.timedOut || without ? "warn" : "info", w.timedOut
         ? `waited ${(w.waitedMs / 1000).toFixed(1)} s for the other hosts to be ready; switching without them (their tunnels to this host are down until they apply)`
         : without
@@ -150,7 +153,7 @@ export async function applyHost(target: HostTarget, opts: EngineOptions = {}, sy
     } else {
       if (plan.installed.length) log("info", `installing ${plan.installed.join(", ")}`);
       // Snapshot, steps, health gate (and rollback when it fails): engine/gated.ts.
-      const after = await applyGated(session, target, plan, before, result, log, opts.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS);
+      const after = await applyGated(session, target, plan, before, result, log, opts.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS, notSwitchedYet);
       const left = remainingDifferences(target, after);
       if (left.length > 0) throw new EngineError(`node ${target.node}: applied ${plan.steps.length} operation(s) but the host still differs: ${left.join("; ")}`);
       result.status = "changed";

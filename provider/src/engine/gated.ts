@@ -79,6 +79,7 @@ export async function applyGated(
   result: HostResult,
   log: Logger,
   timeoutMs: number,
+  notSwitchedYet: readonly string[] = [],
 ): Promise<HostReading> {
   const ifname = target.desired.interface.name;
   const check = target.healthCheck ?? DEFAULT_HEALTH_CHECK;
@@ -86,7 +87,13 @@ export async function applyGated(
   if (check.mode === "ping" && !before.probe.ping) {
     throw new EngineError(`node ${node}: healthCheck mode "ping" needs the ping command on the host, which is missing. Fix: install it (apt-get install iputils-ping) or use mode "handshake"`);
   }
-  const gate = planGate(target.desired, before.facts.live, plan.operations, hostNow(before), check, before.probe.ping);
+  const planned = planGate(target.desired, before.facts.live, plan.operations, hostNow(before), check, before.probe.ping);
+  // A peer whose key switch with this host has not been applied on its side yet (its update has not started:
+  // rendezvous.ts) cannot answer until it is: the gate would only wait out its timeout for it.
+  const later = new Set(notSwitchedYet);
+  const skipped = planned.peers.filter((p) => p.keyChange && later.has(p.hostname));
+  const gate = skipped.length ? { ...planned, peers: planned.peers.filter((p) => !skipped.includes(p)) } : planned;
+  if (skipped.length) log("info", `health gate: not waiting for ${skipped.map((p) => p.hostname).join(", ")}, whose side of the key switch is not applied yet`);
   if (!before.probe.ping && gate.peers.length) log("warn", "the host has no ping: the health gate can only watch for handshakes, not send probes, so it will not roll back (install iputils-ping)");
   const secrets = targetSecrets(target);
   if (gate.peers.length) log("info", `health gate (${check.mode}, ≤ ${check.timeoutSeconds} s): waiting for ${gate.peers.map((p) => p.hostname).join(", ")}`);
@@ -104,7 +111,7 @@ export async function applyGated(
     return after;
   }
   result.gateMs = outcome.waitedMs;
-  const verdict = judgeGate(gate, outcome, run.final.facts.live, hostNow(run.final));
+  const verdict = judgeGate(gate, outcome, run.final.facts.live, hostNow(run.final), peerNames(target));
   result.health = verdict.health;
   if (gate.peers.length) log("info", `health gate: ${gate.peers.length - verdict.unreachable.length}/${gate.peers.length} peer(s) reachable after ${s1(outcome.waitedMs)}`);
   for (const p of verdict.unreachable.filter((x) => !x.rollbackOnFailure)) {

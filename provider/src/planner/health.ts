@@ -307,7 +307,7 @@ export function healthFromLive(
 }
 
 /** Judge the gate: health of every peer after the apply, and whether the host must be rolled back. */
-export function judgeGate(plan: GatePlan, outcome: GateOutcome, after: LiveState, nowSeconds: number): GateVerdict {
+export function judgeGate(plan: GatePlan, outcome: GateOutcome, after: LiveState, nowSeconds: number, allNames?: ReadonlyMap<string, string>): GateVerdict {
   const byKey = new Map(outcome.peers.map((e) => [e.publicKey, e]));
   const gated = new Map<string, GateEvidence>();
   const unreachable: GatedPeer[] = [];
@@ -316,7 +316,8 @@ export function judgeGate(plan: GatePlan, outcome: GateOutcome, after: LiveState
     gated.set(p.publicKey, e);
     if (!e.ok) unreachable.push(p);
   }
-  const names = new Map(plan.peers.map((p) => [p.publicKey, p.hostname]));
+  // Every planned peer's name (`allNames`), not only the gated ones': a peer the change did not touch is still named.
+  const names = allNames ?? new Map(plan.peers.map((p) => [p.publicKey, p.hostname]));
   return {
     health: healthFromLive(after, names, nowSeconds, plan.check.mode, gated),
     unreachable,
