@@ -156,6 +156,22 @@ test("judge: evidence → reachable, none → unreachable; only peers connected 
   assert.equal(silent.unreachable.length, 4);
 });
 
+test("judge: a peer the change did not touch (not gated) is still named by its hostname with allNames", () => {
+  const d = desired();
+  const before = live(d);
+  // Only db1's endpoint moves: the gate waits for db1 alone.
+  const moved = { ...d, peers: d.peers.map((p) => (p.publicKey === B ? { ...p, endpoint: "198.51.100.77:51820" } : p)) };
+  const g = planGate(moved, before, diff(moved, before), NOW, CHECK);
+  assert.deepEqual(g.peers.map((p) => p.hostname), ["db1"]);
+  const outcome: GateOutcome = { ran: true, waitedMs: 800, peers: [{ publicKey: B, ok: true, evidence: "reply", waitedMs: 800 }] };
+  const names = new Map(moved.peers.map((p) => [p.publicKey, p.hostname]));
+  const v = judgeGate(g, outcome, live(moved, 2), NOW, names);
+  assert.deepEqual(Object.keys(v.health.peers).sort(), moved.peers.map((p) => p.hostname).sort());
+  assert.equal(v.health.peers["db1"]?.state, "reachable");
+  // Without allNames the untouched peers have no name but their key's.
+  assert.ok(Object.keys(judgeGate(g, outcome, live(moved, 2), NOW).health.peers).some((n) => n.startsWith("unknown-peer-")));
+});
+
 test("health from a read: connected within 180 s, stale after, never; unknown peers named by key prefix", () => {
   const d = desired();
   const l = live(d, 30);
