@@ -92,7 +92,7 @@ export async function applyGated(
   // rendezvous.ts) cannot answer until it is: the gate would only wait out its timeout for it.
   const later = new Set(notSwitchedYet);
   const skipped = planned.peers.filter((p) => p.keyChange && later.has(p.hostname));
-  const gate = skipped.length ? { ...planned, peers: planned.peers.filter((p) => !skipped.includes(p)) } : planned;
+  const gate = skipped.length ? { ...planned, peers: planned.peers.filter((p) => !(p.keyChange && later.has(p.hostname))) } : planned;
   if (skipped.length) log("info", `health gate: not waiting for ${skipped.map((p) => p.hostname).join(", ")}, whose side of the key switch is not applied yet`);
   if (!before.probe.ping && gate.peers.length) log("warn", "the host has no ping: the health gate can only watch for handshakes, not send probes, so it will not roll back (install iputils-ping)");
   const secrets = targetSecrets(target);

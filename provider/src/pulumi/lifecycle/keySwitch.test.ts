@@ -36,16 +36,30 @@ describe("key-switch partners of a NodeConfig update", () => {
 });
 
 describe("keySwitchParty: one rendezvous per mesh and update", () => {
-  it("parties of different meshes never wait for each other; a hostname seen again starts a new rendezvous", async () => {
+  /** The wait's result, or "still waiting" after 1 s (a shared rendezvous would hold it 5 s, then say 2 hosts). */
+  const within1s = <T>(p: Promise<T>) => Promise.race([p, new Promise<"still waiting">((r) => setTimeout(() => r("still waiting"), 1_000).unref())]);
+
+  it("parties of different meshes never wait for each other", async () => {
+    // web1 of mesh-one switches with web2 and is still reading; web2 of mesh-two is another host altogether.
     const a = keySwitchParty("mesh-one", "web1", ["web2"]);
-    const b = keySwitchParty("mesh-two", "web1", []);
-    a.start(); b.start();
-    const w = await b.planned(true);
-    assert.equal(w.hosts, 1, "mesh-two's web1 is alone in its switch");
-    // web1 of mesh-one again (the next update in this process): not held by the first one's missing web2.
-    const again = keySwitchParty("mesh-one", "web1", []);
-    again.start();
-    assert.equal((await again.planned(true)).hosts, 1);
+    a.start();
+    const b = keySwitchParty("mesh-two", "web2", []);
+    b.start();
+    const w = await within1s(b.planned(true));
+    assert.notEqual(w, "still waiting", "mesh-two's web2 waited for mesh-one's web1");
+    assert.equal((w as { hosts: number }).hosts, 1);
     a.abandoned();
+  });
+
+  it("a hostname seen again (the next update in the same process) starts a new rendezvous", async () => {
+    const first = keySwitchParty("mesh-three", "web1", ["web2"]);
+    first.start();
+    first.abandoned();
+    // Were the first rendezvous reused, web1 would be "arrived" already and its class would still wait for web2.
+    const again = keySwitchParty("mesh-three", "web1", []);
+    again.start();
+    const w = await within1s(again.planned(true));
+    assert.notEqual(w, "still waiting", "the second update of web1 waited on the first one's partner");
+    assert.equal((w as { hosts: number }).hosts, 1);
   });
 });
